@@ -1,0 +1,404 @@
+"""Numerical gradient checking with diagnostics.
+
+The analytic gradient a backward pass computes is compared with central differences,
+
+    df/dx_i ≈ (f(x + h·e_i) − f(x − h·e_i)) / (2h),
+
+whose error is O(h²). With float64 and h = 1e-5 the truncation error (~h²·f''') and the rounding
+error (~ε·|f|/h ≈ 1e-11) balance so that a correct backward pass agrees to a relative error of
+about 1e-8 to 1e-10; anything above ~1e-6 is a bug, not noise (except at kinks such as relu(0)).
+
+Two rules make a check trustworthy:
+
+1. **Random upstream gradient.** A layer's backward receives ``dout = dL/dout``. Checking with
+   ``dout = ones`` hides whole classes of bugs: for BatchNorm, the mean-subtraction term of dx is
+   exactly zero when ``dout`` is constant, so a backward that forgets it passes. We always draw
+   ``dout`` from a standard normal.
+2. **Float64.** In float32 the rounding error ε/h ≈ 1e-2 swamps everything; we refuse float32.
+
+:func:`check_layer` returns a :class:`Report` that names the failing input, the worst entry
+(analytic vs numerical value) and, where the pattern is recognisable, the likely cause: a factor 2
+or ½, a wrong sign, a transposed matrix, a missing sum over the batch, a gradient divided by the
+batch size, all zeros, or only some entries right.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from course_lib._validate import check_number, describe
+
+__all__ = [
+    "InputResult",
+    "Report",
+    "check_layer",
+    "diagnose",
+    "numerical_gradient",
+    "numerical_gradient_array",
+    "rel_error",
+]
+
+
+def _require_float64(x: object, name: str) -> np.ndarray:
+    if not isinstance(x, np.ndarray):
+        raise TypeError(f"{name} must be a NumPy array, got {describe(x)}")
+    if x.dtype != np.float64:
+        raise TypeError(
+            f"gradient checks need float64 inputs, {name} has dtype {x.dtype}: in lower precision "
+            "the rounding error of a finite difference is larger than the gradient error it "
+            f"should reveal; use {name}.astype(np.float64)"
+        )
+    return x
+
+
+def numerical_gradient(f: Callable[[np.ndarray], float], x: np.ndarray, h: float = 1e-5) -> np.ndarray:
+    """Central-difference gradient of a scalar function.
+
+    Args:
+        f: function of ``x`` returning a scalar (it may ignore its argument and read ``x`` through
+            a closure: ``x`` is perturbed in place).
+        x: float64 array of any shape; perturbed in place one entry at a time and always restored,
+            even if ``f`` raises.
+        h: step, > 0.
+
+    Returns:
+        array of ``x.shape``: ``grad[i] ≈ df/dx[i]``.
+    """
+    _require_float64(x, "x")
+    check_number(h, "h", low=0, low_inclusive=False)
+    grad = np.zeros_like(x)
+    it = np.nditer(x, flags=["multi_index"], op_flags=[["readwrite"]])
+    while not it.finished:
+        i = it.multi_index
+        old = x[i]
+        try:
+            x[i] = old + h
+            fp = float(f(x))
+            x[i] = old - h
+            fm = float(f(x))
+        finally:
+            x[i] = old
+        grad[i] = (fp - fm) / (2 * h)
+        it.iternext()
+    return grad
+
+
+def numerical_gradient_array(
+    f: Callable[[np.ndarray], np.ndarray], x: np.ndarray, dout: np.ndarray, h: float = 1e-5
+) -> np.ndarray:
+    """Central-difference gradient of ``L = sum(f(x) * dout)`` with respect to ``x``.
+
+    This is what a backward pass must return when it receives the upstream gradient ``dout``.
+
+    Args:
+        f: function of ``x`` returning an array with the shape of ``dout``.
+        x: float64 array of any shape; perturbed in place and always restored.
+        dout: float64 upstream gradient, shape of ``f(x)``.
+        h: step, > 0.
+
+    Returns:
+        array of ``x.shape``.
+    """
+    _require_float64(x, "x")
+    _require_float64(dout, "dout")
+    check_number(h, "h", low=0, low_inclusive=False)
+    grad = np.zeros_like(x)
+    it = np.nditer(x, flags=["multi_index"], op_flags=[["readwrite"]])
+    while not it.finished:
+        i = it.multi_index
+        old = x[i]
+        try:
+            x[i] = old + h
+            pos = np.array(f(x), dtype=np.float64, copy=True)
+            x[i] = old - h
+            neg = np.array(f(x), dtype=np.float64, copy=True)
+        finally:
+            x[i] = old
+        if pos.shape != dout.shape:
+            raise ValueError(f"f(x) has shape {pos.shape} but dout has shape {dout.shape}")
+        grad[i] = np.sum((pos - neg) * dout) / (2 * h)
+        it.iternext()
+    return grad
+
+
+def rel_error(a: np.ndarray, b: np.ndarray) -> float:
+    """Largest elementwise relative error ``|a − b| / max(1e-8, |a| + |b|)``.
+
+    Relative rather than absolute, so that a gradient of size 1e3 and one of size 1e-3 are
+    judged alike; the 1e-8 floor keeps entries where both are ~0 from dividing by zero.
+
+    Raises:
+        ValueError: shapes differ.
+    """
+    a = np.asarray(a, dtype=np.float64)
+    b = np.asarray(b, dtype=np.float64)
+    if a.shape != b.shape:
+        raise ValueError(f"rel_error needs equal shapes, got {a.shape} and {b.shape}")
+    if a.size == 0:
+        return 0.0
+    with np.errstate(invalid="ignore"):
+        err = np.abs(a - b) / np.maximum(1e-8, np.abs(a) + np.abs(b))
+    if np.isnan(err).any():
+        return float("inf")
+    return float(np.max(err))
+
+
+# --------------------------------------------------------------------------------------------
+# Diagnosis
+# --------------------------------------------------------------------------------------------
+
+def _close(a: np.ndarray, b: np.ndarray, tol: float = 1e-5) -> bool:
+    return a.shape == b.shape and rel_error(a, b) < tol
+
+
+def diagnose(analytic: Any, numerical: np.ndarray, batch_size: int | None = None) -> str | None:
+    """Recognise a likely cause for an analytic gradient that disagrees with the numerical one.
+
+    Args:
+        analytic: what the backward pass returned (any object: None and wrong shapes are handled).
+        numerical: the numerical gradient, float64.
+        batch_size: N, the size of the batch axis of the layer's input, to recognise a missing sum
+            over the batch or a gradient divided by N.
+
+    Returns:
+        a sentence a student can act on, or None if no pattern is recognised.
+    """
+    if analytic is None:
+        return "backward returned None for this input: return its gradient"
+    if not isinstance(analytic, np.ndarray):
+        try:
+            analytic = np.asarray(analytic, dtype=np.float64)
+        except (TypeError, ValueError):
+            return f"backward returned {describe(analytic)}, not an array of shape {numerical.shape}"
+    if not np.issubdtype(analytic.dtype, np.number):
+        return f"backward returned an array of dtype {analytic.dtype}, expected floats"
+    a = analytic.astype(np.float64)
+    n = numerical
+    if a.shape != n.shape:
+        if n.ndim == 2 and a.shape == n.T.shape and _close(a, n.T):
+            return f"transposed: the gradient has shape {a.shape} but should be {n.shape} (use .T)"
+        if batch_size and a.shape == (batch_size, *n.shape) and _close(a.sum(axis=0), n):
+            return (
+                f"missing sum over the batch: got shape {a.shape}, one row per example; "
+                f"sum over axis 0 to get {n.shape}"
+            )
+        if a.size == n.size and _close(a.reshape(n.shape), n):
+            return f"right values, wrong shape: got {a.shape}, expected {n.shape} (reshape)"
+        return f"wrong shape: got {a.shape}, expected {n.shape}"
+    if not np.isfinite(a).all():
+        return "the gradient contains NaN or inf: an overflow (exp of a large number?) or 0/0"
+    if not np.any(a) and np.any(np.abs(n) > 1e-10):
+        return "the gradient is all zeros: was it computed but never written, or never accumulated?"
+    if n.ndim == 2 and n.shape[0] == n.shape[1] and n.shape[0] > 1 and _close(a, n.T) and not _close(a, n):
+        return "transposed: the gradient equals the expected one transposed"
+    nn = float(np.vdot(n, n))
+    if nn > 0:
+        c = float(np.vdot(a, n)) / nn
+        if _close(a, c * n, 1e-4):
+            candidates: list[tuple[float, str]] = [
+                (2.0, "a factor 2 too large (a ½ missing from the loss, or a term counted twice?)"),
+                (0.5, "a factor 2 too small (an extra ½, or a factor 2 from a square missing?)"),
+                (-1.0, "the wrong sign (subtracting where the formula adds?)"),
+                (-2.0, "the wrong sign and a factor 2 too large"),
+                (-0.5, "the wrong sign and a factor 2 too small"),
+            ]
+            if batch_size and batch_size > 1:
+                candidates += [
+                    (1.0 / batch_size, f"divided by the batch size N={batch_size} once too often (mean where a sum is due?)"),
+                    (float(batch_size), f"N={batch_size} times too large (a sum where a mean is due? a missing 1/N?)"),
+                ]
+            for factor, text in candidates:
+                if abs(c - factor) < 1e-3 * abs(factor):
+                    return text
+            return f"off by a constant factor: the gradient is {c:.4g} × the expected one"
+    # only part of the entries right
+    close = np.isclose(a, n, rtol=1e-5, atol=1e-8)
+    k = int(close.sum())
+    if 0 < k < a.size:
+        if batch_size and a.ndim >= 1 and a.shape[0] == batch_size and batch_size > 1:
+            rows_ok = close.reshape(batch_size, -1).all(axis=1)
+            if rows_ok[0] and not rows_ok[1:].any():
+                return "only the first example of the batch is right: loop over the whole batch"
+            if rows_ok.any() and not rows_ok.all():
+                return (
+                    f"only {int(rows_ok.sum())} of {batch_size} examples of the batch are right: "
+                    "check the loop bounds over the batch"
+                )
+        flat = close.reshape(-1)
+        if flat[0] and not flat[1:].any():
+            return "only the first entry is right: the loop stops after one element?"
+        return (
+            f"only {k} of {a.size} entries are right: a loop bound, an index, a border "
+            "(padding) or a mask may be wrong"
+        )
+    return None
+
+
+# --------------------------------------------------------------------------------------------
+# Layer checks
+# --------------------------------------------------------------------------------------------
+
+@dataclass
+class InputResult:
+    """The verdict for one differentiated input of a layer."""
+
+    name: str
+    passed: bool
+    rel_error: float
+    worst_index: tuple[int, ...] | None = None
+    analytic_value: float | None = None
+    numerical_value: float | None = None
+    diagnosis: str | None = None
+
+    def __str__(self) -> str:
+        status = "ok  " if self.passed else "FAIL"
+        text = f"[{status}] d{self.name}: relative error {self.rel_error:.2e}"
+        if not self.passed and self.worst_index is not None:
+            text += (
+                f"; worst at index {self.worst_index}: analytic {self.analytic_value:.6g}, "
+                f"numerical {self.numerical_value:.6g}"
+            )
+        if self.diagnosis:
+            text += f"\n       likely cause: {self.diagnosis}"
+        return text
+
+
+@dataclass
+class Report:
+    """What :func:`check_layer` found: one :class:`InputResult` per checked input."""
+
+    tolerance: float
+    results: list[InputResult] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def passed(self) -> bool:
+        return not self.problems and all(r.passed for r in self.results)
+
+    def __getitem__(self, name: str) -> InputResult:
+        for r in self.results:
+            if r.name == name:
+                return r
+        raise KeyError(name)
+
+    def __bool__(self) -> bool:
+        return self.passed
+
+    def __str__(self) -> str:
+        head = f"gradient check ({'passed' if self.passed else 'FAILED'}, tolerance {self.tolerance:.0e})"
+        lines = [head, *(f"  {p}" for p in self.problems), *(f"  {r}" for r in self.results)]
+        return "\n".join(lines)
+
+    _repr_pretty_ = lambda self, p, cycle: p.text(str(self))  # noqa: E731
+
+
+def _worst(a: np.ndarray, n: np.ndarray) -> tuple[tuple[int, ...], float, float]:
+    err = np.abs(a - n) / np.maximum(1e-8, np.abs(a) + np.abs(n))
+    err = np.where(np.isnan(err), np.inf, err)
+    idx = np.unravel_index(int(np.argmax(err)), a.shape)
+    return tuple(int(i) for i in idx), float(a[idx]), float(n[idx])
+
+
+def check_layer(
+    forward: Callable[..., tuple[Any, Any]],
+    backward: Callable[[np.ndarray, Any], Any],
+    inputs: Mapping[str, np.ndarray],
+    *,
+    kwargs: Mapping[str, Any] | None = None,
+    wrt: Sequence[str] | None = None,
+    dout: np.ndarray | None = None,
+    seed: int = 0,
+    tol: float = 1e-7,
+    h: float = 1e-5,
+) -> Report:
+    """Check a forward/backward pair against numerical gradients.
+
+    Args:
+        forward: ``forward(*inputs.values(), **kwargs) -> (out, cache)``.
+        backward: ``backward(dout, cache)`` returning the gradients of the inputs in ``inputs``
+            order — a tuple ``(dx, dw, ...)``, or a single array when there is one input.
+        inputs: name -> float64 array, in the order ``forward`` takes them (e.g. ``{"x": x, "w": w,
+            "b": b}``). They are not modified (a forward that modifies them fails the check).
+        kwargs: non-differentiable options for ``forward`` (``stride``, ``pad``, a mode, a seed).
+        wrt: names of the inputs whose gradients to check; default all. Gradients that backward
+            returns for other inputs are ignored.
+        dout: the upstream gradient; default a standard-normal array drawn with ``seed``
+            (never all ones: see the module docstring).
+        seed: seed of the upstream gradient.
+        tol: largest relative error that passes.
+        h: finite-difference step.
+
+    Returns:
+        a :class:`Report`; ``bool(report)`` is True when every gradient passed. Besides wrong
+        gradients it flags a forward that modifies its inputs, a backward that modifies ``dout``,
+        and a backward returning the wrong number of gradients.
+    """
+    kwargs = dict(kwargs or {})
+    names = list(inputs)
+    for name in names:
+        _require_float64(inputs[name], name)
+    wrt = list(names if wrt is None else wrt)
+    for name in wrt:
+        if name not in inputs:
+            raise ValueError(f"wrt names {name!r}, which is not one of the inputs {names}")
+    check_number(tol, "tol", low=0, low_inclusive=False)
+    report = Report(tolerance=tol)
+    originals = {k: v.copy() for k, v in inputs.items()}
+    arrays = {k: v.copy() for k, v in inputs.items()}
+
+    out, cache = forward(*arrays.values(), **kwargs)
+    for k in names:
+        if not np.array_equal(arrays[k], originals[k], equal_nan=True):
+            report.problems.append(
+                f"forward modified its input {k!r} in place: work on a copy, never change the inputs"
+            )
+            arrays[k][...] = originals[k]
+    out = np.asarray(out)
+    if dout is None:
+        dout = np.random.default_rng(seed).standard_normal(out.shape)
+    dout = np.asarray(dout, dtype=np.float64)
+    if dout.shape != out.shape:
+        raise ValueError(f"dout has shape {dout.shape} but forward's output has shape {out.shape}")
+    dout_copy = dout.copy()
+    grads = backward(dout, cache)
+    if not np.array_equal(dout, dout_copy):
+        report.problems.append("backward modified dout in place: compute new arrays instead")
+    if not isinstance(grads, tuple | list):
+        grads = (grads,)
+    if len(grads) < len(names):
+        report.problems.append(
+            f"backward returned {len(grads)} gradient(s) but the layer has {len(names)} input(s) "
+            f"{names}: return them in that order"
+        )
+    batch = arrays[names[0]].shape[0] if arrays[names[0]].ndim else None
+
+    for name in wrt:
+        i = names.index(name)
+        analytic = grads[i] if i < len(grads) else None
+
+        def f(v: np.ndarray, name: str = name) -> np.ndarray:
+            args = dict(arrays)
+            args[name] = v
+            return forward(*args.values(), **kwargs)[0]
+
+        numerical = numerical_gradient_array(f, arrays[name], dout, h=h)
+        try:
+            a = np.asarray(analytic, dtype=np.float64) if analytic is not None else None
+        except (TypeError, ValueError):
+            a = None
+        if a is None or a.shape != numerical.shape:
+            report.results.append(
+                InputResult(name, False, float("inf"), diagnosis=diagnose(analytic, numerical, batch))
+            )
+            continue
+        err = rel_error(a, numerical)
+        ok = err <= tol
+        idx, av, nv = _worst(a, numerical)
+        report.results.append(
+            InputResult(name, ok, err, idx, av, nv, None if ok else diagnose(a, numerical, batch))
+        )
+    return report
