@@ -1,0 +1,64 @@
+"""Weight initialisation (chapter 8), shared by every layer class that owns weights.
+
+Why the scale matters: a layer computes z = Σ_i w_i x_i over ``fan_in`` inputs, so
+Var(z) = fan_in · Var(w) · E[x²]. To keep activations from shrinking or exploding through depth,
+choose Var(w) so that the factor is 1:
+
+- Xavier/Glorot (tanh, sigmoid, linear): Var(w) = 2 / (fan_in + fan_out), a compromise between
+  keeping the forward (fan_in) and the backward (fan_out) variance.
+- He/Kaiming (ReLU): ReLU zeroes half of its inputs, so E[relu(z)²] = Var(z)/2; Var(w) = 2/fan_in
+  compensates.
+
+For a conv weight of shape (F, C, HH, WW), fan_in = C·HH·WW and fan_out = F·HH·WW; for an affine
+weight of shape (D, M), fan_in = D and fan_out = M.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from course_lib._validate import check_int
+
+__all__ = ["as_rng", "fans", "he_init", "xavier_init"]
+
+
+def as_rng(rng: np.random.Generator | int | None) -> np.random.Generator:
+    """Turn a seed (or None) into a Generator; pass a Generator through unchanged."""
+    if isinstance(rng, np.random.Generator):
+        return rng
+    if rng is None or (isinstance(rng, int | np.integer) and not isinstance(rng, bool)):
+        return np.random.default_rng(rng)
+    raise TypeError(f"rng must be a numpy Generator, an integer seed or None, got {type(rng).__name__}")
+
+
+def fans(shape: tuple[int, ...]) -> tuple[int, int]:
+    """(fan_in, fan_out) of an affine weight (D, M) or a conv weight (F, C, HH, WW)."""
+    shape = tuple(shape)
+    for i, s in enumerate(shape):
+        check_int(s, f"shape[{i}]", low=1)
+    if len(shape) == 2:
+        return shape[0], shape[1]
+    if len(shape) == 4:
+        f, c, hh, ww = shape
+        return c * hh * ww, f * hh * ww
+    raise ValueError(f"shape must be 2-D (D, M) or 4-D (F, C, HH, WW), got {shape}")
+
+
+def he_init(
+    shape: tuple[int, ...],
+    rng: np.random.Generator | int | None = None,
+    dtype: type = np.float64,
+) -> np.ndarray:
+    """He (Kaiming) normal initialisation: N(0, 2 / fan_in). Shape (D, M) or (F, C, HH, WW)."""
+    fan_in, _ = fans(shape)
+    return (as_rng(rng).standard_normal(shape) * np.sqrt(2.0 / fan_in)).astype(dtype)
+
+
+def xavier_init(
+    shape: tuple[int, ...],
+    rng: np.random.Generator | int | None = None,
+    dtype: type = np.float64,
+) -> np.ndarray:
+    """Xavier (Glorot) normal initialisation: N(0, 2 / (fan_in + fan_out))."""
+    fan_in, fan_out = fans(shape)
+    return (as_rng(rng).standard_normal(shape) * np.sqrt(2.0 / (fan_in + fan_out))).astype(dtype)
