@@ -11,9 +11,11 @@ about 1e-8 to 1e-10; anything above ~1e-6 is a bug, not noise (except at kinks s
 Two rules make a check trustworthy:
 
 1. **Random upstream gradient.** A layer's backward receives ``dout = dL/dout``. Checking with
-   ``dout = ones`` hides whole classes of bugs: for BatchNorm, the mean-subtraction term of dx is
-   exactly zero when ``dout`` is constant, so a backward that forgets it passes. We always draw
-   ``dout`` from a standard normal.
+   ``dout = ones`` hides whole classes of bugs: for a standardising layer (BatchNorm without
+   γ, β), ``y = (x − mean(x)) / std(x)``, the true ``dx`` is exactly zero when ``dout`` is constant
+   along the batch, and so is the ``x̂·mean(dout·x̂)`` (variance) term of it, so a backward that
+   forgets that term passes a check with ``dout = ones`` and fails one with a random ``dout``
+   (``tests/test_gradcheck.py`` proves both). We always draw ``dout`` from a standard normal.
 2. **Float64.** In float32 the rounding error ε/h ≈ 1e-2 swamps everything; we refuse float32.
 
 :func:`check_layer` returns a :class:`Report` that names the failing input, the worst entry
@@ -55,6 +57,15 @@ def _require_float64(x: object, name: str) -> np.ndarray:
     return x
 
 
+def _scalar(value: object) -> float:
+    if np.ndim(value) != 0 and np.size(value) != 1:
+        raise ValueError(
+            f"numerical_gradient needs a scalar-valued f, but f returned shape {np.shape(value)}; "
+            "use numerical_gradient_array for array-valued functions"
+        )
+    return float(np.asarray(value, dtype=np.float64).reshape(()))
+
+
 def numerical_gradient(f: Callable[[np.ndarray], float], x: np.ndarray, h: float = 1e-5) -> np.ndarray:
     """Central-difference gradient of a scalar function.
 
@@ -77,9 +88,9 @@ def numerical_gradient(f: Callable[[np.ndarray], float], x: np.ndarray, h: float
         old = x[i]
         try:
             x[i] = old + h
-            fp = float(f(x))
+            fp = _scalar(f(x))
             x[i] = old - h
-            fm = float(f(x))
+            fm = _scalar(f(x))
         finally:
             x[i] = old
         grad[i] = (fp - fm) / (2 * h)
@@ -211,9 +222,10 @@ def diagnose(analytic: Any, numerical: np.ndarray, batch_size: int | None = None
                     (1.0 / batch_size, f"divided by the batch size N={batch_size} once too often (mean where a sum is due?)"),
                     (float(batch_size), f"N={batch_size} times too large (a sum where a mean is due? a missing 1/N?)"),
                 ]
-            for factor, text in candidates:
-                if abs(c - factor) < 1e-3 * abs(factor):
-                    return text
+            matches = [text for factor, text in candidates if abs(c - factor) < 1e-3 * abs(factor)]
+            if matches:
+                # with N = 2 a factor ½ (or 2) may be either cause: name both
+                return "; or ".join(dict.fromkeys(matches))
             return f"off by a constant factor: the gradient is {c:.4g} × the expected one"
     # only part of the entries right
     close = np.isclose(a, n, rtol=1e-5, atol=1e-8)
@@ -296,6 +308,19 @@ class Report:
     _repr_pretty_ = lambda self, p, cycle: p.text(str(self))  # noqa: E731
 
 
+def _arrays_in(obj: Any, depth: int = 0) -> list[np.ndarray]:
+    """The NumPy arrays inside a cache (nested tuples, lists and dicts), best effort."""
+    if isinstance(obj, np.ndarray):
+        return [obj]
+    if depth > 4:
+        return []
+    if isinstance(obj, tuple | list):
+        return [a for item in obj for a in _arrays_in(item, depth + 1)]
+    if isinstance(obj, dict):
+        return [a for item in obj.values() for a in _arrays_in(item, depth + 1)]
+    return []
+
+
 def _worst(a: np.ndarray, n: np.ndarray) -> tuple[tuple[int, ...], float, float]:
     err = np.abs(a - n) / np.maximum(1e-8, np.abs(a) + np.abs(n))
     err = np.where(np.isnan(err), np.inf, err)
@@ -334,8 +359,8 @@ def check_layer(
 
     Returns:
         a :class:`Report`; ``bool(report)`` is True when every gradient passed. Besides wrong
-        gradients it flags a forward that modifies its inputs, a backward that modifies ``dout``,
-        and a backward returning the wrong number of gradients.
+        gradients it flags a forward that modifies its inputs, a backward that modifies ``dout``
+        or its cache, a backward returning None, and one returning too few gradients.
     """
     kwargs = dict(kwargs or {})
     names = list(inputs)
@@ -363,13 +388,30 @@ def check_layer(
     dout = np.asarray(dout, dtype=np.float64)
     if dout.shape != out.shape:
         raise ValueError(f"dout has shape {dout.shape} but forward's output has shape {out.shape}")
-    dout_copy = dout.copy()
-    grads = backward(dout, cache)
-    if not np.array_equal(dout, dout_copy):
+    # backward gets its own copy of dout, so that one that writes into it can neither change the
+    # caller's array nor the dout used for the numerical gradients below.
+    dout_given = dout.copy()
+    cache_snapshot = [(a, a.copy()) for a in _arrays_in(cache)]
+    grads = backward(dout_given, cache)
+    if not np.array_equal(dout_given, dout, equal_nan=True):
         report.problems.append("backward modified dout in place: compute new arrays instead")
-    if not isinstance(grads, tuple | list):
+    if any(not np.array_equal(a, c, equal_nan=True) for a, c in cache_snapshot):
+        report.problems.append(
+            "backward modified the cache in place: treat the cache as read-only (a second "
+            "backward from the same cache would go wrong)"
+        )
+    for k in names:  # a cache may hold the inputs themselves; undo any change to them
+        if not np.array_equal(arrays[k], originals[k], equal_nan=True):
+            arrays[k][...] = originals[k]
+    if grads is None:
+        report.problems.append(
+            "backward returned None: is its return statement missing? It must return the "
+            f"gradients of {names} in that order"
+        )
+        grads = ()
+    elif not isinstance(grads, tuple | list):
         grads = (grads,)
-    if len(grads) < len(names):
+    if 0 < len(grads) < len(names):
         report.problems.append(
             f"backward returned {len(grads)} gradient(s) but the layer has {len(names)} input(s) "
             f"{names}: return them in that order"
@@ -381,8 +423,9 @@ def check_layer(
         analytic = grads[i] if i < len(grads) else None
 
         def f(v: np.ndarray, name: str = name) -> np.ndarray:
-            args = dict(arrays)
-            args[name] = v
+            # copies, so that a forward that modifies its inputs (already reported above) cannot
+            # corrupt the other inputs or the perturbed one while we differentiate
+            args = {k: (v if k == name else a).copy() for k, a in arrays.items()}
             return forward(*args.values(), **kwargs)[0]
 
         numerical = numerical_gradient_array(f, arrays[name], dout, h=h)
