@@ -683,7 +683,8 @@ def _prepare(
     images: np.ndarray, *, scale: float, normalize: bool, flatten: bool, dtype: np.dtype
 ) -> np.ndarray:
     n = images.shape[0]
-    shape = (n, -1) if flatten else (n, 1, *images.shape[1:])
+    # Explicit size, not -1: an empty validation split (n = 0) cannot infer it.
+    shape = (n, math.prod(images.shape[1:])) if flatten else (n, 1, *images.shape[1:])
     out = images.astype(dtype)
     if normalize:
         # Division (not multiplication by 1/255) so each pixel is the correctly rounded p/255;
