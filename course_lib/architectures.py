@@ -1,0 +1,817 @@
+"""Chapter 9: composing layers into networks — the MNIST seed CNN, LeNet-5, AlexNet and VGG-16.
+
+A network here is a :class:`Sequential` stack of the thin layer classes of chapters 1–8. Its
+forward pass runs the layers in order; its backward pass runs them in reverse, each layer turning
+``dL/d(its output)`` into ``dL/d(its input)`` and storing the gradients of its own parameters.
+
+Two ways to describe a network
+------------------------------
+Every architecture function (:func:`seed_cnn`, :func:`mlp`, :func:`lenet5`, :func:`alexnet`,
+:func:`vgg16`) first writes the network down as a :class:`ModelSpec`, a list of
+:class:`LayerSpec` ("a 3×3 convolution from 64 to 128 channels with padding 1"). A spec knows its
+output shapes, parameter shapes and multiply-adds by arithmetic alone, so
+``summary(vgg16(materialize=False), (3, 224, 224))`` counts VGG-16's 138 million parameters
+without allocating them (the weights alone would take 553 MB in float32). With
+``materialize=True`` (the default) the spec is built into a trainable :class:`Sequential`.
+The tests check that a spec and the network built from it report the same numbers.
+
+Parameter counts, derived from the papers' layer tables
+-------------------------------------------------------
+A conv layer with F filters of size C×HH×WW has F·C·HH·WW weights and F biases; an affine layer
+D→M has D·M weights and M biases. Pooling, activations and Flatten have none.
+
+- seed CNN (MNIST): 416 + 12,832 + 65,664 + 1,290 = **80,202**.
+- LeNet-5 as built here (C3 fully connected to S2, parameter-free average pooling, an affine
+  output layer): 156 + 2,416 + 48,120 + 10,164 + 850 = **61,706**. LeCun et al. (1998) connect
+  C3 to S2 through a table (60 of the 96 map pairs), which gives C3 1,516 parameters instead of
+  2,416, give S2/S4 a trainable scale and bias per map (12 + 32), and end in an RBF layer with
+  fixed weights: 156 + 12 + 1,516 + 32 + 48,120 + 10,164 = 60,000 trainable parameters.
+- AlexNet, single tower (every conv sees all channels of the previous layer): **62,378,344**.
+  The two-GPU original splits conv2, conv4 and conv5 into two groups that see half of the
+  channels each, which leaves **60,965,224** (``alexnet(grouped=True, materialize=False)``).
+  Local response normalisation (no parameters) is left out, as in most re-implementations.
+- VGG-16, configuration D: 14,714,688 in the 13 convolutions + 123,642,856 in the three
+  affine layers = **138,357,544**.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import math
+import os
+import zipfile
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from course_lib._validate import check_array, check_int
+from course_lib.init import as_rng
+from course_lib.layers import Layer
+
+__all__ = [
+    "FORMAT_VERSION",
+    "Flatten",
+    "LayerSpec",
+    "ModelSpec",
+    "Sequential",
+    "Summary",
+    "alexnet",
+    "lenet5",
+    "mlp",
+    "receptive_field",
+    "seed_cnn",
+    "stacked_vs_single",
+    "summary",
+    "vgg16",
+]
+
+#: Version of the ``.npz`` layout written by :meth:`Sequential.save`; bump it when the layout changes.
+FORMAT_VERSION = 1
+_FORMAT_NAME = "course_lib.Sequential"
+
+# Where each layer class lives; imported lazily so this module loads on its own.
+_LAYER_MODULES: dict[str, str] = {
+    "Sigmoid": "course_lib.neuron",
+    "Tanh": "course_lib.neuron",
+    "ReLU": "course_lib.neuron",
+    "LeakyReLU": "course_lib.neuron",
+    "ELU": "course_lib.neuron",
+    "Affine": "course_lib.backprop",
+    "Conv2D": "course_lib.conv",
+    "MaxPool2D": "course_lib.pooling",
+    "AvgPool2D": "course_lib.pooling",
+    "GlobalAvgPool2D": "course_lib.pooling",
+    "BatchNorm": "course_lib.batchnorm",
+    "SpatialBatchNorm": "course_lib.batchnorm",
+    "Dropout": "course_lib.dropout",
+    "Flatten": "course_lib.architectures",
+}
+_ACTIVATIONS = {"relu": "ReLU", "sigmoid": "Sigmoid", "tanh": "Tanh", "leaky_relu": "LeakyReLU", "elu": "ELU"}
+_BIAS_NAMES = frozenset({"b", "beta", "bias"})
+
+
+def _layer_class(kind: str) -> type[Layer]:
+    if kind not in _LAYER_MODULES:
+        raise ValueError(f"unknown layer kind {kind!r}; known kinds: {sorted(_LAYER_MODULES)}")
+    return getattr(importlib.import_module(_LAYER_MODULES[kind]), kind)
+
+
+def _pair(v: int | tuple[int, int], name: str) -> tuple[int, int]:
+    if isinstance(v, tuple):
+        if len(v) != 2:
+            raise ValueError(f"{name} must be an int or a pair (h, w), got {v!r}")
+        return check_int(v[0], name, low=1), check_int(v[1], name, low=1)
+    v = check_int(v, name, low=1)
+    return v, v
+
+
+def _window_output(size: int, k: int, stride: int, pad: int, what: str) -> int:
+    # floor((H + 2·pad − HH) / stride) + 1, the output-size formula of chapter 4
+    span = size + 2 * pad - k
+    if span < 0:
+        raise ValueError(f"{what}: window {k} does not fit into input size {size} with padding {pad}")
+    return span // stride + 1
+
+
+# ------------------------------------------------------------------------------------------------
+# Flatten
+# ------------------------------------------------------------------------------------------------
+
+class Flatten(Layer):
+    """Reshape ``(N, d1, d2, ...)`` to ``(N, d1·d2·...)``: the bridge from conv to affine layers.
+
+    The order is C-order (channel, row, column), the same "vectorisation" the chapter's seed
+    network uses; backward reshapes the gradient back, so no numbers change on the way.
+    """
+
+    def _forward(self, x: np.ndarray) -> tuple[np.ndarray, tuple[int, ...]]:
+        x = check_array(x, "x")
+        if x.ndim < 2:
+            raise ValueError(f"Flatten needs a batch axis and at least one more, got shape {x.shape}")
+        return x.reshape(x.shape[0], -1), x.shape
+
+    def _backward(self, dout: np.ndarray, cache: tuple[int, ...]) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        dout = check_array(dout, "dout", ndim=2)
+        n, d = cache[0], math.prod(cache[1:])
+        if dout.shape != (n, d):
+            raise ValueError(f"dout must have shape {(n, d)} to match the forward input {cache}, got {dout.shape}")
+        return dout.reshape(cache), {}
+
+    def output_shape(self, input_shape: tuple[int, ...]) -> tuple[int, ...]:
+        if len(input_shape) < 1:
+            raise ValueError("Flatten needs an input shape with at least one axis")
+        return (math.prod(input_shape),)
+
+
+# ------------------------------------------------------------------------------------------------
+# Specs: a network on paper
+# ------------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class LayerSpec:
+    """One layer on paper: the class name and its constructor arguments.
+
+    ``LayerSpec("Conv2D", (3, 64, 3), {"pad": 1})`` is the layer ``Conv2D(3, 64, 3, pad=1)``.
+    Its :meth:`output_shape`, :meth:`param_shapes` and :meth:`macs` follow from the arguments
+    alone, so a spec costs no memory. ``groups`` (conv only) describes grouped convolutions, which
+    exist only on paper here (to count the two-GPU AlexNet); such a spec cannot be built.
+    """
+
+    kind: str
+    args: tuple[Any, ...] = ()
+    kwargs: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.kind not in _LAYER_MODULES:
+            raise ValueError(f"unknown layer kind {self.kind!r}; known kinds: {sorted(_LAYER_MODULES)}")
+
+    def __hash__(self) -> int:
+        return hash((self.kind, self.args, tuple(sorted(self.kwargs.items()))))
+
+    def __repr__(self) -> str:
+        parts = [repr(a) for a in self.args] + [f"{k}={v!r}" for k, v in self.kwargs.items()]
+        return f"{self.kind}({', '.join(parts)})"
+
+    def label(self) -> str:
+        """Short name for tables: the repr without the options that do not change the numbers."""
+        parts = [repr(a) for a in self.args] + [
+            f"{k}={v!r}" for k, v in self.kwargs.items() if k not in ("init", "need_dx")
+        ]
+        return f"{self.kind}({', '.join(parts)})"
+
+    # -- building -----------------------------------------------------------------------------------
+    def build(self, *, rng: np.random.Generator | None = None, dtype: type = np.float32) -> Layer:
+        """Construct the real layer (weights drawn from ``rng``, stored in ``dtype``)."""
+        kwargs = dict(self.kwargs)
+        if kwargs.pop("groups", 1) != 1:
+            raise ValueError(
+                f"{self!r}: grouped convolutions exist only as specs (for counting parameters); "
+                "Conv2D has no groups — build the single-tower variant instead"
+            )
+        cls = _layer_class(self.kind)
+        if self.kind in ("Conv2D", "Affine"):
+            kwargs.setdefault("rng", rng)
+            kwargs.setdefault("dtype", dtype)
+        elif self.kind in ("BatchNorm", "SpatialBatchNorm"):
+            kwargs.setdefault("dtype", dtype)
+        elif self.kind == "Dropout":
+            kwargs.setdefault("rng", rng)
+        return cls(*self.args, **kwargs)
+
+    # -- arithmetic ----------------------------------------------------------------------------------
+    def output_shape(self, input_shape: tuple[int, ...]) -> tuple[int, ...]:
+        """One example's output shape for one example's ``input_shape`` (no batch axis)."""
+        s = tuple(input_shape)
+        a, kw = self.args, self.kwargs
+        if self.kind == "Conv2D":
+            c_in, f = a[0], a[1]
+            kh, kwid = _pair(a[2], "kernel_size")
+            stride, pad = kw.get("stride", 1), kw.get("pad", 0)
+            if len(s) != 3 or s[0] != c_in:
+                raise ValueError(f"{self!r} needs input (C={c_in}, H, W), got {s}")
+            return (f, _window_output(s[1], kh, stride, pad, repr(self)),
+                    _window_output(s[2], kwid, stride, pad, repr(self)))
+        if self.kind in ("MaxPool2D", "AvgPool2D"):
+            ph, pw = _pair(a[0], "pool_size")
+            st = a[1] if len(a) > 1 else kw.get("stride")
+            sh, sw = (ph, pw) if st is None else _pair(st, "stride")
+            if len(s) != 3:
+                raise ValueError(f"{self!r} needs input (C, H, W), got {s}")
+            return (s[0], _window_output(s[1], ph, sh, 0, repr(self)), _window_output(s[2], pw, sw, 0, repr(self)))
+        if self.kind == "GlobalAvgPool2D":
+            return (s[0],)
+        if self.kind == "Affine":
+            if s != (a[0],):
+                raise ValueError(f"{self!r} needs input ({a[0]},), got {s}")
+            return (a[1],)
+        if self.kind == "Flatten":
+            return (math.prod(s),)
+        return s
+
+    def param_shapes(self, input_shape: tuple[int, ...] | None = None) -> dict[str, tuple[int, ...]]:
+        """Name -> shape of every trainable parameter (the names the real layer uses)."""
+        a, kw = self.args, self.kwargs
+        if self.kind == "Conv2D":
+            kh, kwid = _pair(a[2], "kernel_size")
+            groups = kw.get("groups", 1)
+            return {"w": (a[1], a[0] // groups, kh, kwid), "b": (a[1],)}
+        if self.kind == "Affine":
+            return {"w": (a[0], a[1]), "b": (a[1],)}
+        if self.kind in ("BatchNorm", "SpatialBatchNorm"):
+            return {"gamma": (a[0],), "beta": (a[0],)}
+        return {}
+
+    def macs(self, input_shape: tuple[int, ...]) -> int:
+        """Multiply-adds for one example: conv F·Ho·Wo·(C/groups)·HH·WW, affine D·M, else 0."""
+        if self.kind == "Conv2D":
+            f, ho, wo = self.output_shape(input_shape)
+            _, cg, kh, kwid = self.param_shapes()["w"]
+            return f * ho * wo * cg * kh * kwid
+        if self.kind == "Affine":
+            return self.args[0] * self.args[1]
+        return 0
+
+
+class ModelSpec:
+    """A network on paper: a list of :class:`LayerSpec`; :meth:`build` turns it into a Sequential."""
+
+    def __init__(self, specs: Iterable[LayerSpec], name: str = "model") -> None:
+        self.specs = list(specs)
+        for i, s in enumerate(self.specs):
+            if not isinstance(s, LayerSpec):
+                raise TypeError(f"ModelSpec entry {i} must be a LayerSpec, got {type(s).__name__}")
+        self.name = name
+
+    def __iter__(self) -> Iterator[LayerSpec]:
+        return iter(self.specs)
+
+    def __len__(self) -> int:
+        return len(self.specs)
+
+    def __repr__(self) -> str:
+        body = ",\n".join(f"  {s!r}" for s in self.specs)
+        return f"ModelSpec({self.name!r}, [\n{body}\n])"
+
+    def build(self, *, rng: np.random.Generator | int | None = None, dtype: type = np.float32) -> Sequential:
+        """Allocate the weights: one generator, drawn from in layer order, makes it reproducible."""
+        gen = as_rng(rng)
+        return Sequential(*(s.build(rng=gen, dtype=dtype) for s in self.specs))
+
+    def num_params(self) -> int:
+        return sum(math.prod(shape) for s in self.specs for shape in s.param_shapes().values())
+
+
+# ------------------------------------------------------------------------------------------------
+# Sequential
+# ------------------------------------------------------------------------------------------------
+
+class Sequential(Layer):
+    """Layers applied one after the other; backward runs them in reverse (the chain rule).
+
+    ``parameters()`` and ``gradients()`` flatten the layers' dictionaries into one, keyed
+    ``"<layer index>.<name>"`` (``"0.w"``, ``"0.b"``, ``"3.w"``, ...), the same arrays the layers
+    hold — an optimiser that updates them in place updates the network; one that returns new
+    arrays writes them back with :meth:`set_parameters`.
+    """
+
+    def __init__(self, *layers: Layer) -> None:
+        # Layer.__init__ would bind self.params; here params are a view of the layers' params.
+        self.training = True
+        self._cache = None
+        if len(layers) == 1 and isinstance(layers[0], list | tuple):
+            layers = tuple(layers[0])
+        for i, layer in enumerate(layers):
+            if not isinstance(layer, Layer):
+                raise TypeError(f"Sequential: layer {i} must be a course_lib Layer, got {type(layer).__name__}")
+        self.layers: list[Layer] = list(layers)
+
+    # -- container --------------------------------------------------------------------------------
+    def __len__(self) -> int:
+        return len(self.layers)
+
+    def __getitem__(self, i: int) -> Layer:
+        return self.layers[i]
+
+    def __iter__(self) -> Iterator[Layer]:
+        return iter(self.layers)
+
+    def __repr__(self) -> str:
+        body = ",\n".join(f"  ({i}) {layer!r}" for i, layer in enumerate(self.layers))
+        return f"Sequential(\n{body}\n)"
+
+    # -- forward / backward -------------------------------------------------------------------------
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        """Run every layer on ``x`` (shape ``(N, ...)``, what the first layer takes) and return the output."""
+        for layer in self.layers:
+            x = layer.forward(x)
+        return x
+
+    def backward(self, dout: np.ndarray) -> np.ndarray | None:
+        """Propagate ``dL/dout`` back through every layer; return ``dL/dx`` for the network input.
+
+        Returns None when the first layer skips its input gradient (``Conv2D(..., need_dx=False)``,
+        which the architectures use on the first convolution: nobody needs ``dL/d(image)`` to train).
+        """
+        for i in range(len(self.layers) - 1, -1, -1):
+            dout = self.layers[i].backward(dout)
+            if dout is None and i > 0:
+                raise RuntimeError(
+                    f"layer {i} ({self.layers[i]!r}) returned no input gradient (need_dx=False?) "
+                    "but layers before it need one"
+                )
+        return dout
+
+    def predict(self, x: np.ndarray, batch_size: int = 256) -> np.ndarray:
+        """Class scores ``(N, K)`` in evaluation mode, computed in batches; restores the mode after."""
+        batch_size = check_int(batch_size, "batch_size", low=1)
+        was_training = self.training
+        self.eval()
+        try:
+            outs = [self.forward(x[i : i + batch_size]) for i in range(0, len(x), batch_size)]
+        finally:
+            for layer in self.layers:
+                layer._cache = None
+            if was_training:
+                self.train()
+        return np.concatenate(outs) if outs else np.empty((0,))
+
+    # -- parameters ---------------------------------------------------------------------------------
+    @property
+    def params(self) -> dict[str, np.ndarray]:  # type: ignore[override]
+        return self.parameters()
+
+    @property
+    def grads(self) -> dict[str, np.ndarray]:  # type: ignore[override]
+        return self.gradients()
+
+    def parameters(self) -> dict[str, np.ndarray]:
+        """All trainable arrays, ``"<index>.<name>" -> array`` (the layers' own arrays, not copies)."""
+        return {f"{i}.{k}": v for i, layer in enumerate(self.layers) for k, v in layer.params.items()}
+
+    def gradients(self) -> dict[str, np.ndarray]:
+        """The gradients from the last backward pass, under the same keys as :meth:`parameters`."""
+        out: dict[str, np.ndarray] = {}
+        for i, layer in enumerate(self.layers):
+            for k in layer.params:
+                if k not in layer.grads:
+                    raise RuntimeError(
+                        f"layer {i} ({type(layer).__name__}) has no gradient for {k!r}: run backward first"
+                    )
+                out[f"{i}.{k}"] = layer.grads[k]
+        return out
+
+    def set_parameters(self, params: dict[str, np.ndarray]) -> None:
+        """Replace parameters by key (shape and dtype kept); unknown keys raise ``ValueError``."""
+        mine = self.parameters()
+        for key, value in params.items():
+            if key not in mine:
+                raise ValueError(f"set_parameters: unknown parameter {key!r}; known: {sorted(mine)}")
+            if np.shape(value) != mine[key].shape:
+                raise ValueError(
+                    f"set_parameters: {key!r} must have shape {mine[key].shape}, got {np.shape(value)}"
+                )
+            i, name = key.split(".", 1)
+            layer = self.layers[int(i)]
+            layer.params[name] = np.asarray(value, dtype=mine[key].dtype)
+
+    def num_params(self) -> int:
+        return int(sum(layer.num_params() for layer in self.layers))
+
+    # -- modes ----------------------------------------------------------------------------------------
+    def train(self) -> Sequential:
+        """Training mode for every layer (Dropout drops, BatchNorm uses batch statistics)."""
+        self.training = True
+        for layer in self.layers:
+            layer.train()
+        return self
+
+    def eval(self) -> Sequential:
+        """Evaluation mode for every layer (Dropout is the identity, BatchNorm uses running stats)."""
+        self.training = False
+        for layer in self.layers:
+            layer.eval()
+        return self
+
+    # -- shapes -----------------------------------------------------------------------------------------
+    def output_shape(self, input_shape: tuple[int, ...]) -> tuple[int, ...]:
+        for layer in self.layers:
+            input_shape = layer.output_shape(input_shape)
+        return tuple(input_shape)
+
+    def macs(self, input_shape: tuple[int, ...]) -> int:
+        total = 0
+        for layer in self.layers:
+            total += layer.macs(input_shape)
+            input_shape = layer.output_shape(input_shape)
+        return total
+
+    # -- state (for nesting) ----------------------------------------------------------------------------
+    def state(self) -> dict[str, np.ndarray]:
+        return {f"{i}.{k}": v for i, layer in enumerate(self.layers) for k, v in layer.state().items()}
+
+    def load_state(self, state: dict[str, np.ndarray]) -> None:
+        per_layer: dict[int, dict[str, np.ndarray]] = {}
+        for key, v in state.items():
+            i, name = key.split(".", 1)
+            per_layer.setdefault(int(i), {})[name] = v
+        for i, s in per_layer.items():
+            self.layers[i].load_state(s)
+
+    # -- save / load --------------------------------------------------------------------------------------
+    def architecture(self) -> list[dict[str, Any]]:
+        """What save() records to recognise the network: per layer its class and array shapes."""
+        return [
+            {
+                "class": type(layer).__name__,
+                "params": {k: list(v.shape) for k, v in layer.params.items()},
+                "state": {k: list(np.shape(v)) for k, v in layer.state().items()},
+            }
+            for layer in self.layers
+        ]
+
+    def save(self, path: str | os.PathLike[str]) -> None:
+        """Write parameters, layer state (running statistics) and the architecture to ``.npz``."""
+        arrays: dict[str, np.ndarray] = {
+            "__format__": np.array(_FORMAT_NAME),
+            "__version__": np.array(FORMAT_VERSION),
+            "__architecture__": np.array(json.dumps(self.architecture())),
+        }
+        for key, v in self.parameters().items():
+            arrays[f"param/{key}"] = v
+        for key, v in self.state().items():
+            arrays[f"state/{key}"] = np.asarray(v)
+        np.savez(path, **arrays)
+
+    def load(self, path: str | os.PathLike[str]) -> Sequential:
+        """Load weights saved by :meth:`save` into this network (in place; returns ``self``).
+
+        Raises:
+            ValueError: the file is not a readable course_lib model file, was written by another
+                format version, or describes a different architecture (the message names the
+                first layer that differs).
+        """
+        try:
+            with np.load(path, allow_pickle=False) as f:
+                data = {k: f[k] for k in f.files}
+        except FileNotFoundError:
+            raise
+        except (OSError, ValueError, zipfile.BadZipFile, EOFError) as e:
+            raise ValueError(f"cannot read model file {os.fspath(path)!r}: {e}") from e
+        if "__format__" not in data or str(data["__format__"]) != _FORMAT_NAME:
+            raise ValueError(f"{os.fspath(path)!r} is not a course_lib Sequential file (no format marker)")
+        version = int(data["__version__"]) if "__version__" in data else -1
+        if version != FORMAT_VERSION:
+            raise ValueError(
+                f"{os.fspath(path)!r} has format version {version}, this library reads version "
+                f"{FORMAT_VERSION}: re-save the model with the current library"
+            )
+        saved = json.loads(str(data["__architecture__"]))
+        mine = self.architecture()
+        if len(saved) != len(mine):
+            raise ValueError(
+                f"architecture mismatch: the file has {len(saved)} layers, this network has {len(mine)}"
+            )
+        for i, (s, m) in enumerate(zip(saved, mine)):
+            if s != m:
+                raise ValueError(
+                    f"architecture mismatch at layer {i}: the file has {s['class']} with parameters "
+                    f"{s['params']}, this network has {m['class']} with parameters {m['params']}"
+                )
+        params = self.parameters()
+        for key, v in params.items():
+            stored = data.get(f"param/{key}")
+            if stored is None or stored.shape != v.shape:
+                raise ValueError(f"model file is missing parameter {key!r} or has the wrong shape")
+            v[...] = stored.astype(v.dtype, copy=False)
+        state = {k[len("state/"):]: v for k, v in data.items() if k.startswith("state/")}
+        if state:
+            self.load_state(state)
+        return self
+
+
+# ------------------------------------------------------------------------------------------------
+# Summary
+# ------------------------------------------------------------------------------------------------
+
+@dataclass
+class SummaryRow:
+    index: int
+    name: str
+    output_shape: tuple[int, ...]
+    weights: int
+    biases: int
+    macs: int
+
+    @property
+    def params(self) -> int:
+        return self.weights + self.biases
+
+
+@dataclass
+class Summary:
+    """Per-layer table of output shapes, weights, biases and multiply-adds, with totals."""
+
+    input_shape: tuple[int, ...]
+    rows: list[SummaryRow]
+
+    @property
+    def total_weights(self) -> int:
+        return sum(r.weights for r in self.rows)
+
+    @property
+    def total_biases(self) -> int:
+        return sum(r.biases for r in self.rows)
+
+    @property
+    def total_params(self) -> int:
+        return self.total_weights + self.total_biases
+
+    @property
+    def total_macs(self) -> int:
+        return sum(r.macs for r in self.rows)
+
+    @property
+    def output_shape(self) -> tuple[int, ...]:
+        return self.rows[-1].output_shape if self.rows else self.input_shape
+
+    def __str__(self) -> str:
+        head = ("#", "layer", "output shape", "weights", "biases", "mult-adds")
+        body = [(str(r.index), r.name, str(r.output_shape), f"{r.weights:,}", f"{r.biases:,}", f"{r.macs:,}")
+                for r in self.rows]
+        foot = ("", "total", "", f"{self.total_weights:,}", f"{self.total_biases:,}", f"{self.total_macs:,}")
+        cols = list(zip(head, *body, foot))
+        widths = [max(len(c) for c in col) for col in cols]
+
+        def fmt(cells: Sequence[str]) -> str:
+            return "  ".join(c.ljust(w) if j < 3 else c.rjust(w) for j, (c, w) in enumerate(zip(cells, widths)))
+
+        rule = "-" * len(fmt(head))
+        lines = [f"input shape {self.input_shape}", fmt(head), rule, *(fmt(b) for b in body), rule, fmt(foot),
+                 f"parameters: {self.total_params:,}   multiply-adds per example: {self.total_macs:,}"]
+        return "\n".join(lines)
+
+    _repr_pretty_ = lambda self, p, cycle: p.text(str(self))  # noqa: E731
+
+
+def _layer_name(layer: Layer | LayerSpec) -> str:
+    if isinstance(layer, LayerSpec):
+        return layer.label()
+    r = repr(layer)
+    # Layers without a descriptive repr show as "Name()": fall back to the class name.
+    return r if len(r) <= 60 else type(layer).__name__
+
+
+def summary(model: Sequential | ModelSpec, input_shape: Sequence[int], *, show: bool = False) -> Summary:
+    """Per-layer output shape, weights, biases and multiply-adds of ``model`` for one example.
+
+    Args:
+        model: a :class:`Sequential` (numbers from its layers) or a :class:`ModelSpec` (numbers by
+            arithmetic, nothing allocated).
+        input_shape: one example's shape, without the batch axis, e.g. ``(1, 28, 28)``.
+        show: also print the table.
+
+    Returns:
+        a :class:`Summary` (``print`` it for the table; ``.total_params``, ``.total_macs``, ``.rows``).
+
+    Raises:
+        ValueError: the input shape does not fit the network (the message names the layer).
+    """
+    if not isinstance(model, Sequential | ModelSpec):
+        raise TypeError(f"model must be a Sequential or a ModelSpec, got {type(model).__name__}")
+    shape = tuple(check_int(s, "input_shape", low=1) for s in input_shape)
+    rows: list[SummaryRow] = []
+    items: list[Any] = list(model.specs) if isinstance(model, ModelSpec) else list(model.layers)
+    for i, layer in enumerate(items):
+        try:
+            out = tuple(int(s) for s in layer.output_shape(shape))
+            macs = int(layer.macs(shape))
+        except ValueError as e:
+            raise ValueError(f"layer {i} ({_layer_name(layer)}) cannot take input shape {shape}: {e}") from e
+        if isinstance(layer, LayerSpec):
+            shapes = layer.param_shapes(shape)
+        else:
+            shapes = {k: v.shape for k, v in layer.params.items()}
+        biases = sum(math.prod(s) for k, s in shapes.items() if k in _BIAS_NAMES)
+        weights = sum(math.prod(s) for k, s in shapes.items() if k not in _BIAS_NAMES)
+        rows.append(SummaryRow(i, _layer_name(layer), out, weights, biases, macs))
+        shape = out
+    result = Summary(tuple(int(s) for s in input_shape), rows)
+    if show:
+        print(result)
+    return result
+
+
+# ------------------------------------------------------------------------------------------------
+# VGG's argument for small kernels
+# ------------------------------------------------------------------------------------------------
+
+def receptive_field(n_layers: int, kernel_size: int) -> int:
+    """Side of the input region one output sees after ``n_layers`` stride-1 convolutions k×k.
+
+    Each layer widens the view by k − 1, so the field is ``n·(k − 1) + 1`` (three 3×3 -> 7).
+    """
+    n = check_int(n_layers, "n_layers", low=1)
+    k = check_int(kernel_size, "kernel_size", low=1)
+    return n * (k - 1) + 1
+
+
+def stacked_vs_single(channels: int, k_small: int = 3, n: int = 3, k_big: int | None = None,
+                      *, bias: bool = False) -> tuple[int, int]:
+    """Parameters of ``n`` stacked k_small×k_small convolutions vs one k_big×k_big, C -> C channels.
+
+    ``k_big`` defaults to the size with the same receptive field, ``n·(k_small − 1) + 1``
+    (three 3×3 see 7×7). Each conv has k²·C·C weights (plus C biases if ``bias``):
+    ``stacked_vs_single(C)`` is ``(27·C², 49·C²)``.
+
+    Returns:
+        ``(stacked, single)`` parameter counts.
+    """
+    c = check_int(channels, "channels", low=1)
+    ks = check_int(k_small, "k_small", low=1)
+    n = check_int(n, "n", low=1)
+    kb = receptive_field(n, ks) if k_big is None else check_int(k_big, "k_big", low=1)
+    per_bias = c if bias else 0
+    return n * (ks * ks * c * c + per_bias), kb * kb * c * c + per_bias
+
+
+# ------------------------------------------------------------------------------------------------
+# Architectures
+# ------------------------------------------------------------------------------------------------
+
+def _activation(name: str) -> str:
+    if not isinstance(name, str):
+        raise TypeError(f"activation must be a string, got {type(name).__name__}")
+    if name not in _ACTIVATIONS:
+        raise ValueError(f"activation must be one of {sorted(_ACTIVATIONS)}, got {name!r}")
+    return _ACTIVATIONS[name]
+
+
+def _init_for(activation: str) -> str:
+    # He keeps the variance through ReLU-like units; Xavier suits the saturating ones (chapter 8).
+    return "he" if activation in ("relu", "leaky_relu", "elu") else "xavier"
+
+
+def _finish(spec: ModelSpec, materialize: bool, rng: Any, dtype: type) -> Sequential | ModelSpec:
+    if not isinstance(materialize, bool):
+        raise TypeError(f"materialize must be True or False, got {type(materialize).__name__}")
+    if dtype not in (np.float32, np.float64):
+        raise TypeError(f"dtype must be np.float32 or np.float64, got {dtype!r}")
+    return spec.build(rng=rng, dtype=dtype) if materialize else spec
+
+
+def seed_cnn(activation: str = "relu", dtype: type = np.float32, rng: Any = None, *,
+             materialize: bool = True) -> Sequential | ModelSpec:
+    """The chapter's MNIST network: input ``(N, 1, 28, 28)`` -> scores ``(N, 10)``, 80,202 parameters.
+
+    conv 16@5×5 (28->24) -> pool 2 (->12) -> conv 32@5×5 (->8) -> pool 2 (->4) -> flatten (512)
+    -> affine 128 -> affine 10, with ``activation`` after both convolutions and the hidden affine
+    layer. The source thesis uses the sigmoid everywhere; ReLU (the default) trains much faster.
+    """
+    act = _activation(activation)
+    init = _init_for(activation)
+    spec = ModelSpec([
+        LayerSpec("Conv2D", (1, 16, 5), {"init": init, "need_dx": False}), LayerSpec(act), LayerSpec("MaxPool2D", (2,)),
+        LayerSpec("Conv2D", (16, 32, 5), {"init": init}), LayerSpec(act), LayerSpec("MaxPool2D", (2,)),
+        LayerSpec("Flatten"),
+        LayerSpec("Affine", (512, 128), {"init": init}), LayerSpec(act),
+        LayerSpec("Affine", (128, 10), {"init": "xavier"}),
+    ], name="seed_cnn")
+    return _finish(spec, materialize, rng, dtype)
+
+
+def mlp(hidden: int = 45, activation: str = "sigmoid", dtype: type = np.float32, rng: Any = None, *,
+        materialize: bool = True) -> Sequential | ModelSpec:
+    """The source's fully connected baseline 784-45-10: input ``(N, 1, 28, 28)`` or ``(N, 784)``.
+
+    flatten -> affine 784->``hidden`` -> ``activation`` -> affine ->10 (35,785 parameters for 45
+    hidden units). The sigmoid is the default because the source's network used it; with softmax
+    cross-entropy (instead of its quadratic loss) and Adam it still trains in a few epochs.
+    """
+    hidden = check_int(hidden, "hidden", low=1)
+    act = _activation(activation)
+    spec = ModelSpec([
+        LayerSpec("Flatten"),
+        LayerSpec("Affine", (784, hidden), {"init": _init_for(activation)}), LayerSpec(act),
+        LayerSpec("Affine", (hidden, 10), {"init": "xavier"}),
+    ], name="mlp")
+    return _finish(spec, materialize, rng, dtype)
+
+
+def lenet5(activation: str = "tanh", num_classes: int = 10, dtype: type = np.float32, rng: Any = None, *,
+           materialize: bool = True) -> Sequential | ModelSpec:
+    """LeNet-5 (LeCun et al. 1998) on ``(N, 1, 32, 32)`` inputs; 61,706 parameters for 10 classes.
+
+    C1 conv 6@5×5 (32->28) -> S2 avg-pool 2 (->14) -> C3 conv 16@5×5 (->10) -> S4 avg-pool 2
+    (->5) -> C5 conv 120@5×5 (->1) -> flatten -> F6 affine 84 -> affine ``num_classes``.
+    Modern simplifications, stated: C3 sees all six S2 maps (the paper's connection table uses
+    60 of the 96 pairs: 1,516 instead of 2,416 parameters), the pools have no trainable scale and
+    bias, the activation is a plain tanh (the paper's is 1.7159·tanh(2x/3)), and the output is an
+    affine layer instead of the fixed Euclidean RBF units.
+    """
+    num_classes = check_int(num_classes, "num_classes", low=1)
+    act = _activation(activation)
+    init = _init_for(activation)
+    spec = ModelSpec([
+        LayerSpec("Conv2D", (1, 6, 5), {"init": init, "need_dx": False}), LayerSpec(act), LayerSpec("AvgPool2D", (2,)),
+        LayerSpec("Conv2D", (6, 16, 5), {"init": init}), LayerSpec(act), LayerSpec("AvgPool2D", (2,)),
+        LayerSpec("Conv2D", (16, 120, 5), {"init": init}), LayerSpec(act),
+        LayerSpec("Flatten"),
+        LayerSpec("Affine", (120, 84), {"init": init}), LayerSpec(act),
+        LayerSpec("Affine", (84, num_classes), {"init": "xavier"}),
+    ], name="lenet5")
+    return _finish(spec, materialize, rng, dtype)
+
+
+def alexnet(num_classes: int = 1000, *, grouped: bool = False, keep_prob: float = 0.5,
+            dtype: type = np.float32, rng: Any = None, materialize: bool = True) -> Sequential | ModelSpec:
+    """AlexNet (Krizhevsky, Sutskever, Hinton 2012) on ``(N, 3, 227, 227)``; 62,378,344 parameters.
+
+    conv1 96@11×11 stride 4 (227->55) -> max-pool 3 stride 2 (->27) -> conv2 256@5×5 pad 2 ->
+    pool (->13) -> conv3 384@3×3 pad 1 -> conv4 384@3×3 pad 1 -> conv5 256@3×3 pad 1 -> pool (->6)
+    -> flatten (9,216) -> dropout -> fc6 4096 -> dropout -> fc7 4096 -> fc8 ``num_classes``; ReLU
+    after every conv and hidden affine layer. The paper's "224×224" input only fits its stride-4
+    11×11 conv1 with 227 pixels (or padding), so 227 it is.
+
+    ``grouped=True`` gives the two-GPU original, where conv2, conv4 and conv5 see only the half of
+    the channels on their own GPU (60,965,224 parameters); it exists only as a spec
+    (``materialize=False``) because Conv2D has no groups. Local response normalisation is left
+    out (it has no parameters and later work found it unnecessary).
+    """
+    num_classes = check_int(num_classes, "num_classes", low=1)
+    g = 2 if grouped else 1
+
+    def conv(c: int, f: int, k: int, groups: int = 1, **kw: Any) -> LayerSpec:
+        if groups != 1:
+            kw["groups"] = groups
+        return LayerSpec("Conv2D", (c, f, k), kw)
+
+    spec = ModelSpec([
+        conv(3, 96, 11, stride=4, need_dx=False), LayerSpec("ReLU"), LayerSpec("MaxPool2D", (3,), {"stride": 2}),
+        conv(96, 256, 5, g, pad=2), LayerSpec("ReLU"), LayerSpec("MaxPool2D", (3,), {"stride": 2}),
+        conv(256, 384, 3, pad=1), LayerSpec("ReLU"),
+        conv(384, 384, 3, g, pad=1), LayerSpec("ReLU"),
+        conv(384, 256, 3, g, pad=1), LayerSpec("ReLU"), LayerSpec("MaxPool2D", (3,), {"stride": 2}),
+        LayerSpec("Flatten"),
+        LayerSpec("Dropout", (keep_prob,)), LayerSpec("Affine", (9216, 4096)), LayerSpec("ReLU"),
+        LayerSpec("Dropout", (keep_prob,)), LayerSpec("Affine", (4096, 4096)), LayerSpec("ReLU"),
+        LayerSpec("Affine", (4096, num_classes), {"init": "xavier"}),
+    ], name="alexnet-grouped" if grouped else "alexnet")
+    if grouped and materialize:
+        raise ValueError("alexnet(grouped=True) exists only as a spec: pass materialize=False")
+    return _finish(spec, materialize, rng, dtype)
+
+
+#: VGG configuration D: channels of each 3×3 conv, "M" = 2×2 max-pool.
+_VGG16_D: tuple[int | str, ...] = (64, 64, "M", 128, 128, "M", 256, 256, 256, "M",
+                                   512, 512, 512, "M", 512, 512, 512, "M")
+
+
+def vgg16(num_classes: int = 1000, *, keep_prob: float = 0.5, dtype: type = np.float32, rng: Any = None,
+          materialize: bool = True) -> Sequential | ModelSpec:
+    """VGG-16, configuration D (Simonyan & Zisserman 2014), on ``(N, 3, 224, 224)``; 138,357,544 parameters.
+
+    Thirteen 3×3 convolutions with padding 1 (shape-preserving) in five blocks of 64, 128, 256,
+    512, 512 channels, each block closed by a 2×2 max-pool (224 -> 7), then 25,088 -> 4096 ->
+    4096 -> ``num_classes`` with dropout before the two hidden affine layers. In float32 the
+    weights take 553 MB: use ``materialize=False`` to count without allocating.
+    """
+    num_classes = check_int(num_classes, "num_classes", low=1)
+    layers: list[LayerSpec] = []
+    c = 3
+    for v in _VGG16_D:
+        if v == "M":
+            layers.append(LayerSpec("MaxPool2D", (2,)))
+        else:
+            first = {"need_dx": False} if c == 3 else {}
+            layers += [LayerSpec("Conv2D", (c, v, 3), {"pad": 1, **first}), LayerSpec("ReLU")]
+            c = int(v)
+    layers += [
+        LayerSpec("Flatten"),
+        LayerSpec("Affine", (512 * 7 * 7, 4096)), LayerSpec("ReLU"), LayerSpec("Dropout", (keep_prob,)),
+        LayerSpec("Affine", (4096, 4096)), LayerSpec("ReLU"), LayerSpec("Dropout", (keep_prob,)),
+        LayerSpec("Affine", (4096, num_classes), {"init": "xavier"}),
+    ]
+    return _finish(ModelSpec(layers, name="vgg16"), materialize, rng, dtype)
