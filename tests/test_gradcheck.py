@@ -130,7 +130,7 @@ def test_float32_is_rejected_with_a_clear_type_error():
         numerical_gradient(np.sum, x)
     with pytest.raises(TypeError, match="float64"):
         numerical_gradient_array(lambda v: v, x, np.ones(3))
-    with pytest.raises(TypeError, match="dout .*float64|float64.*dout"):
+    with pytest.raises(TypeError, match=r"dout .*float64"):
         numerical_gradient_array(lambda v: v, np.ones(3), np.ones(3, dtype=np.float32))
     with pytest.raises(TypeError, match="float64"):
         check_layer(affine_forward, affine_backward, {"x": x.reshape(1, 3), "w": np.ones((3, 2)), "b": np.ones(2)})
@@ -392,7 +392,7 @@ def standardize_backward(dout, cache):
 
 
 def standardize_backward_forgets_variance_term(dout, cache):
-    xhat, std = cache
+    _, std = cache
     return (dout - dout.mean(axis=0)) / std
 
 
