@@ -1,0 +1,744 @@
+"""Chapter 4 — Convolution: output sizes, naive loops, im2col and a fast layer, transposed convolution.
+
+Convention. Like every deep-learning library, "convolution" here is *cross-correlation*: the
+kernel is not flipped. For an input ``x`` of shape (N, C, H, W), weights ``w`` of shape
+(F, C, HH, WW) and biases ``b`` of shape (F,), with zero padding ``pad`` and step ``stride``,
+
+    out[n, f, i, j] = b[f] + Σ_c Σ_p Σ_q  w[f, c, p, q] · x_pad[n, c, i·stride + p, j·stride + q]
+
+where ``x_pad`` is ``x`` with ``pad`` zeros on each side of H and W. The output has spatial size
+
+    Ho = floor((H + 2·pad − HH) / stride) + 1        (and the same for W)
+
+(:func:`conv_output_size`). Flipping the kernel by 180° turns one operation into the other, so a
+learned kernel simply comes out flipped; nothing else changes.
+
+Backward pass (derived in the book):
+
+- ``db[f] = Σ_{n,i,j} dout[n, f, i, j]``: the bias is added at every output position;
+- ``dw[f, c, p, q] = Σ_{n,i,j} dout[n, f, i, j] · x_pad[n, c, i·s + p, j·s + q]``: again a
+  correlation, of the input with the upstream gradient;
+- ``dx_pad[n, c, i·s + p, j·s + q] += dout[n, f, i, j] · w[f, c, p, q]``: every output scatters
+  its gradient back through the window it read. For stride 1 this equals a *full* correlation
+  of ``dout`` (zero padded by HH−1, WW−1) with the kernel rotated by 180° and its F and C axes
+  swapped (:func:`conv_backward_input_as_full_conv`). The scatter is the adjoint (transpose) of
+  the convolution, which is exactly what :func:`conv_transpose_forward` computes.
+
+Two implementations:
+
+- :func:`conv_forward_naive` / :func:`conv_backward_naive`: loops that read like the equations;
+- :func:`conv_forward` / :func:`conv_backward`: im2col + one matrix product (BLAS). They work
+  internally in (N, H, W, C) order because there a window of the input is a contiguous run of
+  C values per pixel, so the copies into and out of the column matrix move long contiguous
+  blocks. Results are returned as (N, C, H, W) *views* of that memory (``out.transpose(...)``);
+  NumPy treats them like any other array, and the next fast layer reads them without a copy.
+  float32 in gives float32 out.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+
+from course_lib._validate import check_array, check_int
+from course_lib.init import as_rng, he_init, xavier_init
+from course_lib.layers import Layer
+
+__all__ = [
+    "Conv2D",
+    "ConvTranspose2D",
+    "col2im",
+    "conv_backward",
+    "conv_backward_input_as_full_conv",
+    "conv_backward_naive",
+    "conv_forward",
+    "conv_forward_naive",
+    "conv_output_size",
+    "conv_transpose_backward",
+    "conv_transpose_forward",
+    "conv_transpose_forward_naive",
+    "conv_transpose_output_size",
+    "im2col",
+]
+
+
+# --------------------------------------------------------------------------------------------
+# Geometry
+# --------------------------------------------------------------------------------------------
+
+def conv_output_size(n: int, k: int, pad: int = 0, stride: int = 1, *, strict: bool = False) -> int:
+    """Output length of a convolution along one axis: ``(n + 2·pad − k) // stride + 1``.
+
+    Args:
+        n: input length (H or W), >= 1.
+        k: kernel length (HH or WW), >= 1.
+        pad: zeros added on *each* side, >= 0.
+        stride: step between windows, >= 1.
+        strict: when the windows do not tile the padded input exactly, i.e.
+            ``(n + 2·pad − k) % stride != 0``, the default (False) floors, as every library
+            does: the last ``(n + 2·pad − k) % stride`` rows are never read. True raises
+            instead (CS231n's "7×7 input, 3×3 filter, stride 3 does not fit").
+
+    Returns:
+        the output length, >= 1.
+
+    Raises:
+        TypeError: a non-integer argument.
+        ValueError: ``k > n + 2·pad`` (the kernel does not fit), stride < 1, pad < 0, or an
+            uneven fit with ``strict=True``.
+
+    >>> conv_output_size(32, 5, pad=2, stride=1)
+    32
+    >>> conv_output_size(7, 3, stride=2)
+    3
+    """
+    n = check_int(n, "n (input size)", low=1)
+    k = check_int(k, "k (kernel size)", low=1)
+    pad = check_int(pad, "pad", low=0)
+    stride = check_int(stride, "stride", low=1)
+    span = n + 2 * pad - k
+    if span < 0:
+        raise ValueError(
+            f"kernel of size {k} does not fit in the padded input of size n + 2·pad = "
+            f"{n} + 2·{pad} = {n + 2 * pad}; use a smaller kernel or more padding"
+        )
+    if strict and span % stride:
+        raise ValueError(
+            f"(n + 2·pad − k) / stride = ({n} + 2·{pad} − {k}) / {stride} = {span / stride:.4g} is "
+            f"not an integer: the windows do not tile the input (the last {span % stride} "
+            "row(s) would be ignored); change pad or stride, or pass strict=False to floor"
+        )
+    return span // stride + 1
+
+
+def conv_transpose_output_size(n: int, k: int, pad: int = 0, stride: int = 1) -> int:
+    """Output length of a transposed convolution: ``(n − 1)·stride − 2·pad + k``.
+
+    It inverts :func:`conv_output_size` for the exact-fit case: a convolution with the same
+    ``k, pad, stride`` maps the transposed convolution's output length back to ``n``.
+
+    Raises:
+        ValueError: the result would be < 1 (too much padding), or a bad argument.
+    """
+    n = check_int(n, "n (input size)", low=1)
+    k = check_int(k, "k (kernel size)", low=1)
+    pad = check_int(pad, "pad", low=0)
+    stride = check_int(stride, "stride", low=1)
+    out = (n - 1) * stride - 2 * pad + k
+    if out < 1:
+        raise ValueError(
+            f"transposed convolution output (n − 1)·stride − 2·pad + k = ({n} − 1)·{stride} − "
+            f"2·{pad} + {k} = {out} is < 1: pad is too large"
+        )
+    return out
+
+
+def _pair(v: Any, name: str) -> tuple[int, int]:
+    """An int or an (h, w) pair of ints, each >= 1."""
+    if isinstance(v, tuple | list):
+        if len(v) != 2:
+            raise ValueError(f"{name} must be an int or a pair (h, w), got {v!r}")
+        return check_int(v[0], f"{name}[0]", low=1), check_int(v[1], f"{name}[1]", low=1)
+    k = check_int(v, name, low=1)
+    return k, k
+
+
+def _check_conv_inputs(
+    x: Any, w: Any, b: Any, stride: Any, pad: Any
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, int, int, int, int]:
+    """Validate a convolution's inputs; return them in one common float dtype plus Ho, Wo."""
+    x = check_array(x, "x", ndim=4)
+    w = check_array(w, "w", ndim=4)
+    b = check_array(b, "b", ndim=1)
+    stride = check_int(stride, "stride", low=1)
+    pad = check_int(pad, "pad", low=0)
+    _N, C, H, W = x.shape
+    F, Cw, HH, WW = w.shape
+    if C != Cw:
+        raise ValueError(
+            f"channel mismatch: x of shape {x.shape} (N, C, H, W) has C={C} channels but w of "
+            f"shape {w.shape} (F, C, HH, WW) expects C={Cw}"
+        )
+    if b.shape != (F,):
+        raise ValueError(
+            f"b must have shape (F,) = ({F},) to match w of shape {w.shape}, got {b.shape}"
+        )
+    if min(x.shape) == 0 or min(w.shape) == 0:
+        raise ValueError(f"empty input: x has shape {x.shape}, w has shape {w.shape}")
+    try:
+        Ho = conv_output_size(H, HH, pad, stride)
+        Wo = conv_output_size(W, WW, pad, stride)
+    except ValueError as e:
+        raise ValueError(f"x of shape {x.shape} and w of shape {w.shape}: {e}") from None
+    dt = np.result_type(x.dtype, w.dtype, b.dtype)
+    return (x.astype(dt, copy=False), w.astype(dt, copy=False), b.astype(dt, copy=False),
+            stride, pad, Ho, Wo)
+
+
+def _check_dout(dout: Any, shape: tuple[int, ...]) -> np.ndarray:
+    dout = check_array(dout, "dout", ndim=4)
+    if dout.shape != tuple(shape):
+        raise ValueError(
+            f"dout must have the shape of the forward output {tuple(shape)}, got {dout.shape}"
+        )
+    return dout
+
+
+# --------------------------------------------------------------------------------------------
+# Naive convolution: the equations as loops
+# --------------------------------------------------------------------------------------------
+
+def conv_forward_naive(
+    x: np.ndarray, w: np.ndarray, b: np.ndarray, *, stride: int = 1, pad: int = 0
+) -> tuple[np.ndarray, tuple]:
+    """Convolution (cross-correlation) forward pass with explicit loops.
+
+    Args:
+        x: input, shape (N, C, H, W).
+        w: filters, shape (F, C, HH, WW).
+        b: biases, shape (F,).
+        stride: step between windows (both axes), >= 1.
+        pad: zeros added on each side of H and W, >= 0.
+
+    Returns:
+        out: shape (N, F, Ho, Wo) with Ho = (H + 2·pad − HH)//stride + 1 (same for Wo);
+        cache: (x, w, b, stride, pad) for :func:`conv_backward_naive`.
+    """
+    x, w, b, stride, pad, Ho, Wo = _check_conv_inputs(x, w, b, stride, pad)
+    N, _, _, _ = x.shape
+    F, _, HH, WW = w.shape
+    x_pad = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
+    out = np.zeros((N, F, Ho, Wo), dtype=x.dtype)
+    for n in range(N):
+        for f in range(F):
+            for i in range(Ho):
+                for j in range(Wo):
+                    window = x_pad[n, :, i * stride:i * stride + HH, j * stride:j * stride + WW]
+                    out[n, f, i, j] = np.sum(window * w[f]) + b[f]
+    return out, (x, w, b, stride, pad)
+
+
+def conv_backward_naive(dout: np.ndarray, cache: tuple) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Backward pass of :func:`conv_forward_naive`, with explicit loops.
+
+    Args:
+        dout: upstream gradient dL/dout, shape (N, F, Ho, Wo).
+        cache: from :func:`conv_forward_naive`.
+
+    Returns:
+        dx (N, C, H, W), dw (F, C, HH, WW), db (F,).
+    """
+    x, w, b, stride, pad = cache
+    N, _C, H, W = x.shape
+    F, _, HH, WW = w.shape
+    Ho = (H + 2 * pad - HH) // stride + 1
+    Wo = (W + 2 * pad - WW) // stride + 1
+    dout = _check_dout(dout, (N, F, Ho, Wo))
+    x_pad = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
+    dx_pad = np.zeros_like(x_pad)
+    dw = np.zeros_like(w)
+    db = np.zeros_like(b)
+    for n in range(N):
+        for f in range(F):
+            for i in range(Ho):
+                for j in range(Wo):
+                    g = dout[n, f, i, j]
+                    rows = slice(i * stride, i * stride + HH)
+                    cols = slice(j * stride, j * stride + WW)
+                    # out[n,f,i,j] = Σ w[f]·window + b[f]: each factor's gradient is the other.
+                    dw[f] += g * x_pad[n, :, rows, cols]
+                    dx_pad[n, :, rows, cols] += g * w[f]
+                    db[f] += g
+    dx = dx_pad[:, :, pad:pad + H, pad:pad + W].copy()
+    return dx, dw, db
+
+
+def conv_backward_input_as_full_conv(dout: np.ndarray, w: np.ndarray, *, pad: int = 0) -> np.ndarray:
+    """dL/dx of a stride-1 convolution, computed as a *full* convolution with the rotated kernel.
+
+    For stride 1, ``dx_pad[n, c, y, z] = Σ_f Σ_p Σ_q dout[n, f, y − p, z − q] · w[f, c, p, q]``.
+    Substituting ``p → HH−1−p`` turns this into a correlation of ``dout`` — zero padded by
+    HH−1 rows and WW−1 columns ("full" mode) — with the kernel rotated by 180°
+    (``w[:, :, ::-1, ::-1]``) whose F and C axes are swapped: the backward pass of a convolution
+    is itself a convolution. The result is cropped by ``pad`` on each side.
+
+    Args:
+        dout: shape (N, F, Ho, Wo), the upstream gradient of a stride-1 convolution.
+        w: that convolution's filters, shape (F, C, HH, WW).
+        pad: the forward padding, >= 0.
+
+    Returns:
+        dx, shape (N, C, Ho + HH − 1 − 2·pad, Wo + WW − 1 − 2·pad).
+    """
+    dout = check_array(dout, "dout", ndim=4)
+    w = check_array(w, "w", ndim=4)
+    pad = check_int(pad, "pad", low=0)
+    if dout.shape[1] != w.shape[0]:
+        raise ValueError(
+            f"dout of shape {dout.shape} has {dout.shape[1]} channels but w of shape {w.shape} "
+            f"has F={w.shape[0]} filters"
+        )
+    _F, C, HH, WW = w.shape
+    full = np.pad(dout, ((0, 0), (0, 0), (HH - 1, HH - 1), (WW - 1, WW - 1)))
+    w_rot = w[:, :, ::-1, ::-1].transpose(1, 0, 2, 3)  # (C, F, HH, WW)
+    dx_pad, _ = conv_forward(full, w_rot, np.zeros(C, dtype=w.dtype))
+    H_pad, W_pad = dx_pad.shape[2:]
+    if H_pad <= 2 * pad or W_pad <= 2 * pad:
+        raise ValueError(f"pad={pad} is too large for a padded input of size {H_pad}×{W_pad}")
+    return np.ascontiguousarray(dx_pad[:, :, pad:H_pad - pad, pad:W_pad - pad])
+
+
+# --------------------------------------------------------------------------------------------
+# im2col / col2im (teaching versions, (N, C, H, W) layout)
+# --------------------------------------------------------------------------------------------
+
+def im2col(x: np.ndarray, HH: int, WW: int, stride: int = 1, pad: int = 0) -> np.ndarray:
+    """Unfold every receptive field of ``x`` into one row of a matrix.
+
+    Row ``n·Ho·Wo + i·Wo + j`` holds the window that output pixel (i, j) of example n reads,
+    flattened in (c, p, q) order — the order of ``w.reshape(F, -1)`` — so that the whole
+    convolution becomes one matrix product: ``im2col(x) @ w.reshape(F, -1).T + b``.
+
+    Args:
+        x: shape (N, C, H, W).
+        HH, WW: kernel height and width.
+        stride, pad: as in :func:`conv_forward`.
+
+    Returns:
+        cols, shape (N·Ho·Wo, C·HH·WW).
+    """
+    x = check_array(x, "x", ndim=4)
+    HH, WW = check_int(HH, "HH", low=1), check_int(WW, "WW", low=1)
+    N, C, H, W = x.shape
+    Ho = conv_output_size(H, HH, pad, stride)
+    Wo = conv_output_size(W, WW, pad, stride)
+    x_pad = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
+    # windows[n, c, i, j, p, q] = x_pad[n, c, i + p, j + q]: a strided *view*, no copy yet.
+    windows = sliding_window_view(x_pad, (HH, WW), axis=(2, 3))
+    windows = windows[:, :, : (Ho - 1) * stride + 1 : stride, : (Wo - 1) * stride + 1 : stride]
+    # (N, Ho, Wo, C, HH, WW) -> one row per output pixel; this reshape is the one copy.
+    return windows.transpose(0, 2, 3, 1, 4, 5).reshape(N * Ho * Wo, C * HH * WW)
+
+
+def col2im(
+    cols: np.ndarray, x_shape: tuple[int, int, int, int], HH: int, WW: int, stride: int = 1, pad: int = 0
+) -> np.ndarray:
+    """Fold a column matrix back into an image, *adding* entries whose windows overlap.
+
+    The adjoint (transpose) of :func:`im2col`: ``⟨im2col(x), cols⟩ = ⟨x, col2im(cols)⟩``. With
+    ``cols = dout_matrix @ w_matrix`` it is the input gradient of a convolution.
+
+    Args:
+        cols: shape (N·Ho·Wo, C·HH·WW), rows and columns ordered as in :func:`im2col`.
+        x_shape: (N, C, H, W) of the image to rebuild.
+        HH, WW, stride, pad: as in :func:`im2col`.
+
+    Returns:
+        array of shape ``x_shape``.
+    """
+    cols = check_array(cols, "cols", ndim=2)
+    if len(x_shape) != 4:
+        raise ValueError(f"x_shape must be (N, C, H, W), got {x_shape}")
+    N, C, H, W = (check_int(s, "x_shape entry", low=1) for s in x_shape)
+    Ho = conv_output_size(H, HH, pad, stride)
+    Wo = conv_output_size(W, WW, pad, stride)
+    if cols.shape != (N * Ho * Wo, C * HH * WW):
+        raise ValueError(
+            f"cols must have shape (N·Ho·Wo, C·HH·WW) = ({N * Ho * Wo}, {C * HH * WW}) for "
+            f"x_shape {tuple(x_shape)}, got {cols.shape}"
+        )
+    blocks = cols.reshape(N, Ho, Wo, C, HH, WW)
+    x_pad = np.zeros((N, C, H + 2 * pad, W + 2 * pad), dtype=cols.dtype)
+    # One slice-add per kernel offset (p, q): all windows at once, never a loop over pixels.
+    for p in range(HH):
+        for q in range(WW):
+            x_pad[:, :, p:p + stride * (Ho - 1) + 1:stride, q:q + stride * (Wo - 1) + 1:stride] += (
+                blocks[:, :, :, :, p, q].transpose(0, 3, 1, 2)
+            )
+    return x_pad[:, :, pad:pad + H, pad:pad + W].copy()
+
+
+# --------------------------------------------------------------------------------------------
+# Fast convolution: (N, H, W, C) im2col + BLAS
+# --------------------------------------------------------------------------------------------
+
+def _to_nhwc_padded(x: np.ndarray, pad: int) -> np.ndarray:
+    """x (N, C, H, W) -> padded (N, H+2p, W+2p, C); a free view when pad == 0."""
+    xh = x.transpose(0, 2, 3, 1)
+    if pad == 0:
+        return xh
+    N, H, W, C = xh.shape
+    xp = np.zeros((N, H + 2 * pad, W + 2 * pad, C), dtype=x.dtype)
+    xp[:, pad:pad + H, pad:pad + W, :] = xh
+    return xp
+
+
+def _im2col_nhwc(xp: np.ndarray, HH: int, WW: int, stride: int, Ho: int, Wo: int) -> np.ndarray:
+    """Padded (N, Hp, Wp, C) -> cols (N·Ho·Wo, HH·WW·C), columns in (p, q, c) order."""
+    N, _, _, C = xp.shape
+    v = sliding_window_view(xp, (HH, WW), axis=(1, 2))  # (N, Hp-HH+1, Wp-WW+1, C, HH, WW)
+    v = v[:, : (Ho - 1) * stride + 1 : stride, : (Wo - 1) * stride + 1 : stride]
+    # (p, q, c) order keeps each pixel's C channels adjacent, as they are in x: long copies.
+    return v.transpose(0, 1, 2, 4, 5, 3).reshape(N * Ho * Wo, HH * WW * C)
+
+
+# Below this many channels the offset-major product (one small GEMM per kernel offset, batched
+# by np.matmul) beats a single GEMM: the scatter-add then moves Wo·C contiguous values per row
+# instead of only C, and NumPy's per-row overhead dominates when C is small (measured: 16
+# channels, 12×12 input, 5×5 kernel, float32: 3.6 ms vs 10.8 ms).
+_OFFSET_MAJOR_MAX_C = 64
+
+
+def _col2im_nhwc_from_product(
+    g: np.ndarray, wmat: np.ndarray, padded_shape: tuple[int, int, int, int],
+    HH: int, WW: int, stride: int, Ho: int, Wo: int,
+) -> np.ndarray:
+    """Scatter-add ``g @ wmat`` (one row per output pixel) into a zero (N, Hp, Wp, C) array.
+
+    Args:
+        g: (N·Ho·Wo, F) upstream gradient (or the transposed convolution's input).
+        wmat: (F, HH·WW·C), columns in (p, q, c) order.
+        padded_shape: (N, Hp, Wp, C).
+
+    Returns:
+        the padded (N, Hp, Wp, C) result.
+    """
+    N, _Hp, _Wp, C = padded_shape
+    F = g.shape[1]
+    out = np.zeros(padded_shape, dtype=np.result_type(g.dtype, wmat.dtype))
+    hs = (Ho - 1) * stride + 1
+    ws = (Wo - 1) * stride + 1
+    if C <= _OFFSET_MAJOR_MAX_C:
+        # (HH·WW, F, C): one (F, C) matrix per kernel offset; the product is (HH·WW, M, C).
+        w_off = np.ascontiguousarray(wmat.reshape(F, HH * WW, C).transpose(1, 0, 2))
+        blocks = np.matmul(g, w_off).reshape(HH, WW, N, Ho, Wo, C)
+        for p in range(HH):
+            for q in range(WW):
+                out[:, p:p + hs:stride, q:q + ws:stride, :] += blocks[p, q]
+    else:
+        blocks = (g @ wmat).reshape(N, Ho, Wo, HH, WW, C)
+        for p in range(HH):
+            for q in range(WW):
+                out[:, p:p + hs:stride, q:q + ws:stride, :] += blocks[:, :, :, p, q, :]
+    return out
+
+
+def conv_forward(
+    x: np.ndarray, w: np.ndarray, b: np.ndarray, *, stride: int = 1, pad: int = 0
+) -> tuple[np.ndarray, tuple]:
+    """Fast convolution forward pass: im2col, then one matrix product.
+
+    Same contract as :func:`conv_forward_naive`: ``x`` (N, C, H, W), ``w`` (F, C, HH, WW),
+    ``b`` (F,) -> ``out`` (N, F, Ho, Wo). The dtype is the common dtype of the inputs
+    (float32 stays float32). ``out`` is a (N, F, Ho, Wo) view of an (N, Ho, Wo, F) buffer;
+    use ``np.ascontiguousarray(out)`` if you need C order.
+
+    Returns:
+        out, cache (for :func:`conv_backward`).
+    """
+    x, w, b, stride, pad, Ho, Wo = _check_conv_inputs(x, w, b, stride, pad)
+    N, C, _H, _W = x.shape
+    F, _, HH, WW = w.shape
+    xp = _to_nhwc_padded(x, pad)
+    cols = _im2col_nhwc(xp, HH, WW, stride, Ho, Wo)        # (N·Ho·Wo, HH·WW·C)
+    wmat = w.transpose(0, 2, 3, 1).reshape(F, HH * WW * C)  # (p, q, c) order, like cols
+    out = cols @ wmat.T                                      # BLAS: (N·Ho·Wo, F)
+    out += b
+    out = out.reshape(N, Ho, Wo, F).transpose(0, 3, 1, 2)
+    return out, (cols, wmat, x.shape, w.shape, stride, pad)
+
+
+def conv_backward(
+    dout: np.ndarray, cache: tuple, *, need_dx: bool = True
+) -> tuple[np.ndarray | None, np.ndarray, np.ndarray]:
+    """Fast convolution backward pass.
+
+    Args:
+        dout: upstream gradient, shape (N, F, Ho, Wo).
+        cache: from :func:`conv_forward`.
+        need_dx: False skips dL/dx (returned as None): the first layer of a network has no
+            use for the gradient of the images, and it is the most expensive of the three.
+
+    Returns:
+        dx (N, C, H, W) or None, dw (F, C, HH, WW), db (F,).
+    """
+    cols, wmat, x_shape, w_shape, stride, pad = cache
+    N, C, H, W = x_shape
+    F, _, HH, WW = w_shape
+    Ho = (H + 2 * pad - HH) // stride + 1
+    Wo = (W + 2 * pad - WW) // stride + 1
+    dout = _check_dout(dout, (N, F, Ho, Wo))
+    g = dout.transpose(0, 2, 3, 1).reshape(N * Ho * Wo, F).astype(cols.dtype, copy=False)
+    db = g.sum(axis=0)
+    dw = (g.T @ cols).reshape(F, HH, WW, C).transpose(0, 3, 1, 2).copy()
+    if not need_dx:
+        return None, dw, db
+    dxp = _col2im_nhwc_from_product(g, wmat, (N, H + 2 * pad, W + 2 * pad, C), HH, WW, stride, Ho, Wo)
+    dx = dxp[:, pad:pad + H, pad:pad + W, :].transpose(0, 3, 1, 2)
+    return dx, dw, db
+
+
+# --------------------------------------------------------------------------------------------
+# Transposed convolution
+# --------------------------------------------------------------------------------------------
+
+def _check_convT_inputs(
+    x: Any, w: Any, b: Any, stride: Any, pad: Any
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, int, int, int, int]:
+    x = check_array(x, "x", ndim=4)
+    w = check_array(w, "w", ndim=4)
+    b = check_array(b, "b", ndim=1)
+    stride = check_int(stride, "stride", low=1)
+    pad = check_int(pad, "pad", low=0)
+    _N, C_in, H, W = x.shape
+    Cw, F_out, HH, WW = w.shape
+    if C_in != Cw:
+        raise ValueError(
+            f"channel mismatch: x of shape {x.shape} (N, C_in, H, W) has C_in={C_in} channels "
+            f"but w of shape {w.shape} (C_in, F_out, HH, WW) expects C_in={Cw}"
+        )
+    if b.shape != (F_out,):
+        raise ValueError(
+            f"b must have shape (F_out,) = ({F_out},) to match w of shape {w.shape}, got {b.shape}"
+        )
+    if min(x.shape) == 0 or min(w.shape) == 0:
+        raise ValueError(f"empty input: x has shape {x.shape}, w has shape {w.shape}")
+    try:
+        Ho = conv_transpose_output_size(H, HH, pad, stride)
+        Wo = conv_transpose_output_size(W, WW, pad, stride)
+    except ValueError as e:
+        raise ValueError(f"x of shape {x.shape} and w of shape {w.shape}: {e}") from None
+    dt = np.result_type(x.dtype, w.dtype, b.dtype)
+    return (x.astype(dt, copy=False), w.astype(dt, copy=False), b.astype(dt, copy=False),
+            stride, pad, Ho, Wo)
+
+
+def conv_transpose_forward_naive(
+    x: np.ndarray, w: np.ndarray, b: np.ndarray, *, stride: int = 1, pad: int = 0
+) -> tuple[np.ndarray, tuple]:
+    """Transposed convolution with loops: every input pixel *stamps* a scaled kernel.
+
+    ``out_pad[n, f, h·s + p, v·s + q] += x[n, c, h, v] · w[c, f, p, q]``, then ``pad`` rows and
+    columns are cropped from each side and ``b[f]`` is added. This is the input-gradient scatter
+    of :func:`conv_backward_naive`, read as a layer of its own.
+
+    Args:
+        x: (N, C_in, H, W); w: (C_in, F_out, HH, WW) (PyTorch's ConvTranspose2d layout);
+        b: (F_out,).
+
+    Returns:
+        out (N, F_out, (H−1)·s − 2·pad + HH, (W−1)·s − 2·pad + WW), cache.
+    """
+    x, w, b, stride, pad, Ho, Wo = _check_convT_inputs(x, w, b, stride, pad)
+    N, C_in, H, W = x.shape
+    _, F_out, HH, WW = w.shape
+    out_pad = np.zeros((N, F_out, Ho + 2 * pad, Wo + 2 * pad), dtype=x.dtype)
+    for n in range(N):
+        for c in range(C_in):
+            for h in range(H):
+                for v in range(W):
+                    out_pad[n, :, h * stride:h * stride + HH, v * stride:v * stride + WW] += x[n, c, h, v] * w[c]
+    out = out_pad[:, :, pad:pad + Ho, pad:pad + Wo] + b[None, :, None, None]
+    return out, (x, w, b, stride, pad)
+
+
+def conv_transpose_forward(
+    x: np.ndarray, w: np.ndarray, b: np.ndarray, *, stride: int = 1, pad: int = 0
+) -> tuple[np.ndarray, tuple]:
+    """Fast transposed convolution ("fractionally strided convolution"; not a deconvolution).
+
+    It is the adjoint of :func:`conv_forward` with the same ``w``, ``stride`` and ``pad``
+    (``w`` read as a convolution from F_out to C_in channels): with zero bias,
+    ``⟨conv(y; w), x⟩ = ⟨y, conv_transpose(x; w)⟩``. Implemented as a convolution's input
+    gradient: one matrix product, then col2im.
+
+    Args:
+        x: (N, C_in, H, W).
+        w: (C_in, F_out, HH, WW), PyTorch's ConvTranspose2d layout.
+        b: (F_out,).
+        stride, pad: output size ``(H − 1)·stride − 2·pad + HH`` (same for W).
+
+    Returns:
+        out (N, F_out, Ho, Wo), cache.
+    """
+    x, w, b, stride, pad, Ho, Wo = _check_convT_inputs(x, w, b, stride, pad)
+    N, C_in, H, W = x.shape
+    _, F_out, HH, WW = w.shape
+    g = x.transpose(0, 2, 3, 1).reshape(N * H * W, C_in)
+    wmat = w.transpose(0, 2, 3, 1).reshape(C_in, HH * WW * F_out)  # (p, q, f) order
+    out_pad = _col2im_nhwc_from_product(
+        g, wmat, (N, Ho + 2 * pad, Wo + 2 * pad, F_out), HH, WW, stride, H, W
+    )
+    out = out_pad[:, pad:pad + Ho, pad:pad + Wo, :]
+    out += b
+    return out.transpose(0, 3, 1, 2), (g, wmat, x.shape, w.shape, stride, pad)
+
+
+def conv_transpose_backward(
+    dout: np.ndarray, cache: tuple
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Backward pass of :func:`conv_transpose_forward`.
+
+    The adjoint of a transposed convolution is the convolution itself, so
+    ``dx = conv(dout; w)`` (no bias) and ``dw`` correlates ``dout`` with ``x``.
+
+    Returns:
+        dx (N, C_in, H, W), dw (C_in, F_out, HH, WW), db (F_out,).
+    """
+    g, wmat, x_shape, w_shape, stride, pad = cache
+    N, C_in, H, W = x_shape
+    _, F_out, HH, WW = w_shape
+    Ho = (H - 1) * stride - 2 * pad + HH
+    Wo = (W - 1) * stride - 2 * pad + WW
+    dout = _check_dout(dout, (N, F_out, Ho, Wo)).astype(g.dtype, copy=False)
+    db = dout.sum(axis=(0, 2, 3))
+    dcols = _im2col_nhwc(_to_nhwc_padded(dout, pad), HH, WW, stride, H, W)  # (N·H·W, HH·WW·F_out)
+    dx = (dcols @ wmat.T).reshape(N, H, W, C_in).transpose(0, 3, 1, 2)
+    dw = (g.T @ dcols).reshape(C_in, HH, WW, F_out).transpose(0, 3, 1, 2).copy()
+    return dx, dw, db
+
+
+# --------------------------------------------------------------------------------------------
+# Layer classes
+# --------------------------------------------------------------------------------------------
+
+def _init_weights(shape: tuple[int, ...], init: str, rng: Any, dtype: Any) -> np.ndarray:
+    if init == "he":
+        return he_init(shape, rng, dtype)
+    if init == "xavier":
+        return xavier_init(shape, rng, dtype)
+    raise ValueError(f"init must be 'he' or 'xavier', got {init!r}")
+
+
+class Conv2D(Layer):
+    """Convolution layer: (N, C, H, W) -> (N, F, Ho, Wo), wrapping :func:`conv_forward`.
+
+    Parameters ``w`` (F, C, HH, WW) and ``b`` (F,). Set ``need_dx=False`` on the first layer of
+    a network to skip the (unused) gradient of the images; ``backward`` then returns None.
+    """
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: int | tuple[int, int],
+        *,
+        stride: int = 1,
+        pad: int = 0,
+        init: str = "he",
+        rng: np.random.Generator | int | None = None,
+        dtype: Any = np.float64,
+        need_dx: bool = True,
+    ) -> None:
+        super().__init__()
+        self.in_channels = check_int(in_channels, "in_channels", low=1)
+        self.out_channels = check_int(out_channels, "out_channels", low=1)
+        self.kernel_size = _pair(kernel_size, "kernel_size")
+        self.stride = check_int(stride, "stride", low=1)
+        self.pad = check_int(pad, "pad", low=0)
+        self.need_dx = bool(need_dx)
+        shape = (self.out_channels, self.in_channels, *self.kernel_size)
+        self.params["w"] = _init_weights(shape, init, as_rng(rng), dtype)
+        self.params["b"] = np.zeros(self.out_channels, dtype=dtype)
+
+    def _forward(self, x: np.ndarray) -> tuple[np.ndarray, Any]:
+        x = check_array(x, "x", ndim=4)
+        # Layers keep the input's dtype: float32 images run in float32 even with float64 weights.
+        w = self.params["w"].astype(x.dtype, copy=False)
+        b = self.params["b"].astype(x.dtype, copy=False)
+        return conv_forward(x, w, b, stride=self.stride, pad=self.pad)
+
+    def _backward(self, dout: np.ndarray, cache: Any) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        dx, dw, db = conv_backward(dout, cache, need_dx=self.need_dx)
+        pw, pb = self.params["w"], self.params["b"]
+        return dx, {"w": dw.astype(pw.dtype, copy=False), "b": db.astype(pb.dtype, copy=False)}
+
+    def output_shape(self, input_shape: tuple[int, ...]) -> tuple[int, ...]:
+        if len(input_shape) != 3:
+            raise ValueError(f"Conv2D.output_shape takes one example's (C, H, W), got {tuple(input_shape)}")
+        C, H, W = input_shape
+        if C != self.in_channels:
+            raise ValueError(f"Conv2D expects {self.in_channels} input channels, got input shape {tuple(input_shape)}")
+        HH, WW = self.kernel_size
+        return (self.out_channels, conv_output_size(H, HH, self.pad, self.stride),
+                conv_output_size(W, WW, self.pad, self.stride))
+
+    def macs(self, input_shape: tuple[int, ...]) -> int:
+        F, Ho, Wo = self.output_shape(input_shape)
+        HH, WW = self.kernel_size
+        return int(F * Ho * Wo * self.in_channels * HH * WW)
+
+    def __repr__(self) -> str:
+        return (f"Conv2D({self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
+                f"stride={self.stride}, pad={self.pad})")
+
+
+class ConvTranspose2D(Layer):
+    """Transposed convolution layer: (N, C_in, H, W) -> (N, F_out, (H−1)·s − 2·pad + HH, ...).
+
+    Parameters ``w`` (C_in, F_out, HH, WW) — PyTorch's layout, so that the same ``w`` used in a
+    :class:`Conv2D` from F_out to C_in channels gives the adjoint map — and ``b`` (F_out,).
+    He/Xavier fans are those of the convolution it is the adjoint of read forwards: each output
+    pixel of a stride-1 transposed convolution sums C_in·HH·WW products, so fan_in = C_in·HH·WW.
+    """
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: int | tuple[int, int],
+        *,
+        stride: int = 1,
+        pad: int = 0,
+        init: str = "he",
+        rng: np.random.Generator | int | None = None,
+        dtype: Any = np.float64,
+    ) -> None:
+        super().__init__()
+        self.in_channels = check_int(in_channels, "in_channels", low=1)
+        self.out_channels = check_int(out_channels, "out_channels", low=1)
+        self.kernel_size = _pair(kernel_size, "kernel_size")
+        self.stride = check_int(stride, "stride", low=1)
+        self.pad = check_int(pad, "pad", low=0)
+        # Draw as (F_out, C_in, HH, WW) so that fans() sees fan_in = C_in·HH·WW, then reorder.
+        shape = (self.out_channels, self.in_channels, *self.kernel_size)
+        w = _init_weights(shape, init, as_rng(rng), dtype)
+        self.params["w"] = np.ascontiguousarray(w.transpose(1, 0, 2, 3))
+        self.params["b"] = np.zeros(self.out_channels, dtype=dtype)
+
+    def _forward(self, x: np.ndarray) -> tuple[np.ndarray, Any]:
+        x = check_array(x, "x", ndim=4)
+        w = self.params["w"].astype(x.dtype, copy=False)
+        b = self.params["b"].astype(x.dtype, copy=False)
+        return conv_transpose_forward(x, w, b, stride=self.stride, pad=self.pad)
+
+    def _backward(self, dout: np.ndarray, cache: Any) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        dx, dw, db = conv_transpose_backward(dout, cache)
+        pw, pb = self.params["w"], self.params["b"]
+        return dx, {"w": dw.astype(pw.dtype, copy=False), "b": db.astype(pb.dtype, copy=False)}
+
+    def output_shape(self, input_shape: tuple[int, ...]) -> tuple[int, ...]:
+        if len(input_shape) != 3:
+            raise ValueError(
+                f"ConvTranspose2D.output_shape takes one example's (C, H, W), got {tuple(input_shape)}"
+            )
+        C, H, W = input_shape
+        if C != self.in_channels:
+            raise ValueError(
+                f"ConvTranspose2D expects {self.in_channels} input channels, got input shape {tuple(input_shape)}"
+            )
+        HH, WW = self.kernel_size
+        return (self.out_channels, conv_transpose_output_size(H, HH, self.pad, self.stride),
+                conv_transpose_output_size(W, WW, self.pad, self.stride))
+
+    def macs(self, input_shape: tuple[int, ...]) -> int:
+        C, H, W = input_shape
+        self.output_shape(input_shape)
+        HH, WW = self.kernel_size
+        return int(C * H * W * self.out_channels * HH * WW)
+
+    def __repr__(self) -> str:
+        return (f"ConvTranspose2D({self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
+                f"stride={self.stride}, pad={self.pad})")
