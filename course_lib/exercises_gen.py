@@ -1,0 +1,419 @@
+"""Generate the nbgrader source notebooks from the specs in ``exercises/spec/``.
+
+One source of truth: a spec lists the cells of an assignment (text, the functions to implement, the
+tests, the written questions); the *solution* of a function is the body of the reference function
+in ``course_lib`` (read with :func:`inspect.getsource`, never a pasted copy), and the points of a
+test cell are the points of the sub-checks that :mod:`course_lib.grading` registers for the task.
+So a change to the library or to the grader shows up in the notebooks at the next
+``python -m course_lib.exercises_gen``, and ``tests/grading/test_generated.py`` fails while the
+committed notebooks are stale.
+
+Cell kinds (nbgrader metadata in brackets):
+
+- :class:`Markdown` — free text;
+- :class:`Setup` — the locked first code cell: imports, with ``course_lib.grading`` imported
+  before any student code runs;
+- :class:`Solution` — "autograded answer": signature + docstring of each reference function, the
+  body between ``### BEGIN SOLUTION`` / ``### END SOLUTION`` (nbgrader replaces it with
+  ``raise NotImplementedError()`` in the release);
+- :class:`Tests` — two "autograder tests" cells per task: visible tests and hidden tests (between
+  ``### BEGIN HIDDEN TESTS`` / ``### END HIDDEN TESTS``);
+- :class:`Written` — "manually graded answer" (markdown): the question and a model answer;
+- :class:`Code` — a locked or free code cell (a demo, a plot).
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import builtins
+import contextlib
+import importlib
+import importlib.util
+import inspect
+import sys
+import textwrap
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import nbformat
+
+__all__ = [
+    "ASSIGNMENTS",
+    "Code",
+    "Markdown",
+    "Setup",
+    "Solution",
+    "Tests",
+    "Written",
+    "build_notebook",
+    "course_dir",
+    "load_spec",
+    "main",
+    "render",
+    "stale_notebooks",
+    "write_all",
+]
+
+ASSIGNMENTS = (
+    "ch01_neuron",
+    "ch02_loss",
+    "ch03_gradient_descent",
+    "ch04_conv",
+    "ch05_pooling",
+    "ch06_backprop",
+    "ch07_batchnorm",
+    "ch08_dropout",
+    "ch09_architectures",
+)
+
+
+def course_dir() -> Path:
+    """The nbgrader course directory ``exercises/`` of this repository."""
+    return Path(__file__).resolve().parents[1] / "exercises"
+
+
+# ---------------------------------------------------------------------------------------------
+# Cell kinds
+# ---------------------------------------------------------------------------------------------
+
+@dataclass
+class Markdown:
+    text: str
+
+
+@dataclass
+class Code:
+    source: str
+    locked: bool = True
+    name: str | None = None
+
+
+@dataclass
+class Setup:
+    extra: str = ""
+
+
+@dataclass
+class Solution:
+    """Functions to implement: ``"course_lib.module:function"`` references, one cell."""
+
+    functions: Sequence[str]
+    name: str | None = None
+    preamble: str = ""
+
+
+@dataclass
+class Tests:
+    task_id: str
+
+
+@dataclass
+class Written:
+    name: str
+    question: str
+    answer: str
+    points: float
+
+
+@dataclass
+class _Context:
+    defined: set[str] = field(default_factory=set)
+    ids: set[str] = field(default_factory=set)
+    header_imports: set[str] = field(default_factory=set)
+
+
+def _nb_meta(grade_id: str, *, grade: bool, solution: bool, locked: bool, points: float | None = None) -> dict[str, Any]:
+    meta: dict[str, Any] = {
+        "grade": grade,
+        "grade_id": grade_id,
+        "locked": locked,
+        "schema_version": 3,
+        "solution": solution,
+        "task": False,
+    }
+    if points is not None:
+        meta["points"] = points
+    return meta
+
+
+def _unique(ctx: _Context, cell_id: str) -> str:
+    if cell_id in ctx.ids:
+        raise ValueError(f"duplicate cell id {cell_id!r} in the spec")
+    ctx.ids.add(cell_id)
+    return cell_id
+
+
+# ---------------------------------------------------------------------------------------------
+# Solution extraction from course_lib
+# ---------------------------------------------------------------------------------------------
+
+def _resolve(ref: str) -> tuple[Any, Any]:
+    module_name, _, attr = ref.partition(":")
+    module = importlib.import_module(module_name)
+    obj = module
+    for part in attr.split("."):
+        obj = getattr(obj, part)
+    return module, obj
+
+
+def _split_function(obj: Any) -> tuple[str, str, str]:
+    """(name, header incl. docstring, body) of a top-level function's source, dedented."""
+    src = textwrap.dedent(inspect.getsource(obj))
+    tree = ast.parse(src)
+    fn = tree.body[0]
+    if not isinstance(fn, ast.FunctionDef):
+        raise TypeError(f"{obj!r} is not a plain function")
+    lines = src.splitlines()
+    body = fn.body
+    first = body[0]
+    has_doc = isinstance(first, ast.Expr) and isinstance(getattr(first, "value", None), ast.Constant) and isinstance(first.value.value, str)
+    if not has_doc:
+        raise ValueError(f"{fn.name} has no docstring: the students need one")
+    split = first.end_lineno  # 1-based last line of the docstring
+    header = "\n".join(lines[:split])
+    rest = "\n".join(lines[split:])
+    # drop the decorator-free body's leading blank lines; keep indentation
+    return fn.name, header, rest.strip("\n")
+
+
+def _free_names(body: str) -> set[str]:
+    """Names a function body reads that it does not assign itself (approximately)."""
+    tree = ast.parse(textwrap.dedent(body))
+    loaded, stored = set(), set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name):
+            (loaded if isinstance(node.ctx, ast.Load) else stored).add(node.id)
+        elif isinstance(node, ast.arg):
+            stored.add(node.arg)
+    return loaded - stored
+
+
+def _import_line(module: Any, name: str) -> str:
+    """``from X import name`` with X the module that defines ``name`` (else ``module``)."""
+    obj = getattr(module, name)
+    origin = getattr(obj, "__module__", None)
+    if isinstance(origin, str) and origin not in ("builtins", "__main__"):
+        with contextlib.suppress(ImportError):
+            if getattr(importlib.import_module(origin), name, None) is obj:
+                return f"from {origin} import {name}"
+    return f"from {module.__name__} import {name}"
+
+
+def _header_names(header: str) -> set[str]:
+    tree = ast.parse(header + "\n    pass")
+    fn = tree.body[0]
+    assert isinstance(fn, ast.FunctionDef)
+    nodes: list[ast.AST] = [a.annotation for a in [*fn.args.args, *fn.args.kwonlyargs, *fn.args.posonlyargs] if a.annotation]
+    nodes += [d for d in [*fn.args.defaults, *fn.args.kw_defaults] if d is not None]
+    if fn.returns:
+        nodes.append(fn.returns)
+    return {n.id for node in nodes for n in ast.walk(node) if isinstance(n, ast.Name)}
+
+
+def _function_cell_source(module: Any, obj: Any, ctx: _Context) -> str:
+    name, header, body = _split_function(obj)
+    for n in _header_names(header) - set(dir(builtins)) - {"np"} - ctx.defined:
+        if hasattr(module, n):
+            ctx.header_imports.add(_import_line(module, n))
+    sig_names = set(inspect.signature(obj).parameters)
+    free = _free_names(body) - sig_names - ctx.defined - set(dir(builtins)) - {"np"}
+    imports = []
+    for n in sorted(free):
+        if not hasattr(module, n):
+            continue  # a local defined inside the body (comprehension variables etc.)
+        imports.append(f"    from {module.__name__} import {n}")
+    sol = ["    ### BEGIN SOLUTION", *imports, body, "    ### END SOLUTION"]
+    ctx.defined.add(name)
+    return header + "\n" + "\n".join(sol)
+
+
+# ---------------------------------------------------------------------------------------------
+# Rendering
+# ---------------------------------------------------------------------------------------------
+
+def _short(task_id: str) -> str:
+    return task_id.split(".", 1)[1].replace("_", "-")
+
+
+def render(cells: Sequence[Any], assignment: str) -> nbformat.NotebookNode:
+    """Build the source notebook of ``assignment`` from its spec cells."""
+    from course_lib import grading  # the registry of tasks and their points
+
+    ctx = _Context()
+    nb = nbformat.v4.new_notebook()
+    nb.metadata = {
+        "kernelspec": {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"},
+        "language_info": {"name": "python"},
+    }
+    out = []
+    n_md = 0
+    setup: tuple[Setup, int] | None = None
+    for cell in cells:
+        if isinstance(cell, Markdown):
+            n_md += 1
+            c = nbformat.v4.new_markdown_cell(textwrap.dedent(cell.text).strip("\n"))
+            c.id = _unique(ctx, f"md-{n_md:02d}")
+            out.append(c)
+        elif isinstance(cell, Setup):
+            setup = (cell, len(out))
+            c = nbformat.v4.new_code_cell("")
+            c.id = _unique(ctx, "setup")
+            c.metadata["nbgrader"] = _nb_meta("setup", grade=False, solution=False, locked=True)
+            out.append(c)
+        elif isinstance(cell, Code):
+            name = cell.name or f"code-{len(out):02d}"
+            c = nbformat.v4.new_code_cell(textwrap.dedent(cell.source).strip("\n"))
+            c.id = _unique(ctx, name)
+            if cell.locked:
+                c.metadata["nbgrader"] = _nb_meta(name, grade=False, solution=False, locked=True)
+            out.append(c)
+        elif isinstance(cell, Solution):
+            parts = []
+            if cell.preamble:
+                parts.append(textwrap.dedent(cell.preamble).strip("\n"))
+            for ref in cell.functions:
+                module, obj = _resolve(ref)
+                parts.append(_function_cell_source(module, obj, ctx))
+            name = cell.name or f"{cell.functions[0].rpartition(':')[2].replace('_', '-')}-solution"
+            c = nbformat.v4.new_code_cell("\n\n\n".join(parts))
+            c.id = _unique(ctx, name)
+            c.metadata["nbgrader"] = _nb_meta(name, grade=False, solution=True, locked=False)
+            out.append(c)
+        elif isinstance(cell, Tests):
+            task = grading.TASKS[cell.task_id]
+            missing = [f for f in task.functions if f not in ctx.defined]
+            if missing:
+                raise ValueError(f"tests of {cell.task_id} come before the cell defining {missing}")
+            short = _short(cell.task_id)
+            vis = task.points(hidden=False)
+            hid = task.points(hidden=True)
+            if vis:
+                src = (
+                    f"# Tests of {task.title} ({vis:g} points). Run this cell to check your work;\n"
+                    "# the number it shows is your score for it.\n"
+                    f'grading.grade("{cell.task_id}", globals())'
+                )
+                c = nbformat.v4.new_code_cell(src)
+                c.id = _unique(ctx, f"{short}-tests")
+                c.metadata["nbgrader"] = _nb_meta(c.id, grade=True, solution=False, locked=True, points=vis)
+                out.append(c)
+            if hid:
+                src = (
+                    f"# Hidden tests of {task.title} ({hid:g} points): fresh random shapes, edge\n"
+                    "# cases and numerical gradients. They run when your notebook is graded.\n"
+                    "### BEGIN HIDDEN TESTS\n"
+                    f'grading.grade("{cell.task_id}", globals(), hidden=True)\n'
+                    "### END HIDDEN TESTS"
+                )
+                c = nbformat.v4.new_code_cell(src)
+                c.id = _unique(ctx, f"{short}-hidden")
+                c.metadata["nbgrader"] = _nb_meta(c.id, grade=True, solution=False, locked=True, points=hid)
+                out.append(c)
+        elif isinstance(cell, Written):
+            q = nbformat.v4.new_markdown_cell(textwrap.dedent(cell.question).strip("\n"))
+            q.id = _unique(ctx, f"{cell.name}-question")
+            q.metadata["nbgrader"] = _nb_meta(q.id, grade=False, solution=False, locked=True)
+            a = nbformat.v4.new_markdown_cell(textwrap.dedent(cell.answer).strip("\n"))
+            a.id = _unique(ctx, cell.name)
+            a.metadata["nbgrader"] = _nb_meta(a.id, grade=True, solution=True, locked=False, points=cell.points)
+            out += [q, a]
+        else:
+            raise TypeError(f"unknown spec cell {cell!r}")
+    if setup is not None:
+        spec_cell, index = setup
+        std = sorted(x for x in ctx.header_imports if x.split()[1].split(".")[0] in sys.stdlib_module_names)
+        own = sorted(set(ctx.header_imports) - set(std) | {"from course_lib import grading"})
+        src = "from __future__ import annotations\n\n"
+        if std:
+            src += "\n".join(std) + "\n\n"
+        src += "import numpy as np\n\n"
+        src += "# The autograder's checks are imported before any of your code runs.\n"
+        src += "\n".join(own) + "\n"
+        if spec_cell.extra:
+            src += textwrap.dedent(spec_cell.extra).strip("\n") + "\n"
+        out[index].source = src.rstrip("\n")
+    nb.cells = out
+    return nb
+
+
+def load_spec(assignment: str, root: Path | None = None) -> Any:
+    """Import ``exercises/spec/<assignment>.py`` (specs are not part of the installed package)."""
+    path = (root or course_dir()) / "spec" / f"{assignment}.py"
+    spec = importlib.util.spec_from_file_location(f"_exercise_spec_{assignment}", path)
+    if spec is None or spec.loader is None:
+        raise FileNotFoundError(path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def available(root: Path | None = None) -> list[str]:
+    """Assignments that have a spec."""
+    root = root or course_dir()
+    return [a for a in ASSIGNMENTS if (root / "spec" / f"{a}.py").exists()]
+
+
+def build_notebook(assignment: str, root: Path | None = None) -> str:
+    """The source notebook of ``assignment`` as JSON text (deterministic)."""
+    spec = load_spec(assignment, root)
+    nb = render(spec.CELLS, assignment)
+    nbformat.validate(nb)
+    return nbformat.writes(nb) + "\n"
+
+
+def _target(assignment: str, root: Path) -> Path:
+    return root / "source" / assignment / f"{assignment}.ipynb"
+
+
+def write_all(assignments: Sequence[str] | None = None, root: Path | None = None) -> list[Path]:
+    """(Re)write the source notebooks; returns the files that changed."""
+    root = root or course_dir()
+    changed = []
+    for a in assignments or available(root):
+        text = build_notebook(a, root)
+        path = _target(a, root)
+        if not path.exists() or path.read_text(encoding="utf-8") != text:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text, encoding="utf-8")
+            changed.append(path)
+    return changed
+
+
+def stale_notebooks(root: Path | None = None) -> list[str]:
+    """Assignments whose committed source notebook differs from what the spec generates."""
+    root = root or course_dir()
+    stale = []
+    for a in available(root):
+        path = _target(a, root)
+        if not path.exists() or path.read_text(encoding="utf-8") != build_notebook(a, root):
+            stale.append(a)
+    return stale
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m course_lib.exercises_gen [--check] [ASSIGNMENT ...]``."""
+    p = argparse.ArgumentParser(
+        prog="python -m course_lib.exercises_gen",
+        description="Generate exercises/source/<assignment>/<assignment>.ipynb from exercises/spec/.",
+    )
+    p.add_argument("assignments", nargs="*", help="default: every assignment with a spec")
+    p.add_argument("--check", action="store_true", help="only report stale notebooks; exit 1 if any")
+    args = p.parse_args(argv)
+    if args.check:
+        stale = stale_notebooks()
+        for a in stale:
+            print(f"stale: {a} (run python -m course_lib.exercises_gen)")
+        return 1 if stale else 0
+    for path in write_all(args.assignments or None):
+        print(f"wrote {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    # the specs import the cell classes from course_lib.exercises_gen, not from __main__
+    from course_lib.exercises_gen import main as _main
+
+    sys.exit(_main())

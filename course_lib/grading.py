@@ -1,0 +1,855 @@
+"""Autograding: the checks that the exercise notebooks' test cells call.
+
+A test cell of an assignment is one line::
+
+    grading.grade("ch01_neuron.sigmoid", globals())            # visible tests
+    grading.grade("ch01_neuron.sigmoid", globals(), hidden=True)  # hidden tests (graded only)
+
+:func:`grade` looks the student's functions up by name, runs every sub-check of that task, prints a
+report a student can act on (what was checked, expected vs got at the worst index, the likely cause
+recognised by :mod:`course_lib.gradcheck`) and returns the points earned. nbgrader takes a number
+that is the last expression of a grade cell as that cell's (partial) score, so a task worth 3 points
+whose backward pass is wrong scores, say, 1.0 of 3.
+
+Robustness rules (the grader must never be the thing that breaks):
+
+- every sub-check runs in a forked child process (on POSIX), so a student's infinite loop is cut
+  off by a time limit, a crash (``os._exit``, a segfault, a ``MemoryError``) costs that sub-check
+  only, and whatever the student's code does to NumPy or to ``course_lib`` cannot leak into the
+  next check or into the notebook;
+- before a check runs, the child restores the attribute dictionaries of NumPy, the builtins and the
+  ``course_lib`` modules from snapshots taken when this module was imported (the first cell of the
+  notebook, before any student code): ``np.allclose = lambda *a, **k: True`` in a student cell
+  does not fool the checks;
+- a student exception (``NotImplementedError`` included) is caught, reported, and scores 0 for
+  that sub-check; nothing is written to stderr, because nbgrader gives 0 to a cell with stderr.
+
+Each task is a list of sub-checks with points. Visible sub-checks use fixed small inputs the student
+can reproduce; hidden ones use fresh random shapes (odd sizes, batch of 1, stride/padding cases)
+drawn from seeds derived from the check's name, so grading is deterministic.
+"""
+
+from __future__ import annotations
+
+import builtins
+import contextlib
+import importlib
+import inspect
+import io
+import math
+import os
+import pickle
+import select
+import signal
+import sys
+import time
+import traceback
+import warnings
+import zlib
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from course_lib import gradcheck
+
+__all__ = [
+    "TASKS",
+    "Check",
+    "CheckOutcome",
+    "Fail",
+    "Task",
+    "TaskResult",
+    "grade",
+    "run_task",
+    "task_points",
+]
+
+# Chapter modules whose reference functions the checks use; imported now, before student code.
+_CHAPTER_MODULES = (
+    "neuron",
+    "loss",
+    "gradient_descent",
+    "conv",
+    "pooling",
+    "backprop",
+    "batchnorm",
+    "dropout",
+    "architectures",
+    "data",
+    "init",
+)
+
+REF: dict[str, Any] = {}
+for _name in _CHAPTER_MODULES:
+    try:
+        REF[_name] = importlib.import_module(f"course_lib.{_name}")
+    except ImportError:  # a chapter not written yet: its tasks report that, the others still work
+        pass
+
+
+def _snapshot_modules() -> dict[str, dict[str, Any]]:
+    mods = {"builtins": builtins, "numpy": np, "numpy.random": np.random, "numpy.linalg": np.linalg}
+    for name, mod in list(sys.modules.items()):
+        if name == "course_lib" or name.startswith("course_lib."):
+            mods[name] = mod
+    return {name: dict(vars(mod)) for name, mod in mods.items() if mod is not None}
+
+
+_SNAPSHOT = _snapshot_modules()
+
+
+def _restore_modules() -> None:
+    """Undo attribute tampering (``np.allclose = ...``) in this process; see the module docstring."""
+    for name, saved in _SNAPSHOT.items():
+        mod = sys.modules.get(name)
+        if mod is not None:
+            vars(mod).update(saved)
+
+
+# ---------------------------------------------------------------------------------------------
+# Outcomes of one sub-check
+# ---------------------------------------------------------------------------------------------
+
+class Fail(Exception):
+    """A sub-check failed; the message tells the student what and (where known) why."""
+
+
+class _NotImplemented(Exception):
+    pass
+
+
+class _Missing(Exception):
+    pass
+
+
+@dataclass
+class CheckOutcome:
+    """What one sub-check found."""
+
+    what: str
+    points: float
+    earned: float
+    status: str  # pass | fail | not implemented | missing | error | timeout | crash
+    message: str = ""
+    output: str = ""
+
+    @property
+    def passed(self) -> bool:
+        return self.status == "pass"
+
+
+@dataclass
+class TaskResult:
+    """All sub-checks of one part (visible or hidden) of a task."""
+
+    task_id: str
+    title: str
+    hidden: bool
+    outcomes: list[CheckOutcome] = field(default_factory=list)
+
+    @property
+    def earned(self) -> float:
+        return round(sum(o.earned for o in self.outcomes), 4)
+
+    @property
+    def points(self) -> float:
+        return round(sum(o.points for o in self.outcomes), 4)
+
+    def messages(self) -> str:
+        return "\n".join(o.message for o in self.outcomes if o.message)
+
+    def __str__(self) -> str:
+        part = "hidden tests" if self.hidden else "tests"
+        lines = [f"{self.title} — {part}: {_fmt(self.earned)} / {_fmt(self.points)} points"]
+        previous = None
+        for o in self.outcomes:
+            tag = {"pass": "PASS", "not implemented": "TODO"}.get(o.status, "FAIL")
+            lines.append(f"  [{tag}] {_fmt(o.earned)}/{_fmt(o.points)}  {o.what}")
+            if o.message and o.message == previous:
+                lines.append("         (same as above)")
+            elif o.message:
+                lines.extend("         " + line for line in o.message.splitlines())
+            previous = o.message
+            if o.output and not o.passed:
+                shown = o.output.strip().splitlines()
+                lines.append("         your code printed:")
+                lines.extend("           " + line for line in shown[:8])
+                if len(shown) > 8:
+                    lines.append(f"           ... ({len(shown) - 8} more lines)")
+        return "\n".join(lines)
+
+
+def _fmt(x: float) -> str:
+    return f"{x:g}"
+
+
+# ---------------------------------------------------------------------------------------------
+# Tasks and sub-checks
+# ---------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Check:
+    """One sub-check: ``run(S)`` raises :class:`Fail` (or returns normally when it passes).
+
+    ``S`` gives the student's functions as attributes, wrapped so that an exception in them becomes
+    a clear :class:`Fail` (or "not implemented yet") and modifying an input array is caught.
+    """
+
+    what: str
+    points: float
+    run: Callable[[Student], None]
+    hidden: bool = False
+    timeout: float = 20.0
+
+
+@dataclass
+class Task:
+    """A graded task of an assignment: the functions the student writes and the sub-checks."""
+
+    id: str
+    title: str
+    functions: tuple[str, ...]
+    checks: list[Check] = field(default_factory=list)
+    needs: tuple[str, ...] = ()
+
+    def points(self, hidden: bool) -> float:
+        return round(sum(c.points for c in self.checks if c.hidden == hidden), 4)
+
+    def check(self, what: str, points: float, *, hidden: bool = False, timeout: float = 20.0):
+        """Decorator registering ``run(S)`` as a sub-check of this task."""
+
+        def register(run: Callable[[Student], None]) -> Callable[[Student], None]:
+            self.checks.append(Check(what, points, run, hidden, timeout))
+            return run
+
+        return register
+
+
+TASKS: dict[str, Task] = {}
+
+
+def _task(task_id: str, title: str, functions: Sequence[str], needs: Sequence[str] = ()) -> Task:
+    if task_id in TASKS:
+        raise ValueError(f"task {task_id!r} registered twice")
+    t = Task(task_id, title, tuple(functions), needs=tuple(needs))
+    TASKS[task_id] = t
+    return t
+
+
+def task_points(task_id: str, hidden: bool = False) -> float:
+    """Points of the visible (or hidden) part of a task: what the generator writes in the cell."""
+    return TASKS[task_id].points(hidden)
+
+
+# ---------------------------------------------------------------------------------------------
+# The student's functions, wrapped
+# ---------------------------------------------------------------------------------------------
+
+def _student_frame(tb: Any) -> str:
+    """Where in the student's code an exception arose: the deepest frame outside the libraries."""
+    frames = traceback.extract_tb(tb)
+    lib = (os.path.dirname(np.__file__), os.path.dirname(os.path.abspath(__file__)))
+    for fr in reversed(frames):
+        fname = os.path.abspath(fr.filename) if not fr.filename.startswith("<") else fr.filename
+        if not fname.startswith(lib):
+            line = (fr.line or "").strip()
+            return f"in {fr.name}" + (f", at: {line}" if line else "")
+    return ""
+
+
+def _arrays_in(obj: Any, depth: int = 0) -> list[np.ndarray]:
+    if isinstance(obj, np.ndarray):
+        return [obj]
+    if depth > 3:
+        return []
+    if isinstance(obj, tuple | list):
+        return [a for v in obj for a in _arrays_in(v, depth + 1)]
+    if isinstance(obj, dict):
+        return [a for v in obj.values() for a in _arrays_in(v, depth + 1)]
+    return []
+
+
+class Student:
+    """The student's functions, looked up by name in the notebook's namespace.
+
+    ``S.sigmoid_forward(x)`` calls the student's function; an exception becomes :class:`Fail`
+    naming the function and the line, ``NotImplementedError`` becomes "not implemented yet", and a
+    function that changes one of its array arguments fails (unless the name is in ``mutable``).
+    """
+
+    def __init__(self, namespace: Mapping[str, Any]):
+        self._ns = namespace
+
+    def fn(self, name: str, mutable: Sequence[str] = ()) -> Callable[..., Any]:
+        f = self._ns.get(name)
+        if f is None:
+            raise _Missing(f"there is no function `{name}`: define it (keep the name from the template)")
+        if not callable(f):
+            raise _Missing(f"`{name}` is a {type(f).__name__}, not a function")
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            try:
+                bound = inspect.signature(f).bind(*args, **kwargs)
+                named = dict(bound.arguments)
+            except (TypeError, ValueError):
+                named = {f"argument {i + 1}": a for i, a in enumerate(args)} | dict(kwargs)
+            before = {
+                k: [a.copy() for a in _arrays_in(v)] for k, v in named.items() if k not in mutable
+            }
+            try:
+                result = f(*args, **kwargs)
+            except NotImplementedError as e:
+                where = _student_frame(e.__traceback__)
+                inner = where.split(",")[0].removeprefix("in ") if where else name
+                raise _NotImplemented(
+                    f"{inner} is not implemented yet: replace `raise NotImplementedError()` "
+                    "with your code"
+                ) from None
+            except Fail:
+                raise
+            except Exception as e:
+                where = _student_frame(e.__traceback__)
+                raise Fail(
+                    f"{name} raised {type(e).__name__}: {e}" + (f"\n  {where}" if where else "")
+                ) from None
+            for k, saved in before.items():
+                now = _arrays_in(named[k])
+                if len(now) == len(saved) and any(
+                    a.shape != b.shape or not np.array_equal(a, b, equal_nan=True)
+                    for a, b in zip(now, saved)
+                ):
+                    raise Fail(
+                        f"{name} changed its argument `{k}` in place. Never modify an input: the "
+                        "caller still needs it (backward reuses the cache, the optimizer reuses x). "
+                        "Work on a copy or build new arrays (x = x + 1, not x += 1)."
+                    )
+            return result
+
+        call.__name__ = name
+        return call
+
+    def __getattr__(self, name: str) -> Callable[..., Any]:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return self.fn(name)
+
+
+# ---------------------------------------------------------------------------------------------
+# Running a sub-check: in a forked child (POSIX) or in-process
+# ---------------------------------------------------------------------------------------------
+
+def _execute(check: Check, namespace: Mapping[str, Any]) -> dict[str, Any]:
+    """Run one sub-check here; never raises. Returns a picklable dict."""
+    out = io.StringIO()
+    status, message = "pass", ""
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(out), warnings.catch_warnings():
+        # a RuntimeWarning (overflow in exp, divide by zero) inside student code must not reach
+        # the cell's stderr (nbgrader would give 0 points) and is usually a bug: report it
+        warnings.simplefilter("error", RuntimeWarning)
+        np_err = np.seterr(all="warn")
+        try:
+            check.run(Student(namespace))
+        except _NotImplemented as e:
+            status, message = "not implemented", str(e)
+        except _Missing as e:
+            status, message = "missing", str(e)
+        except Fail as e:
+            status, message = "fail", str(e)
+        except RuntimeWarning as e:
+            where = _student_frame(e.__traceback__)
+            status, message = "fail", (
+                f"NumPy warned: {e}" + (f" ({where})" if where else "")
+                + ". An overflow or a division by zero: for exp, subtract the maximum first."
+            )
+        except BaseException as e:  # the grader must survive anything
+            where = _student_frame(e.__traceback__)
+            status = "error"
+            message = (
+                f"the check itself stopped with {type(e).__name__}: {e}" + (f" ({where})" if where else "")
+            )
+        finally:
+            np.seterr(**np_err)
+    return {"status": status, "message": message, "output": out.getvalue()[-4000:]}
+
+
+def _isolation_enabled() -> bool:
+    return hasattr(os, "fork") and os.environ.get("COURSE_GRADING_ISOLATION", "1") != "0"
+
+
+def _child_limits() -> None:
+    """Resource limits for the child running student code (hook for tighter limits)."""
+    try:
+        import resource
+
+        mb = int(os.environ.get("COURSE_GRADING_MEMORY_MB", "2048"))
+        _soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+        want = mb * 1024 * 1024
+        if hard == resource.RLIM_INFINITY or want < hard:
+            resource.setrlimit(resource.RLIMIT_AS, (want, hard))
+    except (ImportError, ValueError, OSError):
+        pass
+
+
+def _run_forked(check: Check, namespace: Mapping[str, Any]) -> dict[str, Any]:
+    r, w = os.pipe()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # "multi-threaded fork" on 3.12+
+        pid = os.fork()
+    if pid == 0:  # child: never return into the caller's code
+        code = 0
+        try:
+            os.close(r)
+            sys.stdout = sys.stderr = io.StringIO()
+            _restore_modules()
+            _child_limits()
+            result = _execute(check, namespace)
+            data = pickle.dumps(result)
+            with os.fdopen(w, "wb") as fh:
+                fh.write(data)
+        except BaseException:
+            code = 1
+        finally:
+            os._exit(code)
+    os.close(w)
+    chunks: list[bytes] = []
+    deadline = time.monotonic() + check.timeout
+    timed_out = False
+    with os.fdopen(r, "rb") as fh:
+        fd = fh.fileno()
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                timed_out = True
+                break
+            ready, _, _ = select.select([fd], [], [], left)
+            if not ready:
+                continue
+            chunk = os.read(fd, 1 << 16)
+            if not chunk:
+                break
+            chunks.append(chunk)
+    if timed_out:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    _, status = os.waitpid(pid, 0)
+    if timed_out:
+        return {
+            "status": "timeout",
+            "message": (
+                f"stopped after {check.timeout:g} s: an infinite loop, or a loop over far more "
+                "elements than needed?"
+            ),
+            "output": "",
+        }
+    try:
+        return pickle.loads(b"".join(chunks))
+    except Exception:  # no (or a torn) result: the child died
+        if os.WIFSIGNALED(status):
+            how = f"was killed by signal {os.WTERMSIG(status)}"
+        else:
+            how = f"exited with code {os.WEXITSTATUS(status)}"
+        return {
+            "status": "crash",
+            "message": (
+                f"the process running your code {how} (out of memory? sys.exit/os._exit in "
+                "your code?)"
+            ),
+            "output": "",
+        }
+
+
+def run_task(
+    task_id: str, namespace: Mapping[str, Any], *, hidden: bool = False, isolate: bool | None = None
+) -> TaskResult:
+    """Run the visible (or hidden) sub-checks of a task on the functions in ``namespace``.
+
+    Args:
+        task_id: e.g. ``"ch01_neuron.sigmoid"`` (see :data:`TASKS`).
+        namespace: where the student's functions live (the notebook's ``globals()``).
+        hidden: run the hidden sub-checks instead of the visible ones.
+        isolate: run each sub-check in a forked child (default: yes where ``os.fork`` exists,
+            unless the environment sets ``COURSE_GRADING_ISOLATION=0``).
+
+    Returns:
+        a :class:`TaskResult`; it never raises for anything the student's code does.
+    """
+    if task_id not in TASKS:
+        raise KeyError(f"unknown task {task_id!r}; known: {sorted(TASKS)}")
+    task = TASKS[task_id]
+    isolate = _isolation_enabled() if isolate is None else isolate
+    result = TaskResult(task.id, task.title, hidden)
+    missing = [m for m in task.needs if m not in REF]
+    for check in (c for c in task.checks if c.hidden == hidden):
+        if missing:
+            raw = {
+                "status": "error",
+                "message": f"the reference module course_lib.{missing[0]} is missing: reinstall course_lib",
+                "output": "",
+            }
+        elif isolate:
+            raw = _run_forked(check, namespace)
+        else:
+            raw = _execute(check, namespace)
+        earned = check.points if raw["status"] == "pass" else 0.0
+        result.outcomes.append(
+            CheckOutcome(check.what, check.points, earned, raw["status"], raw["message"], raw["output"])
+        )
+    return result
+
+
+def grade(task_id: str, namespace: Mapping[str, Any], *, hidden: bool = False) -> float:
+    """What a test cell calls: run the checks, print the report, return the points earned.
+
+    Make it the last expression of the cell: nbgrader reads the number as the cell's score.
+    """
+    result = run_task(task_id, namespace, hidden=hidden)
+    print(result)
+    earned = min(result.earned, result.points)
+    return float(earned)
+
+
+# ---------------------------------------------------------------------------------------------
+# Comparison helpers used by the checks
+# ---------------------------------------------------------------------------------------------
+
+def _rng(*parts: object) -> np.random.Generator:
+    """A generator seeded from the check's name: the same inputs on every run and machine."""
+    return np.random.default_rng(zlib.crc32("/".join(map(str, parts)).encode()))
+
+
+def _shape_text(args: Mapping[str, Any]) -> str:
+    bits = []
+    for k, v in args.items():
+        if isinstance(v, np.ndarray):
+            bits.append(f"{k} of shape {v.shape}" if v.ndim else f"{k}={v.item():.4g}")
+        elif isinstance(v, float | int | str | bool) or v is None:
+            bits.append(f"{k}={v!r}")
+    return ", ".join(bits)
+
+
+def as_array(got: Any, label: str, expected_shape: tuple[int, ...] | None = None) -> np.ndarray:
+    """``got`` as a float64 array, or :class:`Fail` saying what was returned instead."""
+    if got is None:
+        raise Fail(f"{label} is None: did you forget a `return`?")
+    if isinstance(got, tuple | list) and expected_shape is not None and len(got) != (expected_shape or (0,))[0]:
+        raise Fail(
+            f"{label} is a {type(got).__name__} of {len(got)} items, expected an array of shape "
+            f"{expected_shape}"
+        )
+    try:
+        a = np.asarray(got, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise Fail(f"{label} is a {type(got).__name__}, expected an array of numbers") from None
+    return a
+
+
+def compare(
+    got: Any,
+    expected: np.ndarray | float,
+    label: str,
+    *,
+    rtol: float = 1e-6,
+    atol: float = 1e-9,
+    context: str = "",
+    batch_size: int | None = None,
+) -> None:
+    """Fail unless ``got`` equals ``expected`` (shape and values within tolerance).
+
+    The message names the worst entry (yours vs expected) and, where the pattern is recognisable,
+    the likely cause (factor 2, sign, transposed, missing sum over the batch ...).
+    """
+    expected = np.asarray(expected, dtype=np.float64)
+    where = f" ({context})" if context else ""
+    if np.isscalar(got) or (isinstance(got, np.ndarray) and got.ndim == 0):
+        pass
+    a = as_array(got, label, expected.shape)
+    if a.shape != expected.shape:
+        hint = gradcheck.diagnose(a, expected, batch_size)
+        msg = f"{label} has shape {a.shape}, expected {expected.shape}{where}"
+        if expected.ndim == 0 and a.size == 1:
+            msg += ": return a plain number (e.g. float(loss)), not an array"
+        elif hint and not hint.startswith("wrong shape"):
+            msg += f"\n  likely cause: {hint}"
+        raise Fail(msg)
+    if not np.isfinite(a).all() and np.isfinite(expected).all():
+        bad = tuple(int(i) for i in np.argwhere(~np.isfinite(a))[0]) if a.ndim else ()
+        raise Fail(
+            f"{label} contains NaN or inf (first at index {bad}){where}: an overflow, e.g. exp of "
+            "a large number, or a division by zero?"
+        )
+    if np.allclose(a, expected, rtol=rtol, atol=atol):
+        return
+    err = np.abs(a - expected) / np.maximum(atol, np.abs(a) + np.abs(expected))
+    idx = np.unravel_index(int(np.argmax(err)), a.shape) if a.ndim else ()
+    idx_t = tuple(int(i) for i in idx)
+    at = f" at index {idx_t}" if a.ndim else ""
+    msg = (
+        f"{label} is wrong{where}: largest difference{at}: yours {a[idx]:.6g}, expected "
+        f"{expected[idx]:.6g}"
+    )
+    n_bad = int((~np.isclose(a, expected, rtol=rtol, atol=atol)).sum())
+    if a.ndim:
+        msg += f" ({n_bad} of {a.size} entries differ)"
+    hint = gradcheck.diagnose(a, expected, batch_size) if a.size > 1 else None
+    if hint is None and a.size == 1 and expected.item() != 0:
+        ratio = a.item() / expected.item()
+        for factor, text in [(2.0, "a factor 2 too large"), (0.5, "a factor 2 too small"), (-1.0, "the wrong sign")]:
+            if math.isclose(ratio, factor, rel_tol=1e-6):
+                hint = text
+        if hint is None and batch_size and batch_size > 1:
+            if math.isclose(ratio, batch_size, rel_tol=1e-6):
+                hint = f"N={batch_size} times too large: a sum over the batch where the mean is due?"
+            elif math.isclose(ratio, 1 / batch_size, rel_tol=1e-6):
+                hint = f"divided by N={batch_size} once too often?"
+    if hint:
+        msg += f"\n  likely cause: {hint.replace('the gradient', label)}"
+    raise Fail(msg)
+
+
+def check_pair(
+    S: Student,
+    forward: str,
+    backward: str,
+    inputs: Mapping[str, np.ndarray],
+    *,
+    kwargs: Mapping[str, Any] | None = None,
+    wrt: Sequence[str] | None = None,
+    context: str = "",
+    seed: int = 0,
+    tol: float = 1e-6,
+    forward_out: Callable[[Any], Any] | None = None,
+) -> None:
+    """Backward of the student's layer vs the numerical gradient of the student's own forward.
+
+    Uses :func:`course_lib.gradcheck.check_layer` with a random (never all-ones) upstream gradient.
+    """
+    fwd, bwd = S.fn(forward), S.fn(backward)
+
+    def fwd_checked(*args: Any, **kw: Any) -> tuple[Any, Any]:
+        res = fwd(*args, **kw)
+        if not isinstance(res, tuple | list) or len(res) != 2:
+            raise Fail(f"{forward} must return a pair (out, cache), got {type(res).__name__}")
+        out, cache = res
+        return (forward_out(out) if forward_out else as_array(out, f"{forward}(...)[0]")), cache
+
+    report = gradcheck.check_layer(
+        fwd_checked, bwd, {k: v.copy() for k, v in inputs.items()}, kwargs=kwargs, wrt=wrt, seed=seed, tol=tol
+    )
+    if not report.passed:
+        where = f" ({context})" if context else ""
+        raise Fail(
+            f"{backward} disagrees with the numerical gradient of your {forward}{where}\n{report}"
+        )
+
+
+def check_against_reference(
+    S: Student,
+    forward: str,
+    backward: str,
+    ref_forward: Callable[..., Any],
+    ref_backward: Callable[..., Any],
+    inputs: Mapping[str, np.ndarray],
+    *,
+    kwargs: Mapping[str, Any] | None = None,
+    grads: Sequence[str] | None = None,
+    context: str = "",
+    seed: int = 1,
+    rtol: float = 1e-6,
+    atol: float = 1e-9,
+) -> None:
+    """The student's forward output and backward gradients vs the reference, same upstream gradient."""
+    kwargs = dict(kwargs or {})
+    names = list(inputs)
+    ref_out, ref_cache = ref_forward(*(v.copy() for v in inputs.values()), **kwargs)
+    res = S.fn(forward)(*(v.copy() for v in inputs.values()), **kwargs)
+    if not isinstance(res, tuple | list) or len(res) != 2:
+        raise Fail(f"{forward} must return a pair (out, cache), got {type(res).__name__}")
+    out, cache = res
+    compare(out, ref_out, f"{forward} output", context=context)
+    dout = _rng("dout", seed, forward).standard_normal(np.shape(ref_out))
+    ref_grads = ref_backward(dout.copy(), ref_cache)
+    if not isinstance(ref_grads, tuple | list):
+        ref_grads = (ref_grads,)
+    got = S.fn(backward)(dout.copy(), cache)
+    if not isinstance(got, tuple | list):
+        got = (got,)
+    if len(got) < len(ref_grads):
+        raise Fail(
+            f"{backward} returned {len(got)} value(s), expected {len(ref_grads)}: "
+            f"the gradients with respect to {', '.join(names[: len(ref_grads)])}, in that order"
+        )
+    batch = next(iter(inputs.values())).shape[0] if next(iter(inputs.values())).ndim else None
+    for i, name in enumerate(names[: len(ref_grads)]):
+        if grads is not None and name not in grads:
+            continue
+        compare(got[i], ref_grads[i], f"d{name} from {backward}", context=context, rtol=rtol, atol=atol, batch_size=batch)
+
+
+def ref(module: str, name: str) -> Callable[..., Any]:
+    """A reference function captured at import time (immune to later tampering)."""
+    try:
+        return _SNAPSHOT[f"course_lib.{module}"][name]
+    except KeyError:
+        raise Fail(f"reference course_lib.{module}.{name} is missing: reinstall course_lib") from None
+
+
+def describe_case(case: str, args: Mapping[str, Any]) -> str:
+    """Short description of an input set for messages: ``'batch of 1: x of shape (1, 3)'``."""
+    text = _shape_text(args)
+    return f"{case}: {text}" if case else text
+
+
+def compare_alternatives(
+    got: Any, expected: Any, label: str, alternatives: Mapping[str, Any], **kwargs: Any
+) -> None:
+    """:func:`compare`, and on failure name a known mistake whose result ``got`` reproduces.
+
+    ``alternatives`` maps a description of a common bug ("the bias correction is missing") to the
+    value that bug produces on the same input.
+    """
+    try:
+        compare(got, expected, label, **kwargs)
+    except Fail as e:
+        try:
+            a = np.asarray(got, dtype=np.float64)
+        except (TypeError, ValueError):
+            raise e from None
+        for text, value in alternatives.items():
+            v = np.asarray(value, dtype=np.float64)
+            if v.shape == a.shape and np.allclose(a, v, rtol=1e-6, atol=1e-9):
+                raise Fail(f"{e}\n  recognised mistake: {text}") from None
+        raise
+
+
+# =============================================================================================
+# Chapter 3: gradient descent (update rules ``update(w, dw, config) -> (w, config)``)
+# =============================================================================================
+
+_OPT_STATE = {"sgd_momentum": ("velocity",), "rmsprop": ("cache",), "adam": ("m", "v", "t")}
+
+
+def _opt_bugs(rule: str, w: np.ndarray, dw: np.ndarray, cfg: Mapping[str, Any]) -> dict[str, Any]:
+    """Results of common wrong versions of one update step (for 'recognised mistake')."""
+    gd = REF["gradient_descent"]
+    full = dict(gd.DEFAULTS[rule]) | {k: v for k, v in cfg.items()}
+    lr = full["learning_rate"]
+    bugs: dict[str, Any] = {"the update has the wrong sign (it climbs the gradient)": w + (_ref_step(rule, w, dw, cfg) - w) * -1}
+    if rule == "sgd_momentum":
+        v = full.get("velocity", np.zeros_like(w))
+        mu = full["momentum"]
+        bugs["the old velocity is ignored (plain SGD step)"] = w - lr * dw
+        bugs["the velocity is updated but w moves by the OLD velocity"] = w + v
+        bugs["v = mu*v - dw, without the learning rate"] = w + mu * v - dw
+    elif rule == "rmsprop":
+        cache = full.get("cache", np.zeros_like(w))
+        rho, eps = full["decay_rate"], full["epsilon"]
+        new = rho * cache + (1 - rho) * dw * dw
+        bugs["the step divides by the cache itself instead of its square root"] = w - lr * dw / (new + eps)
+        bugs["the cache averages dw instead of dw²"] = w - lr * dw / (np.sqrt(np.abs(rho * cache + (1 - rho) * dw)) + eps)
+        bugs["decay_rate and 1 - decay_rate are swapped"] = w - lr * dw / (np.sqrt((1 - rho) * cache + rho * dw * dw) + eps)
+    elif rule == "adam":
+        b1, b2, eps = full["beta1"], full["beta2"], full["epsilon"]
+        m0 = full.get("m", np.zeros_like(w))
+        v0 = full.get("v", np.zeros_like(w))
+        t = int(full.get("t", 0)) + 1
+        m = b1 * m0 + (1 - b1) * dw
+        v = b2 * v0 + (1 - b2) * dw * dw
+        bugs["the bias correction is missing (m and v used directly)"] = w - lr * m / (np.sqrt(v) + eps)
+        bugs["the step counter t is not incremented before the bias correction"] = (
+            w - lr * (m / (1 - b1 ** max(t - 1, 1))) / (np.sqrt(v / (1 - b2 ** max(t - 1, 1))) + eps)
+        )
+        bugs["beta1 and beta2 are swapped"] = w - lr * ((b2 * m0 + (1 - b2) * dw) / (1 - b2**t)) / (
+            np.sqrt((b1 * v0 + (1 - b1) * dw * dw) / (1 - b1**t)) + eps
+        )
+    return bugs
+
+
+def _ref_step(rule: str, w: np.ndarray, dw: np.ndarray, cfg: Mapping[str, Any]) -> np.ndarray:
+    return ref("gradient_descent", rule)(w.copy(), dw.copy(), _copy_cfg(cfg))[0]
+
+
+def _copy_cfg(cfg: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    if cfg is None:
+        return None
+    return {k: (v.copy() if isinstance(v, np.ndarray) else v) for k, v in cfg.items()}
+
+
+def _run_optimizer(
+    S: Student, rule: str, w0: np.ndarray, dws: Sequence[np.ndarray], config: Mapping[str, Any] | None, context: str
+) -> None:
+    """Take ``len(dws)`` steps with the student's rule and the reference; compare w and the state."""
+    reference = ref("gradient_descent", rule)
+    update = S.fn(rule, mutable=("config",))
+    w_ref, cfg_ref = w0.copy(), _copy_cfg(config)
+    w_st, cfg_st = w0.copy(), _copy_cfg(config)
+    for k, dw in enumerate(dws, start=1):
+        step = f"{context}, step {k} of {len(dws)}"
+        try:
+            bugs = _opt_bugs(rule, w_st, dw, cfg_st or {})
+        except Exception:  # a malformed student state: no recognition, no crash
+            bugs = {}
+        w_ref, cfg_ref = reference(w_ref, dw.copy(), cfg_ref)
+        res = update(w_st, dw.copy(), cfg_st)
+        if not isinstance(res, tuple | list) or len(res) != 2:
+            raise Fail(f"{rule} must return a pair (next_w, config), got {type(res).__name__}")
+        w_new, cfg_new = res
+        compare_alternatives(w_new, w_ref, "next_w", bugs, context=step)
+        if not isinstance(cfg_new, dict):
+            raise Fail(f"{rule} must return the config dict as second value, got {type(cfg_new).__name__}")
+        for key in _OPT_STATE[rule]:
+            if key not in cfg_new:
+                raise Fail(
+                    f"the returned config has no {key!r} ({step}): store the state there, the next "
+                    "call needs it"
+                )
+            compare(cfg_new[key], cfg_ref[key], f"config[{key!r}]", context=step)
+        w_st, cfg_st = np.asarray(w_new, dtype=np.float64), cfg_new
+
+
+def _optimizer_task(rule: str, title: str, hyper: dict[str, float]) -> None:
+    t = _task(f"ch03_gradient_descent.{rule}", title, [rule], needs=["gradient_descent"])
+
+    @t.check(f"one step of {rule} on a fixed 2×3 example, config {hyper}", 1)
+    def visible(S: Student) -> None:
+        w = np.linspace(-0.4, 0.6, 6).reshape(2, 3)
+        dw = np.linspace(-0.6, 0.4, 6).reshape(2, 3)
+        _run_optimizer(S, rule, w, [dw], hyper, "w = linspace(-0.4, 0.6, 6).reshape(2, 3)")
+
+    @t.check("two steps on the same example: the state in config carries over", 0.5)
+    def visible2(S: Student) -> None:
+        w = np.linspace(-0.4, 0.6, 6).reshape(2, 3)
+        dws = [np.linspace(-0.6, 0.4, 6).reshape(2, 3), np.linspace(0.3, -0.2, 6).reshape(2, 3)]
+        _run_optimizer(S, rule, w, dws, hyper, "fixed 2×3 example")
+
+    @t.check("five steps on a random 4×7 parameter with other hyperparameters", 1, hidden=True)
+    def hidden_steps(S: Student) -> None:
+        rng = _rng(rule, "steps")
+        other = {k: (v * 0.5 if k == "learning_rate" else v) for k, v in hyper.items()}
+        for k in other:
+            if k in ("momentum", "beta1"):
+                other[k] = 0.8
+            elif k in ("decay_rate", "beta2"):
+                other[k] = 0.95
+        w = rng.standard_normal((4, 7))
+        dws = [rng.standard_normal((4, 7)) * s for s in (1.0, 3.0, 0.1, 1.0, 2.0)]
+        _run_optimizer(S, rule, w, dws, other, f"config {other}")
+
+    @t.check("config=None uses the documented defaults (three steps, a vector of 5)", 0.5, hidden=True)
+    def hidden_defaults(S: Student) -> None:
+        rng = _rng(rule, "defaults")
+        w = rng.standard_normal(5)
+        dws = [rng.standard_normal(5) for _ in range(3)]
+        _run_optimizer(S, rule, w, dws, None, "config=None")
+
+    @t.check("a 1×1 parameter and gradients of very different sizes", 0.5, hidden=True)
+    def hidden_scales(S: Student) -> None:
+        w = np.array([[0.5]])
+        dws = [np.array([[1e3]]), np.array([[-1e-3]]), np.array([[2.0]])]
+        _run_optimizer(S, rule, w, dws, hyper, "w of shape (1, 1)")
+
+
+_optimizer_task("sgd_momentum", "SGD with momentum", {"learning_rate": 0.1, "momentum": 0.9})
+_optimizer_task("rmsprop", "RMSProp", {"learning_rate": 0.01, "decay_rate": 0.9, "epsilon": 1e-8})
+_optimizer_task("adam", "Adam", {"learning_rate": 0.01, "beta1": 0.9, "beta2": 0.999, "epsilon": 1e-8})
