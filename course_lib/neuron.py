@@ -95,7 +95,8 @@ def sigmoid(z: np.ndarray) -> np.ndarray:
         array of ``z.shape`` and dtype with values in [0, 1].
     """
     z = check_array(z, "z")
-    e = np.exp(-np.abs(z))  # in (0, 1]: never overflows
+    with np.errstate(under="ignore"):  # e^(−745) rounding to 0 is exactly what we want
+        e = np.exp(-np.abs(z))  # in [0, 1]: never overflows
     return np.where(z >= 0, 1 / (1 + e), e / (1 + e)).astype(z.dtype, copy=False)
 
 
@@ -184,22 +185,26 @@ def elu_forward(x: np.ndarray, alpha: float = 1.0) -> tuple[np.ndarray, tuple[np
         alpha: ``>= 0`` (0 gives ReLU).
 
     Returns:
-        ``out`` of ``x.shape`` and ``cache = (x, out, alpha)``.
+        ``out`` of ``x.shape`` and ``cache = (x, alpha·e^min(x, 0), alpha)``.
     """
     x = check_array(x, "x")
     alpha = _check_alpha(alpha)
     # np.where evaluates both branches: exponentiate min(x, 0) so that large positive x cannot
     # overflow; expm1 keeps e^x − 1 accurate for tiny |x|.
-    neg = alpha * np.expm1(np.minimum(x, 0))
+    with np.errstate(under="ignore"):
+        neg = alpha * np.expm1(np.minimum(x, 0))
+        # the slope α·e^x, kept for backward: recomputing it as out + α would cancel to 0
+        slope = alpha * np.exp(np.minimum(x, 0))
     out = np.where(x > 0, x, neg).astype(x.dtype, copy=False)
-    return out, (x, out, alpha)
+    return out, (x, slope.astype(x.dtype, copy=False), alpha)
 
 
 def elu_backward(dout: np.ndarray, cache: tuple[np.ndarray, np.ndarray, float]) -> np.ndarray:
-    """``dx = dout`` where x > 0, else ``dout·alpha·e^x = dout·(out + alpha)``."""
-    x, out, alpha = cache
+    """``dx = dout`` where x > 0, else ``dout·alpha·e^x`` (which equals ``dout·(out + alpha)``)."""
+    x, slope, _alpha = cache
     dout = _check_dout(dout, x)
-    return np.where(x > 0, dout, dout * (out + alpha)).astype(dout.dtype, copy=False)
+    with np.errstate(under="ignore"):
+        return np.where(x > 0, dout, dout * slope).astype(dout.dtype, copy=False)
 
 
 # ------------------------------------------------------------------------------------------------
