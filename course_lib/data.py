@@ -34,6 +34,7 @@ from __future__ import annotations
 import contextlib
 import gzip
 import hashlib
+import importlib.util
 import math
 import os
 import struct
@@ -884,6 +885,26 @@ def load_mnist(
     )
 
 
+def _digits_arrays() -> tuple[np.ndarray, np.ndarray]:
+    """The 1797 digits as ``(1797, 8, 8)`` uint8 images (0…16) and ``(1797,)`` labels.
+
+    Reads the CSV that scikit-learn ships (``sklearn/datasets/data/digits.csv.gz``: 64 pixels
+    then the label per row) without importing scikit-learn, which takes seconds; falls back to
+    ``sklearn.datasets.load_digits`` if that file is not where it used to be.
+    """
+    spec = importlib.util.find_spec("sklearn")
+    if spec is not None and spec.origin is not None:
+        csv = Path(spec.origin).parent / "datasets" / "data" / "digits.csv.gz"
+        if csv.is_file():
+            table = np.loadtxt(csv, delimiter=",", dtype=np.int64)
+            if table.shape == (1797, 65):
+                return table[:, :64].reshape(-1, 8, 8).astype(np.uint8), table[:, 64]
+    from sklearn.datasets import load_digits as sk_load_digits
+
+    bunch = sk_load_digits()
+    return np.asarray(bunch.images).astype(np.uint8), np.asarray(bunch.target, dtype=np.int64)
+
+
 def load_digits(
     *,
     normalize: bool = True,
@@ -913,14 +934,10 @@ def load_digits(
         :class:`Dataset`; with the defaults ``X_train (1437, 1, 8, 8)``, ``X_test (360, 1, 8, 8)``,
         labels ``int64``.
     """
-    from sklearn.datasets import load_digits as _sk_load_digits
-
     dt = _check_dtype(dtype, normalize)
     if standardize and not normalize:
         raise ValueError("standardize=True needs normalize=True")
-    bunch = _sk_load_digits()
-    images = np.asarray(bunch.images)  # (1797, 8, 8) float64 holding integers 0..16
-    labels = np.asarray(bunch.target)
+    images, labels = _digits_arrays()
     n = images.shape[0]
     n_test = _split_size(test_size, n, "test_size")
     if n_test >= n:
@@ -995,12 +1012,18 @@ def subset(
     n_test: int | None = None,
     *,
     n_val: int | None = None,
-    seed: int | np.random.Generator | None = None,
+    seed: int | np.random.Generator | None = 0,
 ) -> Dataset:
-    """A smaller copy of ``dataset``: the first ``n_train``/``n_val``/``n_test`` examples of each
-    split (None keeps the split whole), or a random sample of that size when ``seed`` is given.
+    """A smaller copy of ``dataset`` with ``n_train``/``n_val``/``n_test`` examples per split
+    (None keeps a split whole).
 
-    Useful for fast tests and book examples: ``subset(load_mnist(), 1000, 200)``.
+    The examples are a random sample drawn with ``seed`` (deterministic for an int seed) and
+    kept in their original order; ``seed=None`` takes the first ``n`` instead. Random is the
+    default because prefixes can be unrepresentative: MNIST's first 5 000 test images are the
+    easier half. Useful for fast tests and book examples: ``subset(load_mnist(), 1000, 200)``.
+
+    Returns:
+        A new :class:`Dataset`; arrays of shape ``(n, ...)`` indexed from the originals.
     """
     if not isinstance(dataset, Dataset):
         raise TypeError(f"dataset must be a Dataset, got {describe(dataset)}")

@@ -801,6 +801,20 @@ def test_load_digits_deterministic_with_validation() -> None:
     assert set(tr).isdisjoint(va) and set(tr) | set(va) == set(rest)
 
 
+def test_digits_fast_path_matches_scikit_learn(monkeypatch: pytest.MonkeyPatch) -> None:
+    from sklearn.datasets import load_digits as sk_digits
+
+    sk = sk_digits()
+    images, labels = data._digits_arrays()
+    np.testing.assert_array_equal(images, sk.images)
+    np.testing.assert_array_equal(labels, sk.target)
+    # Without the CSV (a future scikit-learn layout), the public loader is used instead.
+    monkeypatch.setattr(data.importlib.util, "find_spec", lambda name: None)
+    images2, labels2 = data._digits_arrays()
+    np.testing.assert_array_equal(images2, sk.images)
+    np.testing.assert_array_equal(labels2, sk.target)
+
+
 def test_load_digits_errors() -> None:
     with pytest.raises(ValueError, match="test_size must leave at least one training example"):
         load_digits(test_size=1797)
@@ -852,7 +866,7 @@ def test_minibatches_errors() -> None:
 
 def test_subset(fake_dir: Path) -> None:
     ds = load_mnist(data_dir=fake_dir, validation_size=10, cache=False, normalize=False)
-    small = subset(ds, 5, 3)
+    small = subset(ds, 5, 3, seed=None)
     assert small.X_train.shape == (5, 1, 28, 28) and small.X_test.shape == (3, 1, 28, 28)
     np.testing.assert_array_equal(small.X_train, ds.X_train[:5])
     np.testing.assert_array_equal(small.y_test, ds.y_test[:3])
@@ -861,7 +875,9 @@ def test_subset(fake_dir: Path) -> None:
     idx = _original_index(rand.X_train)
     assert len(set(idx)) == 5 and set(idx) <= set(_original_index(ds.X_train))
     assert np.all(np.diff(idx) > 0) and not np.array_equal(idx, _original_index(ds.X_train[:5]))
+    np.testing.assert_array_equal(rand.y_train, idx % 10)  # labels travel with their images
     assert rand.X_val.shape[0] == 2
+    np.testing.assert_array_equal(subset(ds, 5).X_train, subset(ds, 5).X_train)  # default seed 0
     with pytest.raises(ValueError, match="n_test=11 exceeds the 10 examples"):
         subset(load_digits(test_size=10), n_test=11)
     with pytest.raises(TypeError, match="dataset must be a Dataset"):
