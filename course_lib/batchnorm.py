@@ -32,8 +32,10 @@ computational graph one node at a time (the way you derive it on paper), and
     dx = (1/N) · ivar · (N·dx̂ − Σ_i dx̂_i − x̂ · Σ_i dx̂_i x̂_i),   dx̂ = γ · dout,  ivar = 1/sqrt(σ²+eps).
 
 The closed form shows why an all-ones upstream gradient is a useless test: dx is γ·ivar times the
-part of dout that is orthogonal (per feature, over the batch) to both the constant vector and x̂,
-so whenever dout is constant per feature — or a multiple of x̂ — the correct dx is exactly zero.
+part of dout that is orthogonal (per feature, over the batch) to the constant vector and, up to a
+factor eps/(σ²+eps), to x̂. So when dout is constant per feature the correct dx is exactly zero,
+and so is the variance term x̂·Σ dx̂·x̂ (Σ x̂ = 0): a backward that forgets that term passes an
+all-ones check. (For dout = x̂ the correct dx is γ·ivar·x̂·eps/(σ²+eps): tiny but not zero.)
 
 The spatial variants normalise each *channel* of an (N, C, H, W) tensor with statistics over
 N, H and W, which is what a convolutional network needs (a feature map shares one γ, β).
