@@ -464,7 +464,8 @@ def download_file(
 ) -> Path:
     """Download ``filename`` from the first mirror that serves it with the right SHA-256.
 
-    Each mirror URL is ``mirror.rstrip('/') + '/' + filename``. Transient failures (timeouts,
+    Each mirror URL is ``mirror.rstrip('/') + '/' + filename``; ``file:///some/dir/`` mirrors
+    work too (copying from a USB stick or a shared drive gets the same checks). Transient failures (timeouts,
     refused or dropped connections, HTTP 5xx/429, a body shorter than its Content-Length) are
     retried up to ``retries`` times with exponential backoff (``backoff·2**k`` seconds); HTTP 4xx
     and a checksum mismatch move straight on to the next mirror. The download is streamed into a
@@ -493,6 +494,7 @@ def download_file(
             try:
                 tmp, actual = _fetch_once(url, dest_dir, filename, timeout, progress)
             except urllib.error.HTTPError as err:
+                err.close()
                 if err.code < 500 and err.code != 429:
                     failures.append(f"{url} ({_describe_failure(err, timeout)})")
                     break
@@ -576,7 +578,8 @@ def _arrays_digest(arrays: dict[str, np.ndarray]) -> str:
 def _read_cache(path: Path, key: str) -> dict[str, np.ndarray]:
     """Return the cached arrays; raise ``DataError`` if anything about the file is off."""
     try:
-        with np.load(path, allow_pickle=False) as z:
+        # Our own handle: np.load(path) leaks its file when the zip directory is damaged.
+        with open(path, "rb") as f, np.load(f, allow_pickle=False) as z:
             stored_key = str(z["key"])
             stored_digest = str(z["digest"])
             arrays = {role: z[role] for role in MNIST_FILES}
@@ -832,8 +835,10 @@ def load_mnist(
         dtype: floating dtype of the images (``np.uint8`` allowed with ``normalize=False``).
         validation_size: number of training images to hold out (int), or a fraction in (0, 1).
         seed: seed (or Generator) of the random validation split; same seed, same split.
-        cache: True: keep parsed arrays in ``<data_dir>/.cache``; a path: use that directory;
-            False: always parse the IDX files.
+        cache: True: keep parsed arrays in ``<data_dir>/.cache`` (or, if ``data_dir`` is not
+            writable, in ``~/.cache/course_lib/mnist-cache``); a path: use that directory;
+            False: always parse the IDX files. The cache file is named after the files'
+            SHA-256s and carries a digest of its own arrays; a damaged cache is rebuilt.
         download: fetch missing files (see :func:`download_file`) instead of raising.
         mirrors, timeout, retries, backoff, progress: passed to the downloader.
 
@@ -861,7 +866,10 @@ def load_mnist(
             data_dir, mirrors=mirrors, timeout=timeout, retries=retries, backoff=backoff, progress=progress
         )
     if cache is True:
-        cache_dir: Path | None = data_dir / ".cache"
+        # Beside the data if we may write there (the repository checkout), else in the user's
+        # cache directory (e.g. a read-only system-wide copy of the files).
+        writable = os.access(data_dir, os.W_OK)
+        cache_dir: Path | None = data_dir / ".cache" if writable else _user_cache_root() / "mnist-cache"
     elif cache is False or cache is None:
         cache_dir = None
     else:

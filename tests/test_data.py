@@ -723,6 +723,27 @@ def test_retry_transient_errors_but_not_404(served: tuple[_Server, dict[str, byt
     assert server.hits["missing"] == 1  # a 404 is final: no retries
 
 
+def test_file_url_mirror(tmp_path: Path) -> None:
+    src = tmp_path / "usb stick"
+    files = fake_mnist(src)
+    target = tmp_path / "target"
+    target.mkdir()
+    (target / "SHA256SUMS").write_text((src / "SHA256SUMS").read_text())
+    ds = load_mnist(data_dir=target, download=True, mirrors=[src.as_uri() + "/"], progress=False, cache=False)
+    assert ds.X_test.shape == (20, 1, 28, 28)
+    assert all((target / name).read_bytes() == blob for name, blob in files.items())
+
+
+def test_cache_falls_back_to_user_cache_for_read_only_data(
+    fake_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    monkeypatch.setattr(data.os, "access", lambda path, mode: False)
+    load_mnist(data_dir=fake_dir)
+    assert not (fake_dir / ".cache").exists()
+    assert len(list((tmp_path / "xdg" / "course_lib" / "mnist-cache").glob("mnist-*.npz"))) == 1
+
+
 def test_download_argument_errors(served: tuple[_Server, dict[str, bytes], Path]) -> None:
     server, files, target = served
     with pytest.raises(ValueError, match="mirrors must list at least one"):
