@@ -456,7 +456,7 @@ def download_file(
     dest_dir: str | os.PathLike[str],
     sha256: str,
     *,
-    mirrors: Sequence[str] = DEFAULT_MIRRORS,
+    mirrors: Sequence[str] | None = None,
     timeout: float = 30.0,
     retries: int = 2,
     backoff: float = 1.0,
@@ -472,12 +472,25 @@ def download_file(
     temporary file in ``dest_dir`` and renamed into place (``os.replace``) only after its hash
     matches, so ``dest_dir`` never holds a partial or corrupt ``filename``.
 
+    Args:
+        filename: the file's name on the mirrors and in ``dest_dir``.
+        dest_dir: directory to write into (created if needed).
+        sha256: expected hex digest.
+        mirrors: base URLs, tried in order (default :data:`DEFAULT_MIRRORS`).
+        timeout: seconds to wait for a connection or for the next chunk of data.
+        retries, backoff: extra attempts per mirror for transient failures, and the first delay.
+        progress: show a tqdm progress bar.
+
     Returns:
         The path of the verified file.
 
     Raises:
         DownloadError: no mirror delivered the file; the message lists every URL with its reason.
     """
+    if mirrors is None:
+        mirrors = DEFAULT_MIRRORS
+    if isinstance(mirrors, str | bytes):
+        raise TypeError(f"mirrors must be a list of base URLs, not a single string: [{mirrors!r}]")
     mirrors = list(mirrors)
     if not mirrors:
         raise ValueError("mirrors must list at least one base URL")
@@ -541,7 +554,7 @@ def download_mnist(
                 filename,
                 data_dir,
                 hashes[filename],
-                mirrors=DEFAULT_MIRRORS if mirrors is None else mirrors,
+                mirrors=mirrors,
                 timeout=timeout,
                 retries=retries,
                 backoff=backoff,

@@ -746,6 +746,8 @@ def test_cache_falls_back_to_user_cache_for_read_only_data(
 
 def test_download_argument_errors(served: tuple[_Server, dict[str, bytes], Path]) -> None:
     server, files, target = served
+    with pytest.raises(TypeError, match="not a single string"):
+        _download(server, files, target, server.mirror("good"))
     with pytest.raises(ValueError, match="mirrors must list at least one"):
         _download(server, files, target, [])
     with pytest.raises(ValueError, match="timeout must be > 0"):
