@@ -220,11 +220,16 @@ def _function_cell_source(module: Any, obj: Any, ctx: _Context) -> str:
             ctx.header_imports.add(_import_line(module, n))
     sig_names = set(inspect.signature(obj).parameters)
     free = _free_names(body) - sig_names - ctx.defined - set(dir(builtins)) - {"np"}
-    imports = []
+    by_module: dict[str, list[str]] = {}
     for n in sorted(free):
         if not hasattr(module, n):
             continue  # a local defined inside the body (comprehension variables etc.)
-        imports.append(f"    from {module.__name__} import {n}")
+        origin = _import_line(module, n).split()[1]
+        by_module.setdefault(origin, []).append(n)
+    imports = [
+        f"    from {m} import {', '.join(sorted(ns, key=lambda x: (not x.isupper() and x[0].isupper(), x)))}"
+        for m, ns in sorted(by_module.items())
+    ]
     sol = ["    ### BEGIN SOLUTION", *imports, body, "    ### END SOLUTION"]
     ctx.defined.add(name)
     return header + "\n" + "\n".join(sol)
@@ -273,7 +278,13 @@ def render(cells: Sequence[Any], assignment: str) -> nbformat.NotebookNode:
         elif isinstance(cell, Solution):
             parts = []
             if cell.preamble:
-                parts.append(textwrap.dedent(cell.preamble).strip("\n"))
+                pre = textwrap.dedent(cell.preamble).strip("\n")
+                parts.append(pre)
+                for node in ast.walk(ast.parse(pre)):
+                    if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+                        ctx.defined.add(node.id)
+                    elif isinstance(node, ast.FunctionDef | ast.ClassDef):
+                        ctx.defined.add(node.name)
             for ref in cell.functions:
                 module, obj = _resolve(ref)
                 parts.append(_function_cell_source(module, obj, ctx))

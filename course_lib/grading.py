@@ -853,3 +853,310 @@ def _optimizer_task(rule: str, title: str, hyper: dict[str, float]) -> None:
 _optimizer_task("sgd_momentum", "SGD with momentum", {"learning_rate": 0.1, "momentum": 0.9})
 _optimizer_task("rmsprop", "RMSProp", {"learning_rate": 0.01, "decay_rate": 0.9, "epsilon": 1e-8})
 _optimizer_task("adam", "Adam", {"learning_rate": 0.01, "beta1": 0.9, "beta2": 0.999, "epsilon": 1e-8})
+
+
+# =============================================================================================
+# Generic layer and loss tasks
+# =============================================================================================
+
+Case = tuple[str, dict[str, np.ndarray], dict[str, Any]]
+
+
+def _first(res: Any, fname: str) -> Any:
+    if not isinstance(res, tuple | list) or len(res) != 2:
+        raise Fail(f"{fname} must return a pair (out, cache), got {type(res).__name__}")
+    return res[0]
+
+
+def _layer_task(
+    task_id: str,
+    title: str,
+    module: str,
+    forward: str,
+    backward: str,
+    visible: Callable[[], Case],
+    hidden: Callable[[np.random.Generator], list[Case]],
+    *,
+    wrt: Sequence[str] | None = None,
+    points: tuple[float, float, float, float, float] = (1, 1, 1, 1, 1),
+    extra_functions: Sequence[str] = (),
+    ref_forward: str | None = None,
+    ref_backward: str | None = None,
+) -> Task:
+    """A forward/backward pair: forward vs reference, backward vs numerical and vs reference."""
+    t = _task(task_id, title, [forward, backward, *extra_functions], needs=[module])
+    rf = ref_forward or forward
+    rb = ref_backward or backward
+
+    @t.check(f"{forward} on a fixed example matches the reference", points[0])
+    def fwd_visible(S: Student) -> None:
+        label, inputs, kw = visible()
+        ctx = describe_case(label, inputs | kw)
+        expected = ref(module, rf)(*(v.copy() for v in inputs.values()), **kw)[0]
+        got = _first(S.fn(forward)(*(v.copy() for v in inputs.values()), **kw), forward)
+        compare(got, expected, f"{forward} output", context=ctx)
+
+    @t.check(f"{backward} agrees with the numerical gradient of your {forward} (fixed example)", points[1])
+    def bwd_visible(S: Student) -> None:
+        label, inputs, kw = visible()
+        check_pair(S, forward, backward, inputs, kwargs=kw, wrt=wrt, context=describe_case(label, inputs | kw))
+
+    @t.check(f"{forward} on random shapes (odd sizes, batch of 1, other options)", points[2], hidden=True)
+    def fwd_hidden(S: Student) -> None:
+        for label, inputs, kw in hidden(_rng(task_id, "forward")):
+            ctx = describe_case(label, inputs | kw)
+            expected = ref(module, rf)(*(v.copy() for v in inputs.values()), **kw)[0]
+            got = _first(S.fn(forward)(*(v.copy() for v in inputs.values()), **kw), forward)
+            compare(got, expected, f"{forward} output", context=ctx)
+
+    @t.check(f"{backward} agrees with the numerical gradient of your {forward} (random shapes)", points[3], hidden=True)
+    def bwd_numeric(S: Student) -> None:
+        for k, (label, inputs, kw) in enumerate(hidden(_rng(task_id, "numeric"))):
+            check_pair(S, forward, backward, inputs, kwargs=kw, wrt=wrt, seed=k, context=describe_case(label, inputs | kw))
+
+    @t.check(f"{backward} matches the reference gradients (random shapes, random upstream gradient)", points[4], hidden=True)
+    def bwd_reference(S: Student) -> None:
+        for k, (label, inputs, kw) in enumerate(hidden(_rng(task_id, "reference"))):
+            check_against_reference(
+                S, forward, backward, ref(module, rf), ref(module, rb), inputs,
+                kwargs=kw, grads=wrt, seed=k, context=describe_case(label, inputs | kw),
+            )
+
+    return t
+
+
+def _loss_task(
+    task_id: str,
+    title: str,
+    fname: str,
+    visible: Callable[[], Case],
+    hidden: Callable[[np.random.Generator], list[Case]],
+    *,
+    stable: Callable[[], Case] | None = None,
+    points: tuple[float, ...] = (1, 1, 1, 1, 1),
+) -> Task:
+    """A loss ``fname(scores, y, **kw) -> (loss, dscores)``: value and gradient."""
+    t = _task(task_id, title, [fname], needs=["loss"])
+
+    def run(S: Student, case: Case) -> tuple[float, np.ndarray, float, np.ndarray, str]:
+        label, inputs, kw = case
+        ctx = describe_case(label, inputs | kw)
+        args = list(inputs.values())
+        exp_loss, exp_grad = ref("loss", fname)(*(a.copy() for a in args), **kw)
+        res = S.fn(fname)(*(a.copy() for a in args), **kw)
+        if not isinstance(res, tuple | list) or len(res) != 2:
+            raise Fail(f"{fname} must return a pair (loss, gradient), got {type(res).__name__}")
+        return res[0], res[1], exp_loss, exp_grad, ctx
+
+    def value(S: Student, case: Case) -> None:
+        got, _, exp, _, ctx = run(S, case)
+        n = next(iter(case[1].values())).shape[0]
+        compare(np.asarray(as_array(got, "loss")).reshape(()) if np.size(got) == 1 else got, exp, "loss", context=ctx, batch_size=n)
+
+    def numeric(S: Student, case: Case) -> None:
+        label, inputs, kw = case
+        ctx = describe_case(label, inputs | kw)
+        names = list(inputs)
+        f = S.fn(fname)
+        first = inputs[names[0]].copy()
+        rest = [inputs[k].copy() for k in names[1:]]
+        res = f(first.copy(), *rest, **kw)
+        if not isinstance(res, tuple | list) or len(res) != 2:
+            raise Fail(f"{fname} must return a pair (loss, gradient), got {type(res).__name__}")
+        grad = res[1]
+
+        def loss_of(v: np.ndarray) -> float:
+            out = f(v.copy(), *rest, **kw)
+            return float(np.asarray(out[0], dtype=np.float64).reshape(()))
+
+        numerical = gradcheck.numerical_gradient(loss_of, first.copy())
+        a = as_array(grad, f"the gradient returned by {fname}", numerical.shape)
+        if a.shape != numerical.shape:
+            raise Fail(f"the gradient returned by {fname} has shape {a.shape}, expected {numerical.shape} ({ctx})")
+        err = gradcheck.rel_error(a, numerical)
+        if err > 1e-6:
+            idx, av, nv = gradcheck._worst(a, numerical)
+            hint = gradcheck.diagnose(a, numerical, first.shape[0])
+            raise Fail(
+                f"your gradient disagrees with the numerical gradient of your own loss ({ctx}): "
+                f"relative error {err:.2e}, worst at index {idx}: yours {av:.6g}, numerical {nv:.6g}"
+                + (f"\n  likely cause: {hint}" if hint else "")
+            )
+
+    def grad_ref(S: Student, case: Case) -> None:
+        _, got, _, exp, ctx = run(S, case)
+        n = next(iter(case[1].values())).shape[0]
+        compare(got, exp, "gradient", context=ctx, batch_size=n)
+
+    @t.check(f"{fname} value on a fixed example", points[0])
+    def v_visible(S: Student) -> None:
+        value(S, visible())
+
+    @t.check(f"{fname} gradient vs the numerical gradient of your loss (fixed example)", points[1])
+    def g_visible(S: Student) -> None:
+        numeric(S, visible())
+
+    @t.check(f"{fname} value on random shapes (batch of 1, odd sizes)", points[2], hidden=True)
+    def v_hidden(S: Student) -> None:
+        for case in hidden(_rng(task_id, "value")):
+            value(S, case)
+
+    @t.check(f"{fname} gradient vs numerical and reference (random shapes)", points[3], hidden=True)
+    def g_hidden(S: Student) -> None:
+        for case in hidden(_rng(task_id, "grad")):
+            numeric(S, case)
+            grad_ref(S, case)
+
+    if stable is not None:
+        @t.check(f"{fname} is numerically stable (scores around ±1000)", points[4], hidden=True)
+        def stable_check(S: Student) -> None:
+            case = stable()
+            value(S, case)
+            grad_ref(S, case)
+
+    return t
+
+
+# =============================================================================================
+# Chapter 1: the neuron and its activations
+# =============================================================================================
+
+def _act_visible() -> Case:
+    return "x = linspace(-3, 3, 12).reshape(3, 4)", {"x": np.linspace(-3, 3, 12).reshape(3, 4)}, {}
+
+
+def _act_hidden(rng: np.random.Generator) -> list[Case]:
+    def away_from_zero(shape: tuple[int, ...]) -> np.ndarray:
+        # keep |x| > 1e-3 so relu's kink never sits inside a finite-difference step
+        x = rng.standard_normal(shape) * 2
+        return np.where(np.abs(x) < 1e-3, 0.5, x)
+
+    return [
+        ("batch of 1", {"x": away_from_zero((1, 5))}, {}),
+        ("odd sizes", {"x": away_from_zero((3, 7))}, {}),
+        ("a vector", {"x": away_from_zero((9,))}, {}),
+        ("a 4-D batch of images", {"x": away_from_zero((2, 3, 4, 5))}, {}),
+    ]
+
+
+for _act in ("sigmoid", "tanh", "relu"):
+    _layer_task(
+        f"ch01_neuron.{_act}",
+        f"{_act} forward and backward",
+        "neuron",
+        f"{_act}_forward",
+        f"{_act}_backward",
+        _act_visible,
+        _act_hidden,
+        points=(0.5, 0.5, 0.5, 0.5, 0.5),
+    )
+
+_sig = TASKS["ch01_neuron.sigmoid"]
+
+
+@_sig.check("sigmoid_forward is stable for x = ±1000 (no overflow warning, no NaN)", 0.5, hidden=True)
+def _sigmoid_stable(S: Student) -> None:
+    x = np.array([[-1000.0, -50.0, 0.0, 50.0, 1000.0]])
+    got = _first(S.fn("sigmoid_forward")(x.copy()), "sigmoid_forward")
+    compare(got, ref("neuron", "sigmoid_forward")(x.copy())[0], "sigmoid_forward output", context="x = [-1000, -50, 0, 50, 1000]")
+
+
+_neuron = _task("ch01_neuron.neuron", "a neuron and a dense layer of neurons", ["neuron_forward"], needs=["neuron"])
+
+
+def _neuron_cases(rng: np.random.Generator) -> list[Case]:
+    return [
+        ("one neuron, a batch of 4", {"x": rng.standard_normal((4, 3)), "w": rng.standard_normal(3), "b": np.array(0.3)}, {"activation": "sigmoid"}),
+        ("a layer of 5 neurons, one example", {"x": rng.standard_normal(3), "w": rng.standard_normal((3, 5)), "b": rng.standard_normal(5)}, {"activation": "tanh"}),
+        ("a layer of 2 neurons, batch of 1", {"x": rng.standard_normal((1, 7)), "w": rng.standard_normal((7, 2)), "b": rng.standard_normal(2)}, {"activation": "relu"}),
+        ("a layer of 3 neurons, batch of 6", {"x": rng.standard_normal((6, 4)), "w": rng.standard_normal((4, 3)), "b": rng.standard_normal(3)}, {"activation": "sigmoid"}),
+    ]
+
+
+def _neuron_compare(S: Student, cases: list[Case]) -> None:
+    for label, inputs, kw in cases:
+        ctx = describe_case(label, inputs | kw)
+        b = inputs["b"]
+        args = (inputs["x"].copy(), inputs["w"].copy(), b.copy() if b.ndim else float(b))
+        expected = ref("neuron", "neuron_forward")(*args, **kw)[0]
+        got = _first(S.fn("neuron_forward")(*args, **kw), "neuron_forward")
+        bugs = {}
+        with contextlib.suppress(Exception):
+            x, w = inputs["x"], inputs["w"]
+            bugs["the bias b is not added"] = ref("neuron", "neuron_forward")(x.copy(), w.copy(), 0.0 if w.ndim == 1 else np.zeros(w.shape[1]), **kw)[0]
+            bugs["the activation is not applied (that is z = x·w + b)"] = x @ w + b
+        compare_alternatives(got, expected, "neuron_forward output", bugs, context=ctx)
+
+
+@_neuron.check("one sigmoid neuron, one example: x = [1, 2, -1], w = [0.5, -0.25, 1], b = 0.1", 1)
+def _neuron_visible(S: Student) -> None:
+    _neuron_compare(S, [("", {"x": np.array([1.0, 2.0, -1.0]), "w": np.array([0.5, -0.25, 1.0]), "b": np.array(0.1)}, {"activation": "sigmoid"})])
+
+
+@_neuron.check("batches, layers of neurons, batch of 1, other activations", 2, hidden=True)
+def _neuron_hidden(S: Student) -> None:
+    _neuron_compare(S, _neuron_cases(_rng("neuron")))
+
+
+# =============================================================================================
+# Chapter 2: loss functions
+# =============================================================================================
+
+def _mse_visible() -> Case:
+    return (
+        "pred = [[1, 2], [3, 4], [0, -1]], target = [[1, 0], [2, 4], [1, 1]]",
+        {"pred": np.array([[1.0, 2.0], [3.0, 4.0], [0.0, -1.0]]), "target": np.array([[1.0, 0.0], [2.0, 4.0], [1.0, 1.0]])},
+        {},
+    )
+
+
+def _mse_hidden(rng: np.random.Generator) -> list[Case]:
+    return [
+        ("batch of 1", {"pred": rng.standard_normal((1, 3)), "target": rng.standard_normal((1, 3))}, {}),
+        ("a vector of 7 predictions", {"pred": rng.standard_normal(7), "target": rng.standard_normal(7)}, {}),
+        ("odd sizes", {"pred": rng.standard_normal((5, 3)), "target": rng.standard_normal((5, 3))}, {}),
+    ]
+
+
+def _scores_visible() -> Case:
+    return (
+        "scores = linspace(-2, 2, 12).reshape(4, 3), y = [0, 2, 1, 2]",
+        {"scores": np.linspace(-2, 2, 12).reshape(4, 3), "y": np.array([0, 2, 1, 2])},
+        {},
+    )
+
+
+def _scores_hidden(rng: np.random.Generator) -> list[Case]:
+    return [
+        ("batch of 1", {"scores": rng.standard_normal((1, 4)), "y": np.array([2])}, {}),
+        ("odd sizes", {"scores": rng.standard_normal((7, 5)) * 3, "y": rng.integers(0, 5, 7)}, {}),
+        ("two classes", {"scores": rng.standard_normal((6, 2)), "y": rng.integers(0, 2, 6)}, {}),
+    ]
+
+
+def _scores_huge() -> Case:
+    s = np.array([[1000.0, 0.0, -1000.0], [-1000.0, 1000.0, 999.0], [5.0, 3.0, 1.0]])
+    return "scores with entries ±1000", {"scores": s, "y": np.array([0, 2, 1])}, {}
+
+
+_loss_task("ch02_loss.mse", "mean squared error", "mse_loss", _mse_visible, _mse_hidden)
+_loss_task(
+    "ch02_loss.softmax",
+    "softmax cross-entropy",
+    "softmax_cross_entropy",
+    _scores_visible,
+    _scores_hidden,
+    stable=_scores_huge,
+)
+
+
+def _hinge_hidden(rng: np.random.Generator) -> list[Case]:
+    cases = _scores_hidden(rng)
+    # scores in steps of 0.25 away from the margins' kinks would be exact; keep random but also a
+    # non-default margin
+    _, inputs, _ = cases[1]
+    cases.append(("margin = 0.5", {k: v.copy() for k, v in inputs.items()}, {"margin": 0.5}))
+    return cases
+
+
+_loss_task("ch02_loss.hinge", "multiclass hinge (SVM) loss", "hinge_loss", _scores_visible, _hinge_hidden)

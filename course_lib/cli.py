@@ -1,0 +1,444 @@
+"""The ``course`` command: instructor workflow on top of nbgrader, and a self-check for students.
+
+Instructor (run in the repository, or pass ``--course DIR``)::
+
+    course generate                     # spec -> exercises/source/*/ (the source notebooks)
+    course release --all                # nbgrader generate_assignment -> exercises/release/
+    course autograde ch01_neuron --submissions DIR   # DIR/<student>/ch01_neuron/*.ipynb
+    course feedback ch01_neuron         # HTML feedback -> exercises/feedback/
+    course export --csv grades.csv      # student, assignment, per-task points, total, max
+    course demo                         # the whole walk-through on the demo class
+
+Student::
+
+    course check ch01_neuron.ipynb      # run the notebook's visible tests, print a table
+
+Everything is idempotent: a re-run regenerates, re-grades and overwrites.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import csv
+import json
+import os
+import shutil
+import sys
+import tempfile
+import time
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+__all__ = ["main"]
+
+_REPO_COURSE = Path(__file__).resolve().parents[1] / "exercises"
+
+
+# ---------------------------------------------------------------------------------------------
+# nbgrader plumbing
+# ---------------------------------------------------------------------------------------------
+
+def _course_dir(arg: str | None) -> Path:
+    if arg:
+        path = Path(arg).resolve()
+    elif (Path.cwd() / "nbgrader_config.py").exists():
+        path = Path.cwd().resolve()
+    else:
+        path = _REPO_COURSE
+    if not (path / "nbgrader_config.py").exists():
+        raise SystemExit(f"course: {path} is not a course directory (no nbgrader_config.py); use --course DIR")
+    return path
+
+
+@contextlib.contextmanager
+def _in_course(course: Path) -> Iterator[None]:
+    """cwd = the course, and this interpreter's bin/ on PATH (nbgrader runs `alembic` from it)."""
+    old_cwd, old_path = Path.cwd(), os.environ.get("PATH", "")
+    os.chdir(course)
+    os.environ["PATH"] = str(Path(sys.executable).parent) + os.pathsep + old_path
+    try:
+        yield
+    finally:
+        os.chdir(old_cwd)
+        os.environ["PATH"] = old_path
+
+
+def _api(course: Path) -> Any:
+    import logging
+
+    from nbgrader.apps import NbGraderAPI
+    from traitlets.config.loader import PyFileConfigLoader
+
+    config = PyFileConfigLoader("nbgrader_config.py", path=str(course)).load_config()
+    config.CourseDirectory.root = str(course)
+    api = NbGraderAPI(config=config)
+    api.log.setLevel(logging.ERROR)
+    return api
+
+
+def _check_result(what: str, result: dict[str, Any]) -> bool:
+    if result.get("success"):
+        return True
+    print(f"  {what} FAILED", file=sys.stderr)
+    text = (result.get("error") or "") + "\n" + (result.get("log") or "")
+    for line in text.strip().splitlines()[-15:]:
+        print("    " + line, file=sys.stderr)
+    return False
+
+
+def _assignments(course: Path) -> list[str]:
+    return sorted(p.name for p in (course / "source").iterdir() if p.is_dir() and not p.name.startswith("."))
+
+
+def _students(course: Path, assignment: str) -> list[str]:
+    root = course / "submitted"
+    if not root.exists():
+        return []
+    return sorted(p.name for p in root.iterdir() if (p / assignment).is_dir())
+
+
+# ---------------------------------------------------------------------------------------------
+# Commands
+# ---------------------------------------------------------------------------------------------
+
+def cmd_generate(args: argparse.Namespace) -> int:
+    from course_lib import exercises_gen
+
+    return exercises_gen.main([*args.assignments, *(["--check"] if args.check else [])])
+
+
+def cmd_release(args: argparse.Namespace) -> int:
+    course = _course_dir(args.course)
+    names = _assignments(course) if args.all else args.assignments
+    if not names:
+        print("course release: name an assignment or pass --all", file=sys.stderr)
+        return 2
+    ok = True
+    with _in_course(course):
+        api = _api(course)
+        for a in names:
+            t0 = time.perf_counter()
+            good = _check_result(f"release {a}", api.generate_assignment(a, force=True))
+            ok &= good
+            if good:
+                print(f"released {a} -> {course / 'release' / a} ({time.perf_counter() - t0:.1f} s)")
+    return 0 if ok else 1
+
+
+def _import_submissions(course: Path, src: Path, assignment: str) -> list[str]:
+    """Copy SRC/<student>/<assignment>/ into the course's submitted/ (replacing older copies)."""
+    students = []
+    for sdir in sorted(p for p in src.iterdir() if (p / assignment).is_dir()):
+        dest = course / "submitted" / sdir.name / assignment
+        if dest.resolve() != (sdir / assignment).resolve():
+            if dest.exists():
+                shutil.rmtree(dest)
+            shutil.copytree(sdir / assignment, dest)
+        students.append(sdir.name)
+    return students
+
+
+def autograde(course: Path, assignment: str, students: Sequence[str] | None = None, progress: bool = True) -> dict[str, bool]:
+    """Autograde ``assignment`` for ``students`` (default: every submission); student -> success."""
+    from tqdm.auto import tqdm
+
+    students = list(students if students is not None else _students(course, assignment))
+    done: dict[str, bool] = {}
+    with _in_course(course):
+        api = _api(course)
+        if not (course / "release" / assignment).exists():
+            # autograde needs the assignment in the gradebook; generate_assignment puts it there
+            print(f"note: {assignment} was never released here; releasing it first")
+            _check_result(f"release {assignment}", api.generate_assignment(assignment, force=True))
+        for student in tqdm(students, desc=f"autograde {assignment}", unit="submission", disable=not progress):
+            done[student] = _check_result(f"autograde {assignment} for {student}", api.autograde(assignment, student, force=True))
+    return done
+
+
+def cmd_autograde(args: argparse.Namespace) -> int:
+    course = _course_dir(args.course)
+    if args.submissions:
+        src = Path(args.submissions).resolve()
+        if not src.is_dir():
+            print(f"course autograde: {src} is not a directory", file=sys.stderr)
+            return 2
+        students = _import_submissions(course, src, args.assignment)
+    else:
+        students = _students(course, args.assignment)
+    if args.student:
+        students = [s for s in students if s in args.student]
+    if not students:
+        print(f"no submissions of {args.assignment} found (expected submitted/<student>/{args.assignment}/)")
+        return 1
+    t0 = time.perf_counter()
+    done = autograde(course, args.assignment, students, progress=not args.quiet)
+    dt = time.perf_counter() - t0
+    print(f"autograded {sum(done.values())}/{len(done)} submissions of {args.assignment} in {dt:.1f} s")
+    return 0 if all(done.values()) else 1
+
+
+def cmd_feedback(args: argparse.Namespace) -> int:
+    course = _course_dir(args.course)
+    with _in_course(course):
+        api = _api(course)
+        ok = _check_result(f"feedback {args.assignment}", api.generate_feedback(args.assignment, force=True))
+    if ok:
+        n = len(list((course / "feedback").glob(f"*/{args.assignment}/*.html")))
+        print(f"feedback for {args.assignment}: {n} HTML file(s) under {course / 'feedback'}")
+    return 0 if ok else 1
+
+
+def _task_of(grade_name: str) -> str:
+    for suffix in ("-tests", "-hidden"):
+        if grade_name.endswith(suffix):
+            return grade_name[: -len(suffix)]
+    return grade_name
+
+
+def gradebook_rows(course: Path, assignments: Sequence[str] | None = None) -> tuple[list[str], list[dict[str, Any]]]:
+    """Per (student, assignment): points per task (visible + hidden cells summed), total, max."""
+    from nbgrader.api import Gradebook, MissingEntry
+
+    url = "sqlite:///" + str(course / "gradebook.db")
+    rows: list[dict[str, Any]] = []
+    columns: list[str] = []
+    with Gradebook(url) as gb:
+        names = [a.name for a in gb.assignments if not assignments or a.name in assignments]
+        multi = len(names) > 1
+        for a in sorted(names):
+            for student in sorted(s.id for s in gb.students):
+                try:
+                    sub = gb.find_submission(a, student)
+                except MissingEntry:
+                    continue
+                row: dict[str, Any] = {"student": student, "assignment": a}
+                total = maximum = 0.0
+                for nb in sub.notebooks:
+                    for g in sorted(nb.grades, key=lambda g: g.name):
+                        col = f"{a}/{_task_of(g.name)}" if multi else _task_of(g.name)
+                        if col not in columns:
+                            columns.append(col)
+                        score = g.score if g.score is not None else 0.0
+                        row[col] = round(row.get(col, 0.0) + score, 4)
+                        total += score
+                        maximum += g.max_score
+                row["total"] = round(total, 4)
+                row["max"] = round(maximum, 4)
+                rows.append(row)
+    return ["student", "assignment", *columns, "total", "max"], rows
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    course = _course_dir(args.course)
+    header, rows = gradebook_rows(course, args.assignment)
+    out = Path(args.csv)
+    with out.open("w", newline="", encoding="utf-8") as fh:
+        w = csv.DictWriter(fh, fieldnames=header, restval="")
+        w.writeheader()
+        w.writerows(rows)
+    print(f"wrote {len(rows)} row(s) to {out}")
+    _print_table(header, rows)
+    return 0
+
+
+def _print_table(header: Sequence[str], rows: Sequence[dict[str, Any]]) -> None:
+    if not rows:
+        return
+    cells = [[str(h) for h in header]] + [[_cell(r.get(h, "")) for h in header] for r in rows]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(header))]
+    for k, row in enumerate(cells):
+        print("  ".join(c.rjust(w) if k and i > 1 else c.ljust(w) for i, (c, w) in enumerate(zip(row, widths))))
+        if k == 0:
+            print("  ".join("-" * w for w in widths))
+
+
+def _cell(v: Any) -> str:
+    return f"{v:g}" if isinstance(v, float) else str(v)
+
+
+# ---------------------------------------------------------------------------------------------
+# course check: the student's self-check
+# ---------------------------------------------------------------------------------------------
+
+def check_notebook(path: Path, timeout: int = 600) -> list[dict[str, Any]]:
+    """Execute a notebook top to bottom and score its test cells as nbgrader would.
+
+    Returns one dict per grade cell: ``task``, ``cell``, ``score``, ``max``, ``hidden`` (True for
+    a hidden-test cell without its tests, as in a release notebook) and ``report`` (its output).
+    """
+    import nbformat
+    from nbclient import NotebookClient
+    from nbgrader.utils import determine_grade
+
+    nb = nbformat.read(path, as_version=4)
+    with tempfile.TemporaryDirectory() as tmp:
+        client = NotebookClient(
+            nb, timeout=timeout, allow_errors=True, kernel_name="python3", resources={"metadata": {"path": str(path.parent.resolve())}}
+        )
+        del tmp
+        client.execute()
+    results = []
+    for cell in nb.cells:
+        meta = cell.metadata.get("nbgrader", {})
+        if cell.cell_type != "code" or not meta.get("grade"):
+            continue
+        hidden = "grading.grade(" not in cell.source
+        score, maximum = determine_grade(cell)
+        report = "".join(
+            o.get("text", "") if o.output_type == "stream" else
+            (f"{o.ename}: {o.evalue}" if o.output_type == "error" else "")
+            for o in cell.outputs
+        )
+        results.append({
+            "task": _task_of(meta["grade_id"]),
+            "cell": meta["grade_id"],
+            "score": None if hidden else score,
+            "max": maximum,
+            "hidden": hidden,
+            "report": report,
+        })
+    return results
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    path = Path(args.notebook)
+    if not path.exists():
+        print(f"course check: no such notebook {path}", file=sys.stderr)
+        return 2
+    print(f"running {path} top to bottom (a fresh kernel) ...")
+    results = check_notebook(path)
+    header = ["task", "tests", "score", "max"]
+    rows = []
+    got = possible = hidden_pts = 0.0
+    for r in results:
+        if r["hidden"]:
+            hidden_pts += r["max"]
+            continue
+        rows.append({"task": r["task"], "tests": "visible", "score": float(r["score"]), "max": float(r["max"])})
+        got += r["score"]
+        possible += r["max"]
+    if args.verbose:
+        for r in results:
+            if not r["hidden"] and r["score"] < r["max"]:
+                print(r["report"].rstrip())
+                print()
+    _print_table(header, rows)
+    print(f"\nvisible tests: {got:g} / {possible:g} points")
+    if hidden_pts:
+        print(f"hidden tests worth {hidden_pts:g} more points run when your notebook is graded.")
+    if got < possible and not args.verbose:
+        print("run with -v to see what failed, or read the output of the test cells in the notebook")
+    return 0 if got == possible else 1
+
+
+# ---------------------------------------------------------------------------------------------
+# course demo: the instructor walk-through on exercises/examples
+# ---------------------------------------------------------------------------------------------
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    repo_course = _course_dir(args.course)
+    examples = repo_course / "examples" / "submitted"
+    work = Path(args.workdir).resolve() if args.workdir else Path(tempfile.mkdtemp(prefix="course-demo-"))
+    work.mkdir(parents=True, exist_ok=True)
+    demo_assignments = sorted({p.parent.name for p in examples.glob("*/*/*.ipynb")})
+    print(f"demo class: {len(list(examples.iterdir()))} students, assignments {', '.join(demo_assignments)}")
+    print(f"working copy of the course: {work}\n")
+    shutil.copy2(repo_course / "nbgrader_config.py", work / "nbgrader_config.py")
+    for a in demo_assignments:
+        dest = work / "source" / a
+        if dest.exists():
+            shutil.rmtree(dest)
+        shutil.copytree(repo_course / "source" / a, dest)
+    print("1. release (nbgrader generate_assignment)")
+    if cmd_release(argparse.Namespace(course=str(work), all=False, assignments=demo_assignments)):
+        return 1
+    print("\n2. collect the submissions and autograde them")
+    for a in demo_assignments:
+        students = _import_submissions(work, examples, a)
+        t0 = time.perf_counter()
+        done = autograde(work, a, students, progress=not args.quiet)
+        print(f"   {a}: {sum(done.values())}/{len(done)} graded in {time.perf_counter() - t0:.1f} s")
+    print("\n3. feedback (HTML, one file per student and assignment)")
+    for a in demo_assignments:
+        cmd_feedback(argparse.Namespace(course=str(work), assignment=a))
+    print("\n4. export the gradebook")
+    rc = cmd_export(argparse.Namespace(course=str(work), csv=str(work / "grades.csv"), assignment=None))
+    example = sorted((work / "autograded").glob("*/*/*.ipynb"))
+    if example:
+        print(f"\nautograded notebooks (with each test cell's report): {work / 'autograded'}")
+        _show_one_report(example)
+    return rc
+
+
+def _show_one_report(notebooks: Sequence[Path]) -> None:
+    """Print the first failing test report found, as a student would read it."""
+    for path in notebooks:
+        nb = json.loads(path.read_text(encoding="utf-8"))
+        for cell in nb["cells"]:
+            meta = cell.get("metadata", {}).get("nbgrader", {})
+            if cell["cell_type"] != "code" or not meta.get("grade"):
+                continue
+            text = "".join("".join(o.get("text", "")) for o in cell.get("outputs", []) if o.get("output_type") == "stream")
+            if "[FAIL]" in text:
+                student = path.parent.parent.name
+                print(f"\nfor example, {student} / {path.parent.name} / {meta['grade_id']}:\n")
+                print(text.rstrip())
+                return
+
+
+# ---------------------------------------------------------------------------------------------
+# argument parsing
+# ---------------------------------------------------------------------------------------------
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="course", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def add(name: str, help_: str, func: Any, course: bool = True) -> argparse.ArgumentParser:
+        sp = sub.add_parser(name, help=help_, description=help_)
+        if course:
+            sp.add_argument("--course", metavar="DIR", help="nbgrader course directory (default: ./ if it has nbgrader_config.py, else the repository's exercises/)")
+        sp.set_defaults(func=func)
+        return sp
+
+    sp = add("generate", "generate the source notebooks from exercises/spec (python -m course_lib.exercises_gen)", cmd_generate, course=False)
+    sp.add_argument("assignments", nargs="*", metavar="ASSIGNMENT")
+    sp.add_argument("--check", action="store_true", help="exit 1 if a committed notebook is stale")
+
+    sp = add("release", "nbgrader generate_assignment: source/ -> release/ (solutions and hidden tests removed)", cmd_release)
+    sp.add_argument("assignments", nargs="*", metavar="ASSIGNMENT")
+    sp.add_argument("--all", action="store_true", help="every assignment in source/")
+
+    sp = add("autograde", "autograde every submission of an assignment (submitted/<student>/<assignment>/)", cmd_autograde)
+    sp.add_argument("assignment", metavar="ASSIGNMENT")
+    sp.add_argument("--submissions", metavar="DIR", help="copy DIR/<student>/<assignment>/ into the course first")
+    sp.add_argument("--student", action="append", metavar="ID", help="only this student (repeatable)")
+    sp.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    sp = add("feedback", "generate HTML feedback for every autograded submission of an assignment", cmd_feedback)
+    sp.add_argument("assignment", metavar="ASSIGNMENT")
+
+    sp = add("export", "export the gradebook: student, assignment, points per task, total, max", cmd_export)
+    sp.add_argument("--csv", required=True, metavar="FILE")
+    sp.add_argument("--assignment", action="append", metavar="ASSIGNMENT", help="only this assignment (repeatable)")
+
+    sp = add("check", "students: run a notebook's visible tests and print a table of scores", cmd_check, course=False)
+    sp.add_argument("notebook", metavar="NOTEBOOK")
+    sp.add_argument("-v", "--verbose", action="store_true", help="print the report of every test that lost points")
+
+    sp = add("demo", "instructor walk-through on the demo class in exercises/examples", cmd_demo)
+    sp.add_argument("--workdir", metavar="DIR", help="where to build the demo course (default: a new temporary folder)")
+    sp.add_argument("--quiet", action="store_true", help="no progress bars")
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``course`` console script."""
+    args = _parser().parse_args(argv)
+    return int(args.func(args) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

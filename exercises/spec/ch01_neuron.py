@@ -1,0 +1,97 @@
+"""Spec of assignment ch01_neuron: activations and the neuron of chapter 1."""
+
+from course_lib.exercises_gen import Markdown, Setup, Solution, Tests, Written
+
+ASSIGNMENT = "ch01_neuron"
+
+CELLS = [
+    Markdown(
+        """
+        # Assignment 1: the neuron and its activations
+
+        Every layer in this course is a pair of functions:
+
+        ```python
+        out, cache = layer_forward(x, ...)   # cache: whatever backward will need
+        dx = layer_backward(dout, cache)     # dout = dL/dout, dx = dL/dx, same shape as x
+        ```
+
+        `dout` is the gradient of the loss with respect to the layer's output; backward multiplies
+        it by the layer's local derivative (the chain rule). Never modify `x`, `dout` or the cache
+        in place. Each task has a test cell you can run (the number it prints is your score for
+        that cell; the report says what was checked) and hidden tests that run when your notebook
+        is graded. Restart the kernel and run everything before you submit.
+        """
+    ),
+    Setup(),
+    Markdown(
+        """
+        ## Task 1: sigmoid
+
+        σ(x) = 1 / (1 + e^(−x)), and σ'(x) = σ(x)(1 − σ(x)): cache the output, not the input.
+        Careful: `np.exp(-x)` overflows for x = −1000. Compute σ so that no exponent is ever
+        positive (hint: for x < 0, σ(x) = eˣ / (1 + eˣ)).
+        """
+    ),
+    Solution(["course_lib.neuron:sigmoid", "course_lib.neuron:sigmoid_forward", "course_lib.neuron:sigmoid_backward"]),
+    Tests("ch01_neuron.sigmoid"),
+    Markdown(
+        """
+        ## Task 2: tanh
+
+        tanh'(x) = 1 − tanh²(x): again the output is all backward needs.
+        """
+    ),
+    Solution(["course_lib.neuron:tanh_forward", "course_lib.neuron:tanh_backward"]),
+    Tests("ch01_neuron.tanh"),
+    Markdown(
+        """
+        ## Task 3: ReLU
+
+        relu(x) = max(0, x). Its derivative is 1 where x > 0 and 0 elsewhere (we take 0 at x = 0).
+        """
+    ),
+    Solution(["course_lib.neuron:relu_forward", "course_lib.neuron:relu_backward"]),
+    Tests("ch01_neuron.relu"),
+    Markdown(
+        """
+        ## Task 4: a neuron, and a layer of them
+
+        A neuron computes a = f(x · w + b). Write `neuron_forward` for all four cases in the
+        docstring's table (one neuron or a layer of M neurons; one example or a batch of N), with
+        `activation` one of `"sigmoid"`, `"tanh"`, `"relu"`, `"identity"`. Use your activation
+        functions from above (the dictionary `ACTIVATIONS` below maps names to them); the
+        `neuron_backward` of the reference library is not part of this assignment.
+        """
+    ),
+    Solution(
+        ["course_lib.neuron:neuron_forward"],
+        preamble='''
+        ACTIVATIONS = {
+            "sigmoid": (sigmoid_forward, sigmoid_backward),
+            "tanh": (tanh_forward, tanh_backward),
+            "relu": (relu_forward, relu_backward),
+            "identity": (lambda z: (z, None), lambda dout, cache: dout),
+        }
+        ''',
+    ),
+    Tests("ch01_neuron.neuron"),
+    Markdown("## Task 5: written question"),
+    Written(
+        "saturation",
+        """
+        **Question (2 points).** A network uses sigmoid activations and its weights were
+        initialised large, so that most pre-activations z have |z| > 5. What happens to the
+        gradients that flow back through these neurons, and why? Name one remedy.
+        """,
+        """
+        σ'(z) = σ(z)(1 − σ(z)) ≤ 1/4, and for |z| > 5 it is below 0.0067: the neuron is saturated.
+        Backward multiplies the upstream gradient by σ'(z), so almost nothing flows back and,
+        across several such layers, the gradient shrinks geometrically (vanishing gradients);
+        the weights feeding saturated neurons barely learn. Remedies: smaller (Xavier)
+        initialisation so z stays in the linear range, ReLU-type activations (derivative 1 for
+        z > 0), or batch normalisation to keep z centred.
+        """,
+        points=2,
+    ),
+]
