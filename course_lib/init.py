@@ -44,12 +44,19 @@ def fans(shape: tuple[int, ...]) -> tuple[int, int]:
     raise ValueError(f"shape must be 2-D (D, M) or 4-D (F, C, HH, WW), got {shape}")
 
 
+def _check_dtype(dtype: object) -> None:
+    # An integer dtype would silently round every weight of size ~0.1 to 0.
+    if not np.issubdtype(np.dtype(dtype), np.floating):
+        raise TypeError(f"dtype must be a floating type (float32 or float64), got {dtype}")
+
+
 def he_init(
     shape: tuple[int, ...],
     rng: np.random.Generator | int | None = None,
     dtype: type = np.float64,
 ) -> np.ndarray:
     """He (Kaiming) normal initialisation: N(0, 2 / fan_in). Shape (D, M) or (F, C, HH, WW)."""
+    _check_dtype(dtype)
     fan_in, _ = fans(shape)
     return (as_rng(rng).standard_normal(shape) * np.sqrt(2.0 / fan_in)).astype(dtype)
 
@@ -60,5 +67,6 @@ def xavier_init(
     dtype: type = np.float64,
 ) -> np.ndarray:
     """Xavier (Glorot) normal initialisation: N(0, 2 / (fan_in + fan_out))."""
+    _check_dtype(dtype)
     fan_in, fan_out = fans(shape)
     return (as_rng(rng).standard_normal(shape) * np.sqrt(2.0 / (fan_in + fan_out))).astype(dtype)
