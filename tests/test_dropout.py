@@ -334,3 +334,27 @@ def test_activation_stats_bad_inputs():
     with pytest.raises(TypeError, match="width must be an integer"):
         activation_stats(width=2.5)
     assert activation_stats(3, 8, "he", "linear", 0, batch=4).shape == (3,)
+
+
+def test_source_slides_scale_by_the_drop_probability_which_is_wrong():
+    """The slides drop with probability 0.4 (``mask = rand < 0.4; hidden[mask] = 0``) and then
+    multiply by 0.4 at test time (direct dropout) or divide by p = 0.4 (inverted). The kept
+    fraction is 0.6, so the right factors are ×0.6 and ÷0.6; ×0.4 and ÷0.4 make the train/test
+    expectations differ by 2/3 and 3/2."""
+    h = np.ones(200_000)
+    dropped = np.random.default_rng(0).random(h.shape) < 0.4
+    trained = np.where(dropped, 0.0, h)
+    sd = Z * math.sqrt(0.4 * 0.6 / h.size)
+    assert abs(trained.mean() - 0.6) < sd  # E[train] = keep fraction = 0.6
+    assert abs(trained.mean() - 0.4 * h.mean()) > 0.19  # direct dropout ×0.4 at test time: wrong
+    assert abs((trained / 0.4).mean() - 1.5) < sd / 0.4  # inverted ÷0.4: expectation 1.5, not 1
+    assert abs((trained / 0.6).mean() - 1.0) < sd / 0.6  # ÷ keep_prob: expectation preserved
+
+
+def test_layers_build_from_architecture_specs():
+    from course_lib.architectures import LayerSpec
+
+    bn = LayerSpec("SpatialBatchNorm", (3,)).build(dtype=np.float32)
+    assert isinstance(bn.params["gamma"], np.ndarray) and bn.params["gamma"].dtype == np.float32
+    drop = LayerSpec("Dropout", (0.5,)).build(rng=np.random.default_rng(0))
+    assert isinstance(drop, Dropout) and drop.keep_prob == 0.5
