@@ -465,9 +465,9 @@ def download_file(
     """Download ``filename`` from the first mirror that serves it with the right SHA-256.
 
     Each mirror URL is ``mirror.rstrip('/') + '/' + filename``; ``file:///some/dir/`` mirrors
-    work too (copying from a USB stick or a shared drive gets the same checks). Transient failures (timeouts,
-    refused or dropped connections, HTTP 5xx/429, a body shorter than its Content-Length) are
-    retried up to ``retries`` times with exponential backoff (``backoff·2**k`` seconds); HTTP 4xx
+    work too (copying from a USB stick or a shared drive gets the same checks). Transient
+    failures (timeouts, refused or dropped connections, HTTP 5xx/429, a body shorter than its
+    Content-Length) are retried up to ``retries`` times with exponential backoff (``backoff·2**k`` seconds); HTTP 4xx
     and a checksum mismatch move straight on to the next mirror. The download is streamed into a
     temporary file in ``dest_dir`` and renamed into place (``os.replace``) only after its hash
     matches, so ``dest_dir`` never holds a partial or corrupt ``filename``.
