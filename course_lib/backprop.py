@@ -385,6 +385,14 @@ def _operand(x: object, name: str) -> Any:
 class _Gate:
     """Remembers its inputs in ``forward`` because ``backward`` needs them."""
 
+    @staticmethod
+    def _pair(x: Any, y: Any) -> tuple[Any, Any]:
+        x, y = _operand(x, "x"), _operand(y, "y")
+        # broadcasting would make dx, dy come back in the wrong shape: demand equal shapes
+        if isinstance(x, np.ndarray) and isinstance(y, np.ndarray) and x.shape != y.shape:
+            raise ValueError(f"x and y must have the same shape, got {x.shape} and {y.shape}")
+        return x, y
+
     def __init__(self) -> None:
         self._inputs: tuple[Any, ...] | None = None
 
@@ -401,7 +409,7 @@ class AddGate(_Gate):
     """``z = x + y``; backward *distributes*: dx = dy = dz. Scalars or same-shape arrays."""
 
     def forward(self, x: Any, y: Any) -> Any:
-        self._inputs = (_operand(x, "x"), _operand(y, "y"))
+        self._inputs = self._pair(x, y)
         return self._inputs[0] + self._inputs[1]
 
     def backward(self, dz: Any) -> tuple[Any, Any]:
@@ -415,7 +423,7 @@ class MultiplyGate(_Gate):
     """``z = x · y``; backward *swaps*: dx = y · dz, dy = x · dz."""
 
     def forward(self, x: Any, y: Any) -> Any:
-        self._inputs = (_operand(x, "x"), _operand(y, "y"))
+        self._inputs = self._pair(x, y)
         return self._inputs[0] * self._inputs[1]
 
     def backward(self, dz: Any) -> tuple[Any, Any]:
@@ -428,8 +436,7 @@ class MaxGate(_Gate):
     """``z = max(x, y)``; backward *routes* dz to the larger input (to ``x`` on a tie)."""
 
     def forward(self, x: Any, y: Any) -> Any:
-        x, y = _operand(x, "x"), _operand(y, "y")
-        self._inputs = (x, y)
+        x, y = self._inputs = self._pair(x, y)
         if isinstance(x, np.ndarray) or isinstance(y, np.ndarray):
             return np.maximum(x, y)
         return max(x, y)

@@ -318,6 +318,8 @@ class TestGates:
             bp.MultiplyGate().forward("2", 3.0)
         with pytest.raises(ValueError, match="y contains 1 non-finite"):
             bp.AddGate().forward(np.zeros(2), np.array([0.0, np.inf]))
+        with pytest.raises(ValueError, match=r"x and y must have the same shape, got \(2,\) and \(3, 2\)"):
+            bp.MultiplyGate().forward(np.zeros(2), np.zeros((3, 2)))
 
 
 # ============================================================================================
