@@ -258,10 +258,12 @@ def diagnose(analytic: Any, numerical: np.ndarray, batch_size: int | None = None
 class InputResult:
     """The verdict for one differentiated input of a layer.
 
-    ``rel_error`` is the largest relative error over the entries whose absolute difference
-    exceeds the finite-difference noise floor of the check (see :func:`check_layer`); entries
-    where both gradients are zero up to that noise do not count, so a correct layer whose true
-    gradient is exactly 0 somewhere passes.
+    ``rel_error`` is the largest relative error over the entries that can judge the gradient:
+    those large enough that the finite-difference noise of the check (``noise_floor``, see
+    :func:`check_layer`) cannot cost them ``tol`` of relative error, and any entry whose difference
+    exceeds that noise. A tiny entry that agrees to within the noise (e.g. a true gradient of
+    exactly 0, or 1e-6 next to entries of 1) does not count: its relative error measures the
+    rounding of the finite difference, not the code. ``passed`` is ``rel_error <= tol``.
     """
 
     name: str
@@ -271,10 +273,14 @@ class InputResult:
     analytic_value: float | None = None
     numerical_value: float | None = None
     diagnosis: str | None = None
+    max_abs_error: float | None = None
+    noise_floor: float | None = None
 
     def __str__(self) -> str:
         status = "ok  " if self.passed else "FAIL"
         text = f"[{status}] d{self.name}: relative error {self.rel_error:.2e}"
+        if self.max_abs_error is not None and self.noise_floor is not None:
+            text += f" (largest difference {self.max_abs_error:.1e}, noise floor {self.noise_floor:.1e})"
         if not self.passed and self.worst_index is not None:
             text += (
                 f"; worst at index {self.worst_index}: analytic {self.analytic_value:.6g}, "
@@ -327,12 +333,20 @@ def _arrays_in(obj: Any, depth: int = 0) -> list[np.ndarray]:
     return []
 
 
-def _worst(a: np.ndarray, n: np.ndarray, atol: float = 0.0) -> tuple[tuple[int, ...], float, float]:
+def _judged(a: np.ndarray, n: np.ndarray, noise: float, tol: float) -> np.ndarray:
+    """Mask of the entries that count (see :class:`InputResult`); NaN always counts."""
+    with np.errstate(invalid="ignore"):
+        tiny_agreeing = (np.maximum(np.abs(a), np.abs(n)) <= noise / tol) & (np.abs(a - n) <= noise)
+    return ~tiny_agreeing
+
+
+def _worst(a: np.ndarray, n: np.ndarray, counted: np.ndarray | None = None) -> tuple[tuple[int, ...], float, float]:
     with np.errstate(invalid="ignore"):
         diff = np.abs(a - n)
         err = diff / np.maximum(1e-8, np.abs(a) + np.abs(n))
     err = np.where(np.isnan(err), np.inf, err)
-    err = np.where(diff <= atol, -1.0, err)  # noise-level entries are never "the worst"
+    if counted is not None:
+        err = np.where(counted, err, -1.0)  # noise-level entries are never "the worst"
     idx = np.unravel_index(int(np.argmax(err)), a.shape)
     return tuple(int(i) for i in idx), float(a[idx]), float(n[idx])
 
@@ -363,8 +377,9 @@ def check_layer(
         dout: the upstream gradient; default a standard-normal array drawn with ``seed``
             (never all ones: see the module docstring).
         seed: seed of the upstream gradient.
-        tol: largest relative error that passes. Entries whose absolute difference is below
-            the rounding noise of the finite differences (10·ε·Σ|out·dout|/(2h)) always pass.
+        tol: largest relative error that passes. Small entries that agree to within the
+            rounding noise of the finite differences (10·ε·Σ|out·dout|/(2h)) always pass (see
+            :class:`InputResult`).
         h: finite-difference step.
 
     Returns:
@@ -430,7 +445,8 @@ def check_layer(
     # Rounding error of a central difference of L = Σ out·dout: each output is off by ~ε·|out|,
     # so the numerical gradient carries noise ~ε·Σ|out·dout| / (2h). Where the true gradient is 0
     # (e.g. BatchNorm's dx for constant dout) that noise alone would give a relative error of
-    # ~1e-3 against the 1e-8 floor of rel_error; differences below 10× the noise do not count.
+    # ~1e-3 against the 1e-8 floor of rel_error. Small entries that agree to within 10× this
+    # noise do not count (see InputResult).
     with np.errstate(invalid="ignore", over="ignore"):
         noise = 10 * np.finfo(np.float64).eps * float(np.nansum(np.abs(out * dout))) / (2 * h)
 
@@ -454,12 +470,15 @@ def check_layer(
                 InputResult(name, False, float("inf"), diagnosis=diagnose(analytic, numerical, batch))
             )
             continue
-        with np.errstate(invalid="ignore"):
-            above_noise = ~(np.abs(a - numerical) <= noise)  # NaN counts as above
-        err = rel_error(a[above_noise], numerical[above_noise])
+        counted = _judged(a, numerical, noise, tol)
+        err = rel_error(a[counted], numerical[counted])
         ok = err <= tol
-        idx, av, nv = _worst(a, numerical, noise)
+        idx, av, nv = _worst(a, numerical, counted)
+        with np.errstate(invalid="ignore"):
+            max_abs = float(np.max(np.abs(a - numerical))) if a.size else 0.0
         report.results.append(
-            InputResult(name, ok, err, idx, av, nv, None if ok else diagnose(a, numerical, batch))
+            InputResult(
+                name, ok, err, idx, av, nv, None if ok else diagnose(a, numerical, batch), max_abs, noise
+            )
         )
     return report

@@ -438,3 +438,25 @@ def test_diagnose_direct_cases():
     assert "missing sum over the batch" in diagnose(np.stack([n / 3] * 3), n, batch_size=3)
     # nothing recognisable: every entry wrong in a different way
     assert diagnose(np.array([[5.0, -1.0], [0.5, 9.0]]), n) is None
+
+
+def test_tiny_entries_next_to_large_ones_do_not_fail_a_correct_layer(rng):
+    # tanh'(7) ≈ 3.3e-6: its finite difference is good to ~1e-11 absolutely, i.e. only ~1e-5
+    # relatively; judging it by relative error alone would fail a correct layer (a false alarm a
+    # grader must never raise)
+    def tanh_forward(x):
+        out = np.tanh(x)
+        return out, out
+
+    def tanh_backward(dout, cache):
+        return dout * (1 - cache**2)
+
+    x = rng.standard_normal((3, 4))
+    x[1, 2] = 7.0
+    report = check_layer(tanh_forward, tanh_backward, {"x": x})
+    assert report.passed, str(report)
+    assert report["x"].rel_error < 1e-8 and report["x"].max_abs_error < 1e-9
+    assert "noise floor" in str(report)
+    # a wrong tiny entry is still caught: make that one entry 10× too large
+    wrong = check_layer(tanh_forward, lambda d, c: tanh_backward(d, c) * np.where(c > 0.999, 10, 1), {"x": x})
+    assert not wrong.passed and wrong["x"].worst_index == (1, 2), str(wrong)
