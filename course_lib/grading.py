@@ -311,8 +311,16 @@ class Student:
                 raise
             except Exception as e:
                 where = _student_frame(e.__traceback__)
+                hint = ""
+                if isinstance(e, RuntimeWarning) and "overflow" in str(e):
+                    hint = (
+                        "\n  an intermediate value is too large for float64 (exp(710) = inf): use a "
+                        "stable formula, e.g. subtract the row maximum before exp"
+                    )
+                elif isinstance(e, RuntimeWarning):
+                    hint = "\n  NumPy produced inf or NaN: a division by zero or log(0)?"
                 raise Fail(
-                    f"{name} raised {type(e).__name__}: {e}" + (f"\n  {where}" if where else "")
+                    f"{name} raised {type(e).__name__}: {e}" + (f"\n  {where}" if where else "") + hint
                 ) from None
             for k, saved in before.items():
                 now = _arrays_in(named[k])
@@ -348,7 +356,7 @@ def _execute(check: Check, namespace: Mapping[str, Any]) -> dict[str, Any]:
         # a RuntimeWarning (overflow in exp, divide by zero) inside student code must not reach
         # the cell's stderr (nbgrader would give 0 points) and is usually a bug: report it
         warnings.simplefilter("error", RuntimeWarning)
-        np_err = np.seterr(all="warn")
+        np_err = np.seterr(over="warn", divide="warn", invalid="warn", under="ignore")
         try:
             check.run(Student(namespace))
         except _NotImplemented as e:
@@ -461,7 +469,12 @@ def _run_forked(check: Check, namespace: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def run_task(
-    task_id: str, namespace: Mapping[str, Any], *, hidden: bool = False, isolate: bool | None = None
+    task_id: str,
+    namespace: Mapping[str, Any],
+    *,
+    hidden: bool = False,
+    isolate: bool | None = None,
+    timeout: float | None = None,
 ) -> TaskResult:
     """Run the visible (or hidden) sub-checks of a task on the functions in ``namespace``.
 
@@ -471,6 +484,7 @@ def run_task(
         hidden: run the hidden sub-checks instead of the visible ones.
         isolate: run each sub-check in a forked child (default: yes where ``os.fork`` exists,
             unless the environment sets ``COURSE_GRADING_ISOLATION=0``).
+        timeout: seconds per sub-check (default: the check's own, 20 s); isolated runs only.
 
     Returns:
         a :class:`TaskResult`; it never raises for anything the student's code does.
@@ -489,6 +503,8 @@ def run_task(
                 "output": "",
             }
         elif isolate:
+            if timeout is not None:
+                check = Check(check.what, check.points, check.run, check.hidden, timeout)
             raw = _run_forked(check, namespace)
         else:
             raw = _execute(check, namespace)
