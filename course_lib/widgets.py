@@ -36,6 +36,7 @@ __all__ = [
     "ACTIVATION_NAMES",
     "KERNELS",
     "TEST_FUNCTIONS",
+    "BookFigure",
     "Explorer",
     "activation_explorer",
     "batchnorm_demo",
@@ -73,17 +74,32 @@ KERNELS: tuple[str, ...] = ("vertical edges", "horizontal edges", "box blur", "i
 # The explorer widget
 # ------------------------------------------------------------------------------------------------
 
-def _new_figure(ncols: int, width: float = 4.0, height: float = 3.4) -> Figure:
-    """A constrained-layout figure with ``ncols`` side-by-side axes (pyplot-free)."""
-    fig = Figure(figsize=(width * ncols, height), layout="constrained")
-    fig.subplots(1, ncols, squeeze=False)
-    return fig
+def _png_bytes(fig: Figure) -> bytes:
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=STATIC_DPI, bbox_inches="tight")
+    return buffer.getvalue()
 
 
 def _png_base64(fig: Figure) -> str:
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=STATIC_DPI, bbox_inches="tight")
-    return base64.b64encode(buffer.getvalue()).decode("ascii")
+    return base64.b64encode(_png_bytes(fig)).decode("ascii")
+
+
+class BookFigure(Figure):
+    """A matplotlib Figure that shows itself as a PNG in Jupyter even if pyplot was never imported.
+
+    Figures made without pyplot do not get IPython's inline-backend formatter, so a notebook (and
+    the book) would print ``<Figure size ...>`` instead of the picture.
+    """
+
+    def _repr_png_(self) -> bytes:
+        return _png_bytes(self)
+
+
+def _new_figure(ncols: int, width: float = 4.0, height: float = 3.4) -> Figure:
+    """A constrained-layout figure with ``ncols`` side-by-side axes (pyplot-free)."""
+    fig = BookFigure(figsize=(width * ncols, height), layout="constrained")
+    fig.subplots(1, ncols, squeeze=False)
+    return fig
 
 
 class Explorer(widgets.VBox):

@@ -9,7 +9,8 @@ Usage (from anywhere; ``make book`` runs it with the project's venv):
 What it guarantees:
 
 * every code cell runs (jupyter-cache keeps results in book/_build/.jupyter_cache, so a rebuild
-  only re-executes pages whose code changed) and a failing cell fails the build;
+  only re-executes pages whose code changed; a change anywhere in course_lib empties the cache)
+  and a failing cell fails the build;
 * Sphinx warnings are errors (``-W --keep-going``: all warnings are listed, then the build fails);
 * nothing is fetched from the network: MathJax is vendored in book/_static/mathjax (restored from
   the npm registry only if someone deleted it), widgets render as static figures;
@@ -22,6 +23,7 @@ Exit status: 0 on success, non-zero on failure. The last line printed names the 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import os
 import shutil
 import subprocess
@@ -34,6 +36,7 @@ ROOT = Path(__file__).resolve().parents[1]
 BOOK = ROOT / "book"
 BUILD = BOOK / "_build"
 HTML = BUILD / "html"
+CACHE = BUILD / ".jupyter_cache"  # must match execute.cache in _config.yml
 MATHJAX = BOOK / "_static" / "mathjax"
 MATHJAX_VERSION = "3.2.2"
 # The vendored subset of the npm package (see book/_static/mathjax/README.md).
@@ -75,6 +78,31 @@ def ensure_mathjax() -> None:
         shutil.copy2(Path(tmp) / "package" / "LICENSE", MATHJAX / "LICENSE")
 
 
+def library_fingerprint() -> str:
+    """Hash of everything a cached cell result depends on besides its own code.
+
+    jupyter-cache keys a page on its code cells only, so after a change in ``course_lib`` a cached
+    page would still show the old library's output (or hide a new failure).
+    """
+    digest = hashlib.sha256(KERNEL_CONFIG.encode())
+    for path in sorted((ROOT / "course_lib").rglob("*")):
+        if path.is_file() and path.suffix in {".py", ".json", ".txt", ".csv", ".npz"}:
+            digest.update(path.relative_to(ROOT).as_posix().encode())
+            digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def invalidate_stale_cache() -> None:
+    """Drop the execution cache when the library changed since it was filled."""
+    stamp = BUILD / ".course_lib_fingerprint"
+    current = library_fingerprint()
+    if CACHE.exists() and (not stamp.is_file() or stamp.read_text() != current):
+        print("course_lib changed since the last build: re-executing every page", flush=True)
+        shutil.rmtree(CACHE)
+        shutil.rmtree(BUILD / "jupyter_execute", ignore_errors=True)
+    stamp.write_text(current)
+
+
 def kernel_environment() -> dict[str, str]:
     """Environment for the build: our IPython kernel config, headless matplotlib, no telemetry."""
     ipython_dir = BUILD / ".ipython"
@@ -105,6 +133,9 @@ def jupyter_book_command(builder: str) -> list[str]:
         builder,
         "--warningiserror",
         "--keep-going",
+        # Re-read every page: otherwise a page whose build failed with a warning is "up to date"
+        # on the next run and the warning is never raised again. Cells stay cached, so it is cheap.
+        "--all",
     ]
 
 
@@ -141,6 +172,7 @@ def main(argv: list[str] | None = None) -> int:
         shutil.rmtree(BUILD)
     BUILD.mkdir(parents=True, exist_ok=True)
     ensure_mathjax()
+    invalidate_stale_cache()
 
     cmd = jupyter_book_command("html")
     if args.quiet:
