@@ -345,6 +345,11 @@ def fit(
             if aug is not None:
                 xb = aug(xb, rng)
             scores = model.forward(xb)
+            if not np.isfinite(scores).all():
+                raise FloatingPointError(
+                    f"the network's scores overflowed (inf/NaN) in epoch {epoch} (step {step}): the "
+                    f"learning rate {lr:g} is probably too large"
+                )
             batch_loss, dscores = loss_fn(scores, yb)
             if not math.isfinite(batch_loss):
                 raise FloatingPointError(

@@ -1,0 +1,193 @@
+"""Training speed of the seed CNN: course_lib (NumPy) against the same network in PyTorch (CPU).
+
+What is timed: one training step = forward + softmax cross-entropy + backward + Adam update, on
+a batch of 64 float32 MNIST-sized images (1×28×28), for the chapter-9 network
+conv 16@5×5 -> ReLU -> max-pool 2 -> conv 32@5×5 -> ReLU -> max-pool 2 -> affine 512→128 -> ReLU
+-> affine 128→10. Both implementations run in this process, on the same random data, for
+``--batches`` steps per round (default 100 ≈ 1/9 of an MNIST epoch); rounds alternate between
+the two (course_lib, torch, course_lib, torch, ...) so that a noisy neighbour on a shared machine
+slows both alike, and the *median* round is reported. Output: ms per batch for each, and the
+ratio course_lib / PyTorch (target ≤ 1.0, acceptable ≤ 1.5).
+
+Threads: PyTorch is limited to as many threads as NumPy's BLAS uses (``threadpoolctl`` reports
+them), so neither side gets more cores than the other. For a fair and stable measurement, run on
+an otherwise idle machine and mind the environment variables that OpenBLAS (NumPy's BLAS in the
+PyPI wheels) and OpenMP (PyTorch's intra-op pool) read at start-up:
+
+- ``OPENBLAS_NUM_THREADS`` / ``OMP_NUM_THREADS``: if a parent shell exported ``=1`` (common on
+  clusters and in some CI images), NumPy runs single-threaded while you think it uses all
+  cores. Unset both (``env -u OPENBLAS_NUM_THREADS -u OMP_NUM_THREADS python ...``) to let each
+  library use every core, or set both to the same number to compare at a fixed thread count;
+  ``--threads N`` does the latter from inside (through threadpoolctl and torch.set_num_threads).
+- ``MKL_NUM_THREADS`` matters only for an MKL build of NumPy; ``GOTO_NUM_THREADS`` is an old
+  OpenBLAS alias.
+
+PyTorch is an optional dependency (``pip install -e ".[bench]"``, CPU build); the library never
+imports it. ``--profile`` adds a cProfile of the course_lib step, sorted by own time, to show
+where the time goes.
+
+Usage::
+
+    python benchmarks/train_speed.py [--batches 100] [--rounds 5] [--threads N] [--profile]
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import io
+import pstats
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from course_lib.architectures import seed_cnn
+from course_lib.gradient_descent import make_optimizer
+from course_lib.loss import softmax_cross_entropy
+
+BATCH = 64
+
+
+def blas_threads() -> int:
+    """Threads NumPy's BLAS will use (1 if threadpoolctl cannot tell)."""
+    try:
+        from threadpoolctl import threadpool_info
+    except ImportError:
+        return 1
+    counts = [p["num_threads"] for p in threadpool_info() if p.get("user_api") == "blas"]
+    return max(counts) if counts else 1
+
+
+def make_data(n_batches: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    X = rng.random((n_batches, BATCH, 1, 28, 28), dtype=np.float32)
+    y = rng.integers(0, 10, size=(n_batches, BATCH))
+    return X, y
+
+
+class CourseLibRunner:
+    """The course_lib network plus an Adam optimiser; ``step`` trains on one batch."""
+
+    def __init__(self) -> None:
+        self.model = seed_cnn(dtype=np.float32, rng=0)
+        self.opt = make_optimizer("adam", learning_rate=1e-3)
+        self.params = self.model.parameters()
+
+    def step(self, xb: np.ndarray, yb: np.ndarray) -> float:
+        scores = self.model.forward(xb)
+        loss, dscores = softmax_cross_entropy(scores, yb)
+        self.model.backward(dscores.astype(np.float32, copy=False))
+        self.opt.step(self.params, self.model.gradients())
+        return loss
+
+
+class TorchRunner:
+    """The identical network in PyTorch (same shapes, He-style default init, Adam 1e-3)."""
+
+    def __init__(self) -> None:
+        import torch
+        from torch import nn
+
+        self.torch = torch
+        torch.manual_seed(0)
+        self.model = nn.Sequential(
+            nn.Conv2d(1, 16, 5), nn.ReLU(), nn.MaxPool2d(2),
+            nn.Conv2d(16, 32, 5), nn.ReLU(), nn.MaxPool2d(2),
+            nn.Flatten(), nn.Linear(512, 128), nn.ReLU(), nn.Linear(128, 10),
+        )
+        self.opt = torch.optim.Adam(self.model.parameters(), lr=1e-3)
+        self.loss = nn.CrossEntropyLoss()
+
+    def step(self, xb: np.ndarray, yb: np.ndarray) -> float:
+        x = self.torch.from_numpy(xb)
+        y = self.torch.from_numpy(yb)
+        self.opt.zero_grad(set_to_none=True)
+        loss = self.loss(self.model(x), y)
+        loss.backward()
+        self.opt.step()
+        return float(loss)
+
+
+def time_round(runner: object, X: np.ndarray, y: np.ndarray) -> float:
+    """Seconds per batch over one pass through the prepared batches."""
+    t0 = time.perf_counter()
+    for xb, yb in zip(X, y):
+        runner.step(xb, yb)  # type: ignore[attr-defined]
+    return (time.perf_counter() - t0) / len(X)
+
+
+def profile_course_lib(X: np.ndarray, y: np.ndarray, top: int = 25) -> str:
+    runner = CourseLibRunner()
+    runner.step(X[0], y[0])
+    prof = cProfile.Profile()
+    prof.enable()
+    for xb, yb in zip(X, y):
+        runner.step(xb, yb)
+    prof.disable()
+    out = io.StringIO()
+    pstats.Stats(prof, stream=out).sort_stats("tottime").print_stats(top)
+    return out.getvalue()
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--batches", type=int, default=100, help="training steps per timed round")
+    p.add_argument("--rounds", type=int, default=5, help="alternating rounds per implementation")
+    p.add_argument("--threads", type=int, default=None, help="thread count for both (default: NumPy's BLAS threads)")
+    p.add_argument("--profile", action="store_true", help="cProfile the course_lib step")
+    a = p.parse_args(argv)
+
+    threads = a.threads or blas_threads()
+    if a.threads:
+        from threadpoolctl import threadpool_limits
+
+        threadpool_limits(a.threads)
+    X, y = make_data(a.batches)
+    print(f"seed CNN, batch {BATCH}, float32, {a.batches} steps x {a.rounds} rounds; threads: {threads}")
+    print(f"NumPy {np.__version__}")
+
+    ours = CourseLibRunner()
+    try:
+        import torch
+    except ImportError:
+        print("PyTorch is not installed (pip install -e '.[bench]'): timing course_lib only")
+        torch = None
+    theirs = None
+    if torch is not None:
+        torch.set_num_threads(threads)
+        print(f"PyTorch {torch.__version__} with {torch.get_num_threads()} thread(s)")
+        theirs = TorchRunner()
+
+    # Warm-up: first calls allocate buffers, load BLAS kernels, build autograd graphs.
+    for runner in (ours, theirs):
+        if runner is not None:
+            for i in range(min(5, a.batches)):
+                runner.step(X[i], y[i])
+
+    t_ours: list[float] = []
+    t_theirs: list[float] = []
+    for _ in range(a.rounds):
+        t_ours.append(time_round(ours, X, y))
+        if theirs is not None:
+            t_theirs.append(time_round(theirs, X, y))
+    m_ours = statistics.median(t_ours) * 1e3
+    print(f"course_lib : {m_ours:7.2f} ms/batch  (rounds: {', '.join(f'{t * 1e3:.1f}' for t in t_ours)})")
+    if theirs is not None:
+        m_theirs = statistics.median(t_theirs) * 1e3
+        print(f"PyTorch    : {m_theirs:7.2f} ms/batch  (rounds: {', '.join(f'{t * 1e3:.1f}' for t in t_theirs)})")
+        ratio = m_ours / m_theirs
+        verdict = "target met" if ratio <= 1.0 else ("acceptable" if ratio <= 1.5 else "SLOWER than the 1.5x limit")
+        print(f"ratio course_lib / PyTorch: {ratio:.2f}  ({verdict}; target <= 1.0, limit 1.5)")
+    if a.profile:
+        print("\ncProfile of the course_lib training step (sorted by own time):")
+        print(profile_course_lib(X, y))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
