@@ -1,0 +1,537 @@
+"""The untrusted side of :mod:`course_lib.sandbox`: runs a student's notebook code, serves calls.
+
+Run as a *script* (``python -I _sandbox_child.py``), never imported by the student's code: the
+package ``course_lib`` is not on this process's path, and importing it is blocked. The trusted
+grader (the parent process) imports this file only for :func:`encode` / :func:`decode`, the wire
+format both sides share.
+
+Protocol (two pipes whose numbers come in ``argv``): frames of an 8-byte little-endian length and
+a payload. A payload is a JSON header plus binary blobs (``np.save`` without pickle), so the parent
+never unpickles anything this process sends. Messages are plain dicts (see :func:`_main`).
+
+Nothing here is secret: the reference implementation and the expected values stay in the parent.
+What this process guards is the machine (resource limits, an audit hook refusing subprocesses,
+network, writes outside the sandbox folder, reads of the course files) and the grader's time.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import struct
+import sys
+from typing import Any
+
+_MAX_DEPTH = 12
+_MAX_ITEMS = 200_000
+_KINDS = "biufc?SU"  # plain numbers, booleans and fixed-width strings: never object arrays
+
+
+# ---------------------------------------------------------------------------------------------
+# Wire format (shared with the parent)
+# ---------------------------------------------------------------------------------------------
+
+class EncodeError(Exception):
+    """A value that cannot cross the pipe (too deep, too many items)."""
+
+
+def encode(obj: Any, handles: list[Any] | None = None) -> bytes:
+    """``obj`` -> bytes. Objects that are not plain data become handles when ``handles`` is given.
+
+    Plain data: None, bool, int, float, complex, str, bytes, tuple, list, dict, NumPy arrays of a
+    non-object dtype and NumPy scalars. ``("__handle__", i)`` stands for ``handles[i]``.
+    """
+    import numpy as np
+
+    blobs: list[bytes] = []
+    count = [0]
+
+    def enc(o: Any, depth: int) -> Any:
+        count[0] += 1
+        if depth > _MAX_DEPTH or count[0] > _MAX_ITEMS:
+            raise EncodeError("value too deeply nested or too large")
+        if o is None or isinstance(o, bool):
+            return ["v", o]
+        if type(o) is int:
+            return ["v", o] if abs(o) < 2**62 else ["I", str(o)]
+        if type(o) is float:
+            return ["v", o]
+        if type(o) is str:
+            return ["v", o]
+        if type(o) is complex:
+            return ["c", o.real, o.imag]
+        if type(o) is bytes:
+            blobs.append(o)
+            return ["B", len(blobs) - 1]
+        if type(o) is np.ndarray and o.dtype.kind in _KINDS and o.dtype.names is None:
+            blobs.append(o.tobytes(order="C"))
+            return ["a", len(blobs) - 1, o.dtype.str, list(o.shape)]
+        if isinstance(o, np.generic) and type(o).__module__ == "numpy" and o.dtype.kind in _KINDS:
+            blobs.append(np.asarray(o).tobytes())
+            return ["g", len(blobs) - 1, o.dtype.str, []]
+        if type(o) is tuple:
+            return ["t", [enc(x, depth + 1) for x in o]]
+        if type(o) is list:
+            return ["l", [enc(x, depth + 1) for x in o]]
+        if type(o) is dict:
+            return ["d", [[enc(k, depth + 1), enc(v, depth + 1)] for k, v in o.items()]]
+        if type(o) is Handle:
+            return ["h", o.index, o.type_name]
+        if handles is None:
+            raise EncodeError(f"cannot send a {type(o).__name__}")
+        handles.append(o)
+        return ["h", len(handles) - 1, _tname(o)]
+
+    tree = enc(obj, 0)
+    head = json.dumps({"tree": tree, "sizes": [len(b) for b in blobs]}).encode()
+    return struct.pack("<Q", len(head)) + head + b"".join(blobs)
+
+
+class Handle:
+    """An object that stays in the child (a cache of an unusual type); the parent holds its index."""
+
+    __slots__ = ("index", "type_name")
+
+    def __init__(self, index: int, type_name: str):
+        self.index = int(index)
+        self.type_name = str(type_name)
+
+    def __repr__(self) -> str:
+        return f"<{self.type_name} object (kept in the sandbox)>"
+
+
+def decode(data: bytes, handles: list[Any] | None = None) -> Any:
+    """Inverse of :func:`encode`. In the parent ``handles`` is None and handles stay :class:`Handle`."""
+    import numpy as np
+
+    if len(data) < 8:
+        raise EncodeError("truncated message")
+    (n,) = struct.unpack("<Q", data[:8])
+    head = json.loads(data[8 : 8 + n].decode())
+    blobs, pos = [], 8 + n
+    for size in head["sizes"]:
+        blobs.append(data[pos : pos + size])
+        pos += size
+    if pos != len(data):
+        raise EncodeError("message length mismatch")
+
+    def dec(t: Any, depth: int) -> Any:
+        if depth > _MAX_DEPTH + 1 or not isinstance(t, list) or not t:
+            raise EncodeError("malformed message")
+        tag = t[0]
+        if tag == "v":
+            return t[1]
+        if tag == "I":
+            return int(t[1])
+        if tag == "c":
+            return complex(t[1], t[2])
+        if tag == "B":
+            return bytes(blobs[t[1]])
+        if tag in ("a", "g"):
+            dtype = np.dtype(str(t[2]))
+            if dtype.kind not in _KINDS or dtype.names is not None:
+                raise EncodeError("unsupported array type")
+            shape = tuple(int(n) for n in t[3])
+            a = np.frombuffer(blobs[t[1]], dtype=dtype).reshape(shape).copy()
+            return a[()] if tag == "g" else a
+        if tag == "t":
+            return tuple(dec(x, depth + 1) for x in t[1])
+        if tag == "l":
+            return [dec(x, depth + 1) for x in t[1]]
+        if tag == "d":
+            return {dec(k, depth + 1): dec(v, depth + 1) for k, v in t[1]}
+        if tag == "h":
+            if handles is None:
+                return Handle(t[1], t[2])
+            return handles[int(t[1])]
+        raise EncodeError(f"unknown tag {tag!r}")
+
+    return dec(head["tree"], 0)
+
+
+def write_frame(fd: int, payload: bytes) -> None:
+    data = struct.pack("<Q", len(payload)) + payload
+    view = memoryview(data)
+    while view:
+        n = os.write(fd, view)
+        view = view[n:]
+
+
+def _read_exact(fd: int, n: int) -> bytes:
+    parts, left = [], n
+    while left:
+        chunk = os.read(fd, min(left, 1 << 20))
+        if not chunk:
+            raise EOFError("pipe closed")
+        parts.append(chunk)
+        left -= len(chunk)
+    return b"".join(parts)
+
+
+def read_frame(fd: int) -> bytes:
+    (n,) = struct.unpack("<Q", _read_exact(fd, 8))
+    return _read_exact(fd, n)
+
+
+# ---------------------------------------------------------------------------------------------
+# The child process
+# ---------------------------------------------------------------------------------------------
+
+class _Bounded(io.TextIOBase):
+    """A stdout/stderr keeping the first ``limit`` characters and counting the rest."""
+
+    def __init__(self, limit: int):
+        self.limit, self.parts, self.size, self.dropped = limit, [], 0, 0
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, s: str) -> int:
+        s = str(s)
+        room = self.limit - self.size
+        if room > 0:
+            self.parts.append(s[:room])
+            self.size += min(room, len(s))
+        self.dropped += max(0, len(s) - max(room, 0))
+        return len(s)
+
+    def take(self) -> str:
+        text = "".join(self.parts)
+        if self.dropped:
+            text += f"\n... output truncated ({self.dropped} more characters)"
+        self.parts, self.size, self.dropped = [], 0, 0
+        return text
+
+
+_VIOLATIONS: list[str] = []  # what the import blocker refused (tampering it only hides messages)
+
+
+def _tname(obj: Any) -> str:
+    """The class name of ``obj`` without running a metaclass's code."""
+    return str(type.__dict__["__name__"].__get__(type(obj), type))[:60]
+
+
+class _Guard:
+    """Switches between the grader's own code ("internal": nothing refused) and the student's.
+
+    The switch lives in closures held only by ``_main``'s frame; the audit hook refuses every way
+    to reach a frame (``sys._getframe``, ``tb_frame``, ``gi_frame``), ``gc`` introspection and
+    ``ctypes``. While internal, signals are blocked (no student handler runs in grader code),
+    the cyclic garbage collector is off (no student ``__del__`` runs either), and only the main
+    thread counts as internal (a student thread started earlier stays refused).
+    """
+
+    __slots__ = ("enter", "leave", "take")
+
+
+def _install_audit_hook(protected: list[str], sandbox_dir: str) -> _Guard:
+    """Refuse what grading never needs: processes, network, foreign files, escaping the call stack.
+
+    PEP 578 hooks are not a sandbox against a determined attacker; see exercises/SECURITY.md.
+    """
+    import gc
+    import signal
+    import threading
+
+    state = {"internal": True, "violations": []}
+    main_thread = threading.get_ident()
+    all_signals = set(signal.valid_signals()) - {signal.SIGKILL, signal.SIGSTOP}
+    protected = [os.path.realpath(p) + os.sep for p in protected]
+    sandbox = os.path.realpath(sandbox_dir) + os.sep
+    mypid = str(os.getpid())
+    deny_always = {
+        "subprocess.Popen", "os.system", "os.exec", "os.posix_spawn", "os.spawn", "os.kill",
+        "os.killpg", "signal.pthread_kill", "socket.connect", "socket.bind", "socket.sendto",
+        "socket.getaddrinfo", "ctypes.dlopen", "ctypes.dlsym", "ctypes.dlsym/handle",
+        "ctypes.cdata", "ctypes.call_function", "gc.get_objects", "gc.get_referrers",
+        "gc.get_referents", "sys.setprofile", "sys.settrace", "sys._getframe", "sys._current_frames",
+        "object.__getattr__", "os.fork", "os.forkpty", "pty.spawn", "webbrowser.open",
+    }
+    writes = {"os.remove", "os.rename", "os.mkdir", "os.rmdir", "os.symlink", "os.link",
+              "os.chmod", "os.chown", "os.truncate", "os.utime", "shutil.rmtree", "shutil.move",
+              "shutil.copyfile", "os.removexattr", "os.setxattr"}
+
+    def inside(path: str, root: str) -> bool:
+        return (path + os.sep).startswith(root)
+
+    def real(p: Any) -> str | None:
+        if type(p) not in (str, bytes):
+            return None
+        try:
+            return os.path.realpath(os.fsdecode(p))
+        except Exception:
+            return None
+
+    def hook(event: str, args: tuple[Any, ...]) -> None:
+        if state["internal"] and threading.get_ident() == main_thread:
+            return
+        reason = None
+        if event == "object.__getattr__" and not (len(args) > 1 and str(args[1]).endswith(("_frame", "f_back"))):
+            return  # e.g. reading a function's __code__ (dataclasses, numpy): harmless
+        if event in deny_always:
+            reason = {
+                "object.__getattr__": f"looking into the call stack ({args[1] if len(args) > 1 else ''})",
+                "sys._getframe": "looking into the call stack",
+            }.get(event, f"`{event}`")
+        elif event == "open" and args:
+            path = real(args[0])
+            mode = args[1] if len(args) > 1 and type(args[1]) is str else "r"
+            flags = args[2] if len(args) > 2 and type(args[2]) is int else 0
+            if path is not None:
+                if any(inside(path, p) for p in protected):
+                    reason = f"reading or writing {path} (a course file)"
+                elif path.startswith("/proc/") and not path.startswith(("/proc/self/", f"/proc/{mypid}/")):
+                    reason = f"opening {path} (another process)"
+                elif (any(c in mode for c in "wax+") or flags & (os.O_WRONLY | os.O_RDWR | os.O_CREAT)) and not inside(path, sandbox):
+                    reason = f"writing {path} (outside the grading folder)"
+        elif event in writes and args:
+            for p in args[:2]:
+                path = real(p)
+                if path is not None and not inside(path, sandbox):
+                    reason = f"`{event}` on {path} (outside the grading folder)"
+                    break
+        elif event == "import" and args and str(args[0]).split(".")[0] in ("ctypes", "_ctypes", "cffi"):
+            reason = f"importing {args[0]}"
+        if reason:
+            state["violations"].append(reason)
+            if event == "sys._getframe":
+                # namedtuple/enum catch ValueError around sys._getframe and carry on
+                raise ValueError(f"not allowed while grading: {reason}")
+            raise PermissionError(f"not allowed while grading: {reason}")
+
+    def enter() -> None:
+        signal.pthread_sigmask(signal.SIG_BLOCK, all_signals)
+        gc.disable()
+        state["internal"] = True
+
+    def leave() -> None:
+        state["internal"] = False
+        gc.enable()
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, all_signals)
+
+    def take() -> list[str]:
+        out = [str(v) for v in state["violations"]] + [str(v) for v in _VIOLATIONS]
+        state["violations"].clear()
+        _VIOLATIONS.clear()
+        return out
+
+    sys.addaudithook(hook)
+    guard = _Guard()
+    guard.enter, guard.leave, guard.take = enter, leave, take
+    enter()
+    return guard
+
+
+def _install_import_blocker() -> None:
+    """``course_lib`` is absent here: ``from course_lib import grading`` gets an inert stub, any
+    other ``course_lib`` module (the reference implementation) raises ImportError."""
+    import importlib.abc
+    import importlib.machinery
+    import types
+
+    pkg = types.ModuleType("course_lib")
+    pkg.__path__ = []  # type: ignore[attr-defined]
+    stub = types.ModuleType("course_lib.grading")
+
+    def grade(*args: Any, **kwargs: Any) -> None:
+        return None
+
+    stub.grade = grade  # type: ignore[attr-defined]
+    pkg.grading = stub  # type: ignore[attr-defined]
+    sys.modules["course_lib"] = pkg
+    sys.modules["course_lib.grading"] = stub
+
+    class Blocker(importlib.abc.MetaPathFinder):
+        def find_spec(self, name: str, path: Any = None, target: Any = None) -> Any:
+            if name.split(".")[0] == "course_lib" and name != "course_lib.grading":
+                _VIOLATIONS.append(f"importing {name} (the reference implementation)")
+                raise ImportError(
+                    f"importing {name} is not allowed while grading: it is the reference "
+                    "implementation. Write the function yourself."
+                )
+            return None
+
+    sys.meta_path.insert(0, Blocker())
+
+
+def _limits(cfg: dict[str, Any]) -> None:
+    import resource
+    import signal
+
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the file-size limit fails instead
+    for name, value in (("RLIMIT_AS", cfg["memory_mb"] * 2**20), ("RLIMIT_CPU", int(cfg["cpu_seconds"])),
+                        ("RLIMIT_FSIZE", cfg["file_bytes"]), ("RLIMIT_CORE", 0)):
+        lim = getattr(resource, name, None)
+        if lim is None:
+            continue
+        try:
+            # hard = soft: the student's code cannot raise its own limits back
+            resource.setrlimit(lim, (value, value))
+        except (ValueError, OSError):
+            pass
+
+
+def _where(tb: Any) -> str:
+    """Where in the student's cells an exception arose (called in grader mode: frames allowed)."""
+    import traceback
+
+    try:
+        frames = traceback.extract_tb(tb)
+    except BaseException:
+        return ""
+    for fr in reversed(frames):
+        if str(fr.filename).startswith("<cell"):
+            line = str(fr.line or "").strip()[:200]
+            return f"in {fr.name}" + (f", at: {line}" if line else "") + f" ({str(fr.filename)[1:-1]}, line {fr.lineno})"
+    return ""
+
+
+def _exc_info(e: BaseException, guard: _Guard) -> dict[str, Any]:
+    cls = type(e)
+    guard.leave()  # str(e) may run the student's __str__: in student mode
+    try:
+        message = str(e)[:2000]
+    except BaseException:
+        message = "(the exception's message could not be shown)"
+    finally:
+        guard.enter()
+    return {
+        "type": _tname(e),
+        "message": message,
+        "where": _where(e.__traceback__),
+        "not_implemented": issubclass(cls, NotImplementedError),
+        "runtime_warning": issubclass(cls, RuntimeWarning),
+        "memory": issubclass(cls, MemoryError),
+    }
+
+
+def _describe_names(ns: dict[str, Any], guard: _Guard) -> dict[str, Any]:
+    """The notebook's top-level names: which are callable, and their parameters (student mode)."""
+    import inspect
+
+    names: dict[str, Any] = {}
+    for k, v in list(ns.items()):
+        if type(k) is not str or k.startswith("__"):
+            continue
+        guard.leave()
+        try:
+            info: dict[str, Any] = {"callable": bool(callable(v)), "type": ""}
+            try:
+                sig = inspect.signature(v)
+                info["params"] = [[str(p.name), int(p.kind), p.default is not p.empty] for p in sig.parameters.values()]
+            except BaseException:
+                info["params"] = None
+        except BaseException:
+            info = {"callable": False, "params": None}
+        finally:
+            guard.enter()
+        info["type"] = _tname(v)
+        names[k] = info
+    return names
+
+
+def _main() -> None:
+    rfd, wfd = int(sys.argv[1]), int(sys.argv[2])
+    cfg = decode(read_frame(rfd))
+    import warnings
+
+    import numpy as np
+
+    out = _Bounded(cfg["output_chars"])
+    sys.stdout = sys.stderr = out
+    _install_import_blocker()
+    for name, source in cfg.get("helpers", []):
+        # helper stubs (trusted text from the parent): input validation and the private helpers
+        # the notebook template itself imports, never a public reference function
+        mod = type(sys)(name)
+        mod.__file__ = f"<{name} (grading stub)>"
+        sys.modules[name] = mod
+        try:
+            exec(compile(source, mod.__file__, "exec"), mod.__dict__)
+        except Exception:
+            pass
+    _VIOLATIONS.clear()  # the stubs' own refused imports are not the student's doing
+    _limits(cfg)
+    os.chdir(cfg["sandbox"])
+    guard = _install_audit_hook(cfg["protected"], cfg["sandbox"])
+    keep: list[Any] = []  # everything the student's code touched lives until os._exit (no __del__)
+
+    def send(msg: dict[str, Any], handles: list[Any] | None = None) -> None:
+        write_frame(wfd, encode(msg, handles))
+
+    ns: dict[str, Any] = {"__name__": "__main__", "__builtins__": __builtins__}
+    # the student's code must not reach this script's globals through sys.modules["__main__"]
+    sys.modules["__main__"] = type(sys)("__main__")
+    flags = __import__("__future__").annotations.compiler_flag
+    for index, source in cfg["cells"]:
+        send({"ev": "cell", "index": index})
+        error = None
+        try:
+            code = compile(source, f"<cell {index}>", "exec", flags=flags, dont_inherit=True)
+            guard.leave()
+            exec(code, ns)
+        except BaseException as e:  # the student's cell failed: record and go on like a notebook
+            guard.enter()
+            keep.append(e)
+            error = _exc_info(e, guard)
+        guard.enter()
+        send({"ev": "cell_done", "index": index, "error": error, "output": out.take(),
+              "violations": guard.take()})
+
+    send({"ev": "ready", "names": _describe_names(ns, guard)})
+
+    while True:  # the zygote: one forked server per sub-check
+        try:
+            msg = decode(read_frame(rfd))
+        except EOFError:
+            os._exit(0)
+        if msg.get("cmd") != "fork":
+            os._exit(3)
+        pid = os.fork()
+        if pid == 0:
+            _serve(rfd, wfd, ns, out, np, warnings, guard, keep)
+        _, status = os.waitpid(pid, 0)
+        send({"ev": "ended", "status": status})
+
+
+def _serve(rfd: int, wfd: int, ns: dict[str, Any], out: _Bounded, np: Any, warnings: Any,
+           guard: _Guard, keep: list[Any]) -> None:
+    handles: list[Any] = []
+    warnings.simplefilter("error", RuntimeWarning)
+    np.seterr(over="warn", divide="warn", invalid="warn", under="ignore")
+    write_frame(wfd, encode({"ev": "forked", "pid": os.getpid()}))
+    while True:
+        try:
+            msg = decode(read_frame(rfd), handles)
+        except EOFError:
+            os._exit(0)
+        if msg.get("cmd") != "call":
+            write_frame(wfd, encode({"ev": "bye", "output": out.take(), "violations": guard.take()}))
+            os._exit(0)
+        f = ns.get(msg["name"])
+        args, kwargs = msg["args"], msg["kwargs"]
+        result, error = None, None
+        try:
+            guard.leave()
+            result = f(*args, **kwargs)
+        except BaseException as e:
+            guard.enter()
+            keep.append(e)
+            error = _exc_info(e, guard)
+        guard.enter()
+        keep.append(result)
+        reply = {"ev": "result", "result": result, "error": error, "args": args, "kwargs": kwargs,
+                 "violations": guard.take(), "output": out.take()}
+        try:
+            data = encode(reply, handles)
+        except (EncodeError, RecursionError, ValueError, TypeError) as e:
+            reply.update(result=None, args=None, kwargs=None,
+                         error={"type": "ValueError", "message": f"the result cannot be graded: {e}",
+                                "where": "", "not_implemented": False, "runtime_warning": False, "memory": False})
+            data = encode(reply, handles)
+        write_frame(wfd, data)
+
+
+if __name__ == "__main__":
+    _main()

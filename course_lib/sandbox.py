@@ -1,0 +1,1022 @@
+"""Trusted grading of untrusted notebooks: the score of record never depends on the student's kernel.
+
+nbgrader runs a submission top to bottom in one kernel, test cells after the student's cells, so
+the student's code can rewrite anything the test cells use (``np.allclose``, ``grading`` itself,
+IPython's display hook) and print any score it likes. This module grades the same submission a
+second time, in a way the student's code cannot reach:
+
+- the **grader** (this process) never executes a line of the student's code. It reads the
+  notebook as JSON, keeps only the source of the code cells (outputs and metadata are ignored:
+  a notebook saved with someone else's outputs scores by its code), and runs the sub-checks of
+  :data:`course_lib.grading.TASKS` itself, with the reference functions it imported at start;
+- the student's code runs in a **child process** (``python -I course_lib/_sandbox_child.py``)
+  without ``course_lib`` on its path: ``from course_lib import grading`` gets an inert stub, any
+  other ``course_lib`` import (the reference implementation) raises ``ImportError``. The child
+  has resource limits (address space, CPU time, file size), runs in an empty temporary folder, and
+  an audit hook refuses subprocesses, network, reading course files, writing outside that folder
+  and looking into the call stack. Each sub-check calls the student's functions in a fresh fork
+  of that child (state cannot leak from one check to the next) through a pipe carrying plain data
+  only (arrays are sent with ``np.save(allow_pickle=False)``, never pickled);
+- time limits are enforced from here: per cell while the notebook's code runs (a cell that runs
+  too long is skipped, the rest still run), per sub-check, and per notebook. A limit costs the
+  sub-checks it stopped, never the points earned before;
+- the student's source is also scanned for **tampering** with the grading machinery (assignments
+  to attributes of ``numpy``, ``builtins``, ``sys.modules``, ``course_lib``; rebinding
+  ``grading``; importing the reference; frame/``gc``/``ctypes`` tricks). Such a task scores 0
+  with a message naming the line, even when the (unfooled) checks would have passed.
+
+The entry points are :func:`grade_notebook` (a file and the trusted list of grade cells) and
+:func:`grade_cells_from_notebook` (that list, from the instructor's source notebook). See
+``exercises/SECURITY.md`` for the threat model and what is not defended.
+"""
+
+from __future__ import annotations
+
+import ast
+import contextlib
+import inspect
+import json
+import os
+import re
+import select
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from course_lib import _sandbox_child as wire
+from course_lib import grading
+
+__all__ = [
+    "Finding",
+    "GradeCell",
+    "GradedCell",
+    "Limits",
+    "NotebookProblem",
+    "SubmissionResult",
+    "grade_cells_from_notebook",
+    "grade_notebook",
+    "load_code_cells",
+    "scan_tampering",
+    "truncate_outputs",
+]
+
+_CHILD = Path(wire.__file__).resolve()
+_PACKAGE_DIR = Path(grading.__file__).resolve().parent
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Resource limits of one submission's grading (seconds, megabytes, characters)."""
+
+    memory_mb: int = int(os.environ.get("COURSE_GRADING_MEMORY_MB", "2048"))
+    cell_seconds: float = 30.0
+    check_seconds: float = 20.0
+    notebook_seconds: float = 300.0
+    output_chars: int = 4000
+    notebook_bytes: int = 20 * 2**20
+    message_bytes: int = 64 * 2**20
+    file_bytes: int = 16 * 2**20
+    max_restarts: int = 4
+
+
+@dataclass(frozen=True)
+class GradeCell:
+    """A trusted grade cell: its id, the task and part it runs, and its points (from the gradebook)."""
+
+    grade_id: str
+    task_id: str
+    hidden: bool
+    max_score: float
+
+
+@dataclass
+class Finding:
+    """A line of the student's code that tampers with the grader."""
+
+    cell: int
+    line: int
+    code: str
+    why: str
+    tasks: list[str] = field(default_factory=list)
+
+    def __str__(self) -> str:
+        return f"cell {self.cell}, line {self.line}: `{self.code}` — {self.why}"
+
+
+@dataclass
+class GradedCell:
+    """The trusted score of one grade cell and the report the student reads."""
+
+    grade_id: str
+    task_id: str
+    hidden: bool
+    score: float
+    max_score: float
+    report: str
+    statuses: list[str] = field(default_factory=list)
+
+
+@dataclass
+class SubmissionResult:
+    """Everything the trusted pass found about one notebook."""
+
+    status: str  # graded | unreadable | missing
+    problems: list[str] = field(default_factory=list)
+    cells: list[GradedCell] = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)
+    cell_errors: dict[int, str] = field(default_factory=dict)
+    seconds: float = 0.0
+
+    @property
+    def score(self) -> float:
+        return round(sum(c.score for c in self.cells), 4)
+
+    @property
+    def max_score(self) -> float:
+        return round(sum(c.max_score for c in self.cells), 4)
+
+    def by_grade_id(self) -> dict[str, GradedCell]:
+        return {c.grade_id: c for c in self.cells}
+
+    def to_json(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["score"], d["max_score"] = self.score, self.max_score
+        d["cell_errors"] = {str(k): v for k, v in self.cell_errors.items()}
+        return d
+
+    def report(self) -> str:
+        """The whole report, as the student's feedback shows it."""
+        lines = [f"Automatic grade: {self.score:g} / {self.max_score:g} points"]
+        if self.problems:
+            lines.append("")
+            lines.extend(f"! {p}" for p in self.problems)
+        if self.findings:
+            lines.append("")
+            lines.append("Code that tampers with the grader (the tasks named score 0):")
+            lines.extend(f"  {f} [{', '.join(f.tasks)}]" for f in self.findings)
+        if self.cell_errors:
+            lines.append("")
+            lines.append("Cells that stopped with an error while your code was loaded:")
+            lines.extend(f"  cell {k}: {v}" for k, v in sorted(self.cell_errors.items()))
+        for c in self.cells:
+            lines.append("")
+            lines.append(c.report)
+        return "\n".join(lines)
+
+
+class NotebookProblem(Exception):
+    """The file cannot be graded at all; the message says why and what to do."""
+
+
+# ---------------------------------------------------------------------------------------------
+# Reading a submission: never trust its metadata, never execute it here
+# ---------------------------------------------------------------------------------------------
+
+def load_code_cells(path: Path | str, limits: Limits = Limits()) -> tuple[list[tuple[int, str]], list[str]]:
+    """The code cells of a notebook file as ``[(cell number, python source)]``, and warnings.
+
+    Only the cells' source is used: outputs, execution counts and nbgrader metadata of the
+    submission are ignored. IPython syntax (``%magic``, ``!shell``) is turned into calls that fail
+    harmlessly in the sandbox.
+
+    Raises:
+        NotebookProblem: missing, too large, not UTF-8, not JSON, not a notebook, or an
+            unsupported nbformat; the message says which and where.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise NotebookProblem(f"no notebook at {path.name}")
+    size = path.stat().st_size
+    if size > limits.notebook_bytes:
+        raise NotebookProblem(
+            f"{path.name} is {size / 2**20:.0f} MB, more than the {limits.notebook_bytes / 2**20:.0f} MB a "
+            "submission may have: clear the outputs (Kernel → Restart & Clear Output) and save again"
+        )
+    raw = path.read_bytes()
+    if size == 0:
+        raise NotebookProblem(f"{path.name} is an empty file (0 bytes): the notebook was not saved")
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        raise NotebookProblem(
+            f"{path.name} is not UTF-8 text (byte {e.start}: {raw[e.start:e.start + 4]!r}): it is damaged "
+            "or not a notebook; save it again from Jupyter"
+        ) from None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise NotebookProblem(
+            f"{path.name} is not valid JSON (line {e.lineno}, column {e.colno}: {e.msg}): the file is "
+            "damaged, perhaps edited by hand or saved half-way; save it again from Jupyter"
+        ) from None
+    if not isinstance(data, dict):
+        raise NotebookProblem(f"{path.name} is JSON but not a notebook (the top level is a {type(data).__name__})")
+    major = data.get("nbformat")
+    warnings_: list[str] = []
+    if major == 3 or ("worksheets" in data and "cells" not in data):
+        try:
+            import nbformat
+
+            data = json.loads(nbformat.writes(nbformat.reads(text, as_version=4)))
+            warnings_.append(f"{path.name} is in the old nbformat 3; it was converted to nbformat 4 for grading")
+        except Exception as e:
+            raise NotebookProblem(f"{path.name} is an nbformat 3 notebook that could not be converted: {e}") from None
+    elif major != 4:
+        raise NotebookProblem(
+            f"{path.name} has nbformat {major!r}; only nbformat 4 (what Jupyter saves) is supported"
+        )
+    cells = data.get("cells")
+    if not isinstance(cells, list):
+        raise NotebookProblem(f"{path.name} has no list of cells: it is not a Jupyter notebook")
+    out: list[tuple[int, str]] = []
+    for i, cell in enumerate(cells):
+        if not isinstance(cell, dict) or cell.get("cell_type") != "code":
+            continue
+        src = cell.get("source", "")
+        if isinstance(src, list) and all(isinstance(s, str) for s in src):
+            src = "".join(src)
+        if not isinstance(src, str):
+            warnings_.append(f"cell {i} has a source that is not text; it was skipped")
+            continue
+        out.append((i, _python_source(src)))
+    if not out:
+        warnings_.append(f"{path.name} has no code cells: nothing to grade")
+    return out, warnings_
+
+
+def _python_source(src: str) -> str:
+    """Cell source -> plain Python (IPython magics become get_ipython() calls that fail harmlessly)."""
+    try:
+        compile(src, "<cell>", "exec", flags=__import__("__future__").annotations.compiler_flag, dont_inherit=True)
+        return src
+    except SyntaxError:
+        pass
+    try:
+        from IPython.core.inputtransformer2 import TransformerManager
+
+        return TransformerManager().transform_cell(src)
+    except Exception:
+        return src
+
+
+# ---------------------------------------------------------------------------------------------
+# Static scan for tampering
+# ---------------------------------------------------------------------------------------------
+
+_PROTECTED_MODULES = ("numpy", "builtins", "course_lib", "sys", "gc", "importlib", "inspect", "ctypes", "IPython")
+_ALWAYS = {"np": "numpy", "numpy": "numpy", "grading": "course_lib.grading", "__builtins__": "builtins",
+           "builtins": "builtins", "sys": "sys"}
+_ESCAPES = {
+    ("sys", "_getframe"): "looks into the call stack",
+    ("sys", "settrace"): "installs a tracer",
+    ("sys", "setprofile"): "installs a profiler",
+    ("sys", "addaudithook"): "installs an audit hook",
+    ("inspect", "currentframe"): "looks into the call stack",
+    ("inspect", "stack"): "looks into the call stack",
+    ("gc", "get_objects"): "searches the interpreter's objects",
+    ("gc", "get_referrers"): "searches the interpreter's objects",
+    ("gc", "get_referents"): "searches the interpreter's objects",
+}
+
+
+def _root(node: ast.AST) -> tuple[str | None, str]:
+    """The name at the root of ``a.b[c].d`` and the dotted text of the chain."""
+    parts = []
+    while True:
+        if isinstance(node, ast.Attribute):
+            parts.append(node.attr)
+            node = node.value
+        elif isinstance(node, ast.Subscript):
+            parts.append("[…]")
+            node = node.value
+        elif isinstance(node, ast.Call):
+            node = node.func
+            parts.append("()")
+        elif isinstance(node, ast.Name):
+            parts.append(node.id)
+            return node.id, ".".join(reversed(parts)).replace(".[…]", "[…]").replace(".()", "()")
+        else:
+            return None, ""
+
+
+def scan_tampering(
+    cells: Sequence[tuple[int, str]],
+    task_functions: Mapping[str, Sequence[str]],
+    allowed: set[tuple[str, str]] = frozenset(),  # type: ignore[assignment]
+) -> list[Finding]:
+    """Lines that modify the grading machinery, each attributed to the tasks it affects.
+
+    Flagged: assigning/deleting attributes or items of numpy, builtins, sys (``sys.modules``),
+    course_lib or ``grading`` (also via setattr/delattr/vars/__dict__), rebinding the name
+    ``grading``, importing ``course_lib`` beyond ``grading`` (the reference implementation),
+    importing ctypes, frame/gc introspection, tracers and IPython event hooks. ``allowed``
+    ``(module, name)`` imports (those of the trusted notebook, :func:`allowed_imports`) are fine.
+
+    A finding inside a task's function or in a cell defining a task's function counts against
+    that task; elsewhere (a cell of its own) against every task.
+    """
+    owner = {fn: task for task, fns in task_functions.items() for fn in fns}
+    all_tasks = sorted(task_functions)
+    aliases: dict[str, str] = dict(_ALWAYS)
+    findings: list[Finding] = []
+
+    parsed: list[tuple[int, str, ast.Module]] = []
+    for index, src in cells:
+        try:
+            parsed.append((index, src, ast.parse(src)))
+        except (SyntaxError, ValueError):
+            continue
+    for _, _, tree in parsed:  # aliases first: an import in a later cell counts too
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                for a in node.names:
+                    if a.name.split(".")[0] in _PROTECTED_MODULES:
+                        aliases[a.asname or a.name.split(".")[0]] = a.name
+            elif isinstance(node, ast.ImportFrom) and node.module and node.module.split(".")[0] in _PROTECTED_MODULES:
+                for a in node.names:
+                    full = f"{node.module}.{a.name}"
+                    if node.module == "course_lib" or full in ("numpy.testing", "numpy.random", "numpy.linalg") or node.module == "builtins":
+                        aliases[a.asname or a.name] = full
+
+    for index, src, tree in parsed:
+        lines = src.splitlines()
+        defined = {n.name for n in tree.body if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef)}
+        cell_tasks = sorted({owner[f] for f in defined if f in owner})
+        parents: dict[ast.AST, ast.AST] = {}
+        for node in ast.walk(tree):
+            for child in ast.iter_child_nodes(node):
+                parents[child] = node
+
+        def tasks_for(node: ast.AST, tree: ast.Module = tree, parents: dict = parents, cell_tasks: list = cell_tasks) -> list[str]:
+            n: ast.AST | None = node
+            while n is not None:
+                if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef) and n.name in owner and parents.get(n) is tree:
+                    return [owner[n.name]]
+                n = parents.get(n)
+            return cell_tasks or all_tasks
+
+        def flag(node: ast.AST, why: str, lines: list = lines, index: int = index, tasks_for: Callable = tasks_for) -> None:
+            line = getattr(node, "lineno", 1)
+            code = lines[line - 1].strip() if 0 < line <= len(lines) else ""
+            findings.append(Finding(index, line, code[:120], why, tasks_for(node)))
+
+        for node in ast.walk(tree):
+            targets: list[ast.AST] = []
+            if isinstance(node, ast.Assign):
+                targets = list(node.targets)
+            elif isinstance(node, ast.AugAssign | ast.AnnAssign):
+                targets = [node.target]
+            elif isinstance(node, ast.Delete):
+                targets = list(node.targets)
+            flat: list[ast.AST] = []
+            for t in targets:
+                flat.extend(t.elts if isinstance(t, ast.Tuple | ast.List) else [t])
+            for t in flat:
+                if isinstance(t, ast.Attribute | ast.Subscript):
+                    name, chain = _root(t)
+                    if name in aliases:
+                        flag(node, f"changes {chain} ({aliases[name]}), which the grader relies on")
+                    elif name in ("globals", "locals", "vars") and isinstance(t, ast.Subscript):
+                        key = t.slice.value if isinstance(t.slice, ast.Constant) else None
+                        if key in aliases or key is None:
+                            flag(node, "rebinds a name of the grader through globals()")
+                elif isinstance(t, ast.Name) and t.id == "grading":
+                    flag(node, "rebinds the name `grading` that the test cells call")
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef) and node.name == "grading":
+                flag(node, "rebinds the name `grading` that the test cells call")
+            if isinstance(node, ast.Import | ast.ImportFrom):
+                mods = [a.name for a in node.names] if isinstance(node, ast.Import) else [node.module or ""]
+                for a in node.names:
+                    if (a.asname or a.name) == "grading" and not (isinstance(node, ast.ImportFrom) and node.module == "course_lib" and a.name == "grading"):
+                        flag(node, "rebinds the name `grading` that the test cells call")
+                for m in mods:
+                    top = m.split(".")[0]
+                    if top == "course_lib":
+                        if isinstance(node, ast.ImportFrom) and m == "course_lib":
+                            names = [a.name for a in node.names]
+                        elif isinstance(node, ast.ImportFrom):
+                            names = [f"{m}.{a.name}" for a in node.names if (m, a.name) not in allowed]
+                        else:
+                            names = [m]
+                        bad = [n for n in names if n not in ("grading", "course_lib.grading")]
+                        if bad:
+                            flag(node, f"imports {', '.join(bad)}: the reference implementation (not allowed in a submission)")
+                    elif top in ("ctypes", "_ctypes", "cffi"):
+                        flag(node, f"imports {m}, which can rewrite the interpreter's memory")
+            if isinstance(node, ast.Call):
+                fname, chain = _root(node.func)
+                if isinstance(node.func, ast.Name) and node.func.id in ("setattr", "delattr") and node.args:
+                    name, _ = _root(node.args[0])
+                    if name in aliases:
+                        flag(node, f"{node.func.id} on {aliases[name]}, which the grader relies on")
+                if isinstance(node.func, ast.Attribute) and fname in aliases:
+                    mod = aliases[fname].split(".")[0]
+                    why = _ESCAPES.get((mod, node.func.attr))
+                    if why:
+                        flag(node, why)
+                if isinstance(node.func, ast.Attribute) and node.func.attr == "register" and "events" in chain:
+                    flag(node, "registers an IPython event hook (code that runs around the test cells)")
+                if isinstance(node.func, ast.Attribute | ast.Name):
+                    called = node.func.attr if isinstance(node.func, ast.Attribute) else node.func.id
+                    if called in ("import_module", "__import__") and node.args and isinstance(node.args[0], ast.Constant):
+                        target = str(node.args[0].value)
+                        if target.split(".")[0] == "course_lib" and target not in ("course_lib", "course_lib.grading"):
+                            flag(node, f"imports {target}: the reference implementation (not allowed in a submission)")
+    return findings
+
+
+# ---------------------------------------------------------------------------------------------
+# What a submission may import from course_lib: exactly what the trusted notebook imports
+# ---------------------------------------------------------------------------------------------
+
+def allowed_imports(cells: Sequence[tuple[int, str]] | Path | str) -> set[tuple[str, str]]:
+    """``(module, name)`` pairs the trusted (source) notebook imports from ``course_lib``.
+
+    The release notebook's own cells and the instructor's solutions may use helpers such as
+    ``course_lib._validate.check_array`` or ``course_lib.neuron._check_dout``; a submission may
+    import the same names and nothing else from ``course_lib``.
+    """
+    if isinstance(cells, Path | str):
+        nb = json.loads(Path(cells).read_text(encoding="utf-8"))
+        cells = [(i, "".join(c["source"])) for i, c in enumerate(nb["cells"]) if c["cell_type"] == "code"]
+    out: set[tuple[str, str]] = set()
+    for _, src in cells:
+        try:
+            tree = ast.parse(src)
+        except SyntaxError:
+            continue
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("course_lib."):
+                out.update((node.module, a.name) for a in node.names)
+    return out
+
+
+def _helper_sources(allowed: set[tuple[str, str]]) -> list[tuple[str, str]]:
+    """``[(module name, source)]`` of stub modules exposing only the allowed helpers.
+
+    ``course_lib._validate`` (input checks, no course content) is sent whole. For a chapter
+    module, the stub holds the module's imports and the allowed names plus the private helpers
+    and constants they use — never a public function, so the reference stays out of reach.
+    """
+    import importlib
+
+    mods = sorted({m for m, _ in allowed} | {"course_lib._validate"})
+    out: list[tuple[str, str]] = []
+    for mod in mods:
+        try:
+            path = Path(importlib.import_module(mod).__file__ or "")
+            text = path.read_text(encoding="utf-8")
+            tree = ast.parse(text)
+        except (ImportError, OSError, SyntaxError):
+            continue
+        if mod == "course_lib._validate":
+            out.insert(0, (mod, text))
+            continue
+        defs: dict[str, ast.stmt] = {}
+        imports: list[ast.stmt] = []
+        for node in tree.body:
+            if isinstance(node, ast.Import | ast.ImportFrom):
+                imports.append(node)
+            elif isinstance(node, ast.FunctionDef | ast.ClassDef):
+                defs[node.name] = node
+            elif isinstance(node, ast.Assign | ast.AnnAssign):
+                for t in node.targets if isinstance(node, ast.Assign) else [node.target]:
+                    if isinstance(t, ast.Name):
+                        defs[t.id] = node
+        public_functions = {n for n, d in defs.items() if isinstance(d, ast.FunctionDef | ast.ClassDef) and not n.startswith("_")}
+        want = [name for m, name in allowed if m == mod and name in defs]
+        keep: list[str] = []
+        while want:
+            name = want.pop()
+            if name in keep:
+                continue
+            keep.append(name)
+            for sub in ast.walk(defs[name]):
+                if isinstance(sub, ast.Name) and sub.id in defs and sub.id not in keep and sub.id not in public_functions:
+                    want.append(sub.id)
+        body = [ast.get_source_segment(text, n) or "" for n in imports]
+        # each import may be refused in the sandbox (another chapter): the helpers that need it fail alone
+        lines = ["from __future__ import annotations"] + [
+            f"try:\n    {b.replace(chr(10), ' ')}\nexcept ImportError:\n    pass" for b in body if "__future__" not in b
+        ]
+        lines += [ast.get_source_segment(text, defs[n]) or "" for n in sorted(keep, key=lambda n: defs[n].lineno)]
+        out.append((mod, "\n\n".join(lines) + "\n"))
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# The sandbox child and the calls into it
+# ---------------------------------------------------------------------------------------------
+
+class _ChildGone(BaseException):
+    """The child died or broke the protocol (BaseException: must pass the checks' except clauses)."""
+
+
+class _Timeout(BaseException):
+    pass
+
+
+class _Budget(BaseException):
+    pass
+
+
+class _Session:
+    """One sandbox child holding the student's namespace; restarted after anything abnormal."""
+
+    def __init__(self, cells: Sequence[tuple[int, str]], limits: Limits, protected: Sequence[str], deadline: float,
+                 helpers: Sequence[tuple[str, str]] = ()):
+        self.cells = list(cells)
+        self.helpers = list(helpers)
+        self.limits = limits
+        self.protected = [str(p) for p in protected]
+        self.notebook_deadline = deadline
+        self.skip: dict[int, str] = {}
+        self.cell_errors: dict[int, str] = {}
+        self.cell_violations: dict[int, list[str]] = {}
+        self.names: dict[str, Any] = {}
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.restarts = 0
+        self.tmp = tempfile.TemporaryDirectory(prefix="course-sandbox-")
+        self.deadline = deadline
+
+    # -- process management ------------------------------------------------------------------
+    def close(self) -> None:
+        self._kill()
+        self.tmp.cleanup()
+
+    def _kill(self) -> None:
+        if self.proc is not None:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            with contextlib.suppress(Exception):
+                self.proc.wait(timeout=5)
+            for fd in (self.rfd, self.wfd):
+                with contextlib.suppress(OSError):
+                    os.close(fd)
+            self.proc = None
+
+    def _send(self, msg: Any) -> None:
+        try:
+            wire.write_frame(self.wfd, wire.encode(msg))
+        except (BrokenPipeError, OSError):
+            raise _ChildGone("the process running your code stopped") from None
+
+    def _read_exact(self, n: int) -> bytes:
+        parts, left = [], n
+        while left:
+            wait = min(self.deadline, self.notebook_deadline) - time.monotonic()
+            if wait <= 0:
+                raise _Timeout() if self.deadline <= self.notebook_deadline else _Budget()
+            ready, _, _ = select.select([self.rfd], [], [], wait)
+            if not ready:
+                continue
+            chunk = os.read(self.rfd, min(left, 1 << 20))
+            if not chunk:
+                raise _ChildGone("the process running your code stopped")
+            parts.append(chunk)
+            left -= len(chunk)
+        return b"".join(parts)
+
+    def _recv(self) -> dict[str, Any]:
+        import struct
+
+        (n,) = struct.unpack("<Q", self._read_exact(8))
+        if n > self.limits.message_bytes:
+            raise _ChildGone(f"your code returned more than {self.limits.message_bytes // 2**20} MB of data")
+        try:
+            msg = wire.decode(self._read_exact(n))
+        except (wire.EncodeError, ValueError, KeyError, IndexError, TypeError, UnicodeDecodeError) as e:
+            raise _ChildGone(f"garbled data from the process running your code ({e})") from None
+        if not isinstance(msg, dict):
+            raise _ChildGone("garbled data from the process running your code")
+        return msg
+
+    def ensure(self) -> None:
+        """A child with the student's code loaded (start, or restart after a kill)."""
+        while self.proc is None:
+            if self.restarts > self.limits.max_restarts:
+                raise _ChildGone("your code stopped the grader too often; the remaining checks were not run")
+            self.restarts += 1
+            self._start()
+
+    def _start(self) -> None:
+        p2c_r, p2c_w = os.pipe()
+        c2p_r, c2p_w = os.pipe()
+        env = {"PATH": "/usr/bin:/bin", "HOME": self.tmp.name, "TMPDIR": self.tmp.name, "LANG": "C.UTF-8",
+               "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
+               "MPLCONFIGDIR": self.tmp.name, "MPLBACKEND": "Agg"}
+        self.proc = subprocess.Popen(
+            [sys.executable, "-I", str(_CHILD), str(p2c_r), str(c2p_w)],
+            pass_fds=(p2c_r, c2p_w), cwd=self.tmp.name, env=env, start_new_session=True,
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
+        os.close(p2c_r)
+        os.close(c2p_w)
+        self.rfd, self.wfd = c2p_r, p2c_w
+        cells = [(i, s) for i, s in self.cells if i not in self.skip]
+        cpu = int(self.limits.notebook_seconds + 30)
+        self._send({"cells": cells, "helpers": self.helpers, "protected": self.protected, "sandbox": self.tmp.name,
+                    "memory_mb": self.limits.memory_mb, "cpu_seconds": cpu,
+                    "file_bytes": self.limits.file_bytes, "output_chars": self.limits.output_chars})
+        current: int | None = None
+        try:
+            while True:
+                self.deadline = time.monotonic() + (self.limits.cell_seconds if current is not None else 60.0)
+                msg = self._recv()
+                ev = msg.get("ev")
+                if ev == "cell":
+                    current = int(msg["index"])
+                elif ev == "cell_done":
+                    err = msg.get("error")
+                    if err:
+                        self.cell_errors[int(msg["index"])] = _exc_text(err)
+                    if msg.get("violations"):
+                        self.cell_violations.setdefault(int(msg["index"]), []).extend(map(str, msg["violations"]))
+                    current = None
+                elif ev == "ready":
+                    self.names = dict(msg.get("names") or {})
+                    return
+                else:
+                    raise _ChildGone("unexpected message")
+        except (_Timeout, _ChildGone) as e:
+            self._kill()
+            if current is None:
+                raise _ChildGone(f"the grading process did not start: {e}") from None
+            why = (f"stopped after {self.limits.cell_seconds:g} s (an infinite loop, or very slow code?)"
+                   if isinstance(e, _Timeout) else f"ended the process running it ({e}: sys.exit/os._exit, or out of memory?)")
+            self.skip[current] = why
+            self.cell_errors[current] = f"{why}; the cell was skipped and the rest of the notebook loaded without it"
+        except _Budget:
+            self._kill()
+            raise
+
+    # -- one sub-check ------------------------------------------------------------------------
+    def run_check(self, check: grading.Check, seconds: float) -> dict[str, Any]:
+        """Run ``check`` against the student's functions; never raises for what the student did."""
+        try:
+            self.ensure()
+        except _ChildGone as e:
+            return {"status": "crash", "message": str(e), "output": ""}
+        except _Budget:
+            return _budget_outcome(self.limits)
+        self.deadline = time.monotonic() + seconds
+        output: list[str] = []
+        violations: list[str] = []
+        try:
+            self._send({"cmd": "fork"})
+            msg = self._recv()
+            if msg.get("ev") != "forked":
+                raise _ChildGone("unexpected message")
+            ns = {name: self._proxy(name, info, output, violations) for name, info in self.names.items()}
+            raw = _execute(check, ns)
+            self._send({"cmd": "end"})
+            bye = self._recv()
+            output.append(str(bye.get("output", "")))
+            violations.extend(map(str, bye.get("violations") or []))
+            ended = self._recv()
+            if ended.get("ev") != "ended":
+                raise _ChildGone("unexpected message")
+        except _Timeout:
+            self._kill()
+            return {"status": "timeout", "message": (
+                f"stopped after {seconds:g} s: an infinite loop, or a loop over far more elements than "
+                "needed? (the points of the checks before this one are kept)"), "output": "".join(output)[-2000:]}
+        except _Budget:
+            self._kill()
+            return _budget_outcome(self.limits)
+        except _ChildGone as e:
+            self._kill()
+            return {"status": "crash", "message": (
+                f"the process running your code stopped: {e} (out of memory — the limit is "
+                f"{self.limits.memory_mb} MB — or sys.exit/os._exit in your code?)"), "output": "".join(output)[-2000:]}
+        raw["output"] = (raw.get("output", "") + "".join(output))[-self.limits.output_chars:]
+        if violations:
+            raw["status"] = "forbidden"
+            raw["message"] = (
+                "your code did something not allowed while grading: " + "; ".join(sorted(set(violations))[:3])
+                + ". Submissions may only compute with their inputs (no files, processes, network, "
+                "or the course's own implementation)."
+            )
+        return raw
+
+    def _proxy(self, name: str, info: Mapping[str, Any], output: list[str], violations: list[str]) -> Any:
+        if not info.get("callable"):
+            return type(str(info.get("type") or "object"), (), {})()
+        session = self
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            session._send({"cmd": "call", "name": name, "args": args, "kwargs": kwargs})
+            msg = session._recv()
+            if msg.get("ev") != "result":
+                raise _ChildGone("unexpected message")
+            output.append(str(msg.get("output", "")))
+            violations.extend(map(str, msg.get("violations") or []))
+            _write_back(args, msg.get("args"))
+            _write_back(kwargs, msg.get("kwargs"))
+            err = msg.get("error")
+            if err:
+                raise _remote_exception(err)
+            return msg.get("result")
+
+        params = info.get("params")
+        if params is not None:
+            with contextlib.suppress(ValueError, TypeError):
+                call.__signature__ = inspect.Signature([  # type: ignore[attr-defined]
+                    inspect.Parameter(str(n), inspect._ParameterKind(int(k)),
+                                      default=None if d else inspect.Parameter.empty)
+                    for n, k, d in params
+                ])
+        call.__name__ = name
+        return call
+
+
+def _budget_outcome(limits: Limits) -> dict[str, Any]:
+    return {"status": "timeout", "message": (
+        f"not run: grading this notebook used up its time budget ({limits.notebook_seconds:g} s) in "
+        "earlier checks"), "output": ""}
+
+
+def _exc_text(err: Mapping[str, Any]) -> str:
+    text = f"{err.get('type')}: {err.get('message')}"
+    if err.get("where"):
+        text += f" ({err['where']})"
+    return text
+
+
+def _remote_exception(err: Mapping[str, Any]) -> BaseException:
+    """An exception standing for the one the student's code raised in the child."""
+    msg = str(err.get("message", ""))
+    if err.get("where"):
+        msg += f"\n  {err['where']}"
+    if err.get("not_implemented"):
+        return NotImplementedError(msg)
+    if err.get("memory"):
+        msg += "\n  (the grader's memory limit was reached: does your code build a huge array?)"
+    base: type[BaseException] = RuntimeWarning if err.get("runtime_warning") else Exception
+    name = re.sub(r"\W", "", str(err.get("type") or "Error"))[:60] or "Error"
+    return type(name, (base,), {})(msg)
+
+
+def _write_back(parent: Any, child: Any) -> None:
+    """Apply in-place changes the student's function made to its arguments (so they are detected)."""
+    if isinstance(parent, np.ndarray) and isinstance(child, np.ndarray):
+        if parent.shape == child.shape and parent.flags.writeable:
+            with contextlib.suppress(TypeError, ValueError):
+                if not np.array_equal(parent, child, equal_nan=True):
+                    np.copyto(parent, child, casting="unsafe")
+    elif isinstance(parent, tuple | list) and isinstance(child, tuple | list) and len(parent) == len(child):
+        for p, c in zip(parent, child):
+            _write_back(p, c)
+        if isinstance(parent, list):
+            for i, c in enumerate(child):
+                if not isinstance(parent[i], np.ndarray | tuple | list | dict):
+                    parent[i] = c
+    elif isinstance(parent, dict) and isinstance(child, dict):
+        for k in list(parent):
+            if k in child:
+                if isinstance(parent[k], np.ndarray | tuple | list | dict):
+                    _write_back(parent[k], child[k])
+                else:
+                    parent[k] = child[k]
+        for k in child:
+            if k not in parent:
+                parent[k] = child[k]
+
+
+def _execute(check: grading.Check, namespace: Mapping[str, Any]) -> dict[str, Any]:
+    """:func:`course_lib.grading._execute`, but letting the sandbox's own signals through."""
+    import contextlib as _cl
+    import io
+    import warnings
+
+    out = io.StringIO()
+    status, message = "pass", ""
+    with _cl.redirect_stdout(out), warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        old = np.seterr(over="warn", divide="warn", invalid="warn", under="ignore")
+        try:
+            check.run(grading.Student(namespace))
+        except grading._NotImplemented as e:
+            status, message = "not implemented", str(e)
+        except grading._Missing as e:
+            status, message = "missing", str(e)
+        except grading.Fail as e:
+            status, message = "fail", str(e)
+        except (_Timeout, _ChildGone, _Budget):
+            raise
+        except RuntimeWarning as e:
+            status, message = "fail", f"NumPy warned: {e}. An overflow or a division by zero?"
+        except Exception as e:  # a bug in a check must not stop the batch
+            status, message = "error", f"the check itself stopped with {type(e).__name__}: {e}"
+        finally:
+            np.seterr(**old)
+    return {"status": status, "message": message, "output": out.getvalue()[-4000:]}
+
+
+# ---------------------------------------------------------------------------------------------
+# Grading a notebook
+# ---------------------------------------------------------------------------------------------
+
+def grade_cells_from_notebook(path: Path | str) -> list[GradeCell]:
+    """The grade cells of a trusted (instructor's source or release) notebook, in order.
+
+    A test cell is recognised by its nbgrader metadata and its one call
+    ``grading.grade("<task>", globals()[, hidden=True])``.
+    """
+    nb = json.loads(Path(path).read_text(encoding="utf-8"))
+    cells = []
+    for cell in nb["cells"]:
+        meta = cell.get("metadata", {}).get("nbgrader", {})
+        if cell["cell_type"] != "code" or not meta.get("grade"):
+            continue
+        src = "".join(cell["source"])
+        parsed = parse_grade_call(src)
+        if parsed:
+            cells.append(GradeCell(meta["grade_id"], parsed[0], parsed[1], float(meta["points"])))
+    return cells
+
+
+def parse_grade_call(source: str) -> tuple[str, bool] | None:
+    """``(task_id, hidden)`` of a test cell's ``grading.grade(...)`` call, or None."""
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return None
+    for node in ast.walk(tree):
+        if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "grade"
+                and node.args and isinstance(node.args[0], ast.Constant) and isinstance(node.args[0].value, str)):
+            hidden = any(k.arg == "hidden" and isinstance(k.value, ast.Constant) and bool(k.value.value) for k in node.keywords)
+            return node.args[0].value, hidden
+    return None
+
+
+def default_protected(course: Path | str | None = None) -> list[str]:
+    """Folders the student's code may not open while grading: course_lib, the course, the repo."""
+    roots = {str(_PACKAGE_DIR)}
+    if (_PACKAGE_DIR.parent / "pyproject.toml").exists():  # an editable install: the whole repository
+        roots.add(str(_PACKAGE_DIR.parent))
+    if course is not None:
+        roots.add(str(Path(course).resolve()))
+    return sorted(roots)
+
+
+def grade_notebook(
+    path: Path | str,
+    grade_cells: Sequence[GradeCell],
+    *,
+    limits: Limits = Limits(),
+    protected: Sequence[str] | None = None,
+    allowed: set[tuple[str, str]] | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> SubmissionResult:
+    """Grade one submitted notebook in the sandbox; never raises for anything in the submission.
+
+    Args:
+        path: the submitted ``.ipynb`` (only read).
+        grade_cells: the trusted grade cells (from the gradebook or the source notebook), whose
+            task ids and points are used; the submission's own metadata never is.
+        limits: time, memory and output limits.
+        protected: folders the student's code may not open (default :func:`default_protected`).
+        allowed: the ``course_lib`` imports the submission may use (:func:`allowed_imports` of
+            the trusted source notebook); default none but ``grading`` and ``_validate``.
+
+    Returns:
+        a :class:`SubmissionResult` with one :class:`GradedCell` per grade cell.
+    """
+    t0 = time.monotonic()
+    result = SubmissionResult(status="graded")
+    try:
+        cells, warns = load_code_cells(path, limits)
+        result.problems.extend(warns)
+    except NotebookProblem as e:
+        result.status = "missing" if not Path(path).exists() else "unreadable"
+        result.problems.append(str(e))
+        for gc in grade_cells:
+            result.cells.append(GradedCell(gc.grade_id, gc.task_id, gc.hidden, 0.0, gc.max_score,
+                                           f"{_title(gc)}: 0 / {gc.max_score:g} points\n  not graded: {e}", ["unreadable"]))
+        result.seconds = time.monotonic() - t0
+        return result
+
+    task_functions = {gc.task_id: grading.TASKS[gc.task_id].functions for gc in grade_cells if gc.task_id in grading.TASKS}
+    allowed = set(allowed or ())
+    result.findings = scan_tampering(cells, task_functions, allowed)
+    session = _Session(cells, limits, protected if protected is not None else default_protected(),
+                       t0 + limits.notebook_seconds, _helper_sources(allowed))
+    try:
+        for gc in grade_cells:
+            result.cells.append(_grade_cell(session, gc, result.findings, limits, progress))
+    finally:
+        session.close()
+    result.cell_errors = dict(session.cell_errors)
+    for index, v in session.cell_violations.items():
+        result.cell_errors[index] = (result.cell_errors.get(index, "") + " | not allowed: " + "; ".join(sorted(set(v)))).lstrip(" |")
+    # a refused action while the notebook loaded counts like tampering for the tasks of that cell
+    task_fns = {gc.task_id: grading.TASKS[gc.task_id].functions for gc in grade_cells if gc.task_id in grading.TASKS}
+    for index, v in session.cell_violations.items():
+        tasks = _tasks_of_cell(dict(cells).get(index, ""), task_fns) or sorted(task_fns)
+        finding = Finding(index, 0, "(while the cell ran)", "did something not allowed while grading: " + "; ".join(sorted(set(v))[:3]), tasks)
+        result.findings.append(finding)
+        for c in result.cells:
+            if c.task_id in tasks and c.score:
+                c.report += f"\n  TAMPERING: {finding} -> this part scores 0"
+                c.score = 0.0
+    result.seconds = time.monotonic() - t0
+    return result
+
+
+def _tasks_of_cell(src: str, task_functions: Mapping[str, Sequence[str]]) -> list[str]:
+    try:
+        tree = ast.parse(src)
+    except (SyntaxError, ValueError):
+        return []
+    defined = {n.name for n in tree.body if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef)}
+    return sorted(t for t, fns in task_functions.items() if defined & set(fns))
+
+
+def _title(gc: GradeCell) -> str:
+    task = grading.TASKS.get(gc.task_id)
+    name = task.title if task else gc.task_id
+    return f"{name} — {'hidden tests' if gc.hidden else 'tests'}"
+
+
+def _grade_cell(session: _Session, gc: GradeCell, findings: Sequence[Finding], limits: Limits,
+                progress: Callable[[str], None] | None) -> GradedCell:
+    task = grading.TASKS.get(gc.task_id)
+    if task is None:
+        return GradedCell(gc.grade_id, gc.task_id, gc.hidden, 0.0, gc.max_score,
+                          f"{gc.task_id}: unknown task (the course and course_lib disagree: ask the instructor)", ["error"])
+    result = grading.TaskResult(task.id, task.title, gc.hidden)
+    for check in (c for c in task.checks if c.hidden == gc.hidden):
+        if progress:
+            progress(f"{gc.grade_id}: {check.what}")
+        raw = session.run_check(check, min(check.timeout, limits.check_seconds))
+        if raw["status"] == "timeout" and "time budget" not in raw["message"]:
+            raw["message"] = f"timed out in task {task.id} ({'hidden' if gc.hidden else 'visible'} tests): {raw['message']}"
+        earned = check.points if raw["status"] == "pass" else 0.0
+        result.outcomes.append(grading.CheckOutcome(check.what, check.points, earned, raw["status"], raw["message"], raw.get("output", "")))
+    report = str(result)
+    score = min(result.earned, gc.max_score)
+    mine = [f for f in findings if gc.task_id in f.tasks]
+    if mine:
+        report += "\n  TAMPERING with the grader -> this part scores 0 (ask your instructor if this is a mistake):"
+        report += "".join(f"\n    {f}" for f in mine)
+        score = 0.0
+    return GradedCell(gc.grade_id, gc.task_id, gc.hidden, float(score), gc.max_score, report,
+                      [o.status for o in result.outcomes] + (["tampering"] if mine else []))
+
+
+# ---------------------------------------------------------------------------------------------
+# Output sanitising (graded copies and feedback)
+# ---------------------------------------------------------------------------------------------
+
+def truncate_outputs(nb: dict[str, Any], max_chars: int = 20_000, max_total: int = 2_000_000) -> int:
+    """Shorten huge outputs of a notebook (a dict as read from JSON) in place; returns chars removed.
+
+    Streams and text keep their head and a note; images and other rich outputs larger than
+    ``max_chars`` are replaced by a note. The total over the notebook is capped at ``max_total``.
+    """
+    removed, total = 0, 0
+    for cell in nb.get("cells", []):
+        if not isinstance(cell, dict):
+            continue
+        outs = cell.get("outputs")
+        if not isinstance(outs, list):
+            continue
+        for o in outs:
+            if not isinstance(o, dict):
+                continue
+            budget = max(0, min(max_chars, max_total - total))
+            if "text" in o:
+                text = "".join(o["text"]) if isinstance(o["text"], list) else str(o["text"])
+                if len(text) > budget:
+                    removed += len(text) - budget
+                    o["text"] = text[:budget] + f"\n... output truncated by the grader ({len(text) - budget} characters removed)\n"
+                total += min(len(text), budget)
+            if isinstance(o.get("data"), dict):
+                for mime, val in list(o["data"].items()):
+                    text = "".join(val) if isinstance(val, list) else (val if isinstance(val, str) else json.dumps(val))
+                    if len(text) > budget:
+                        removed += len(text)
+                        o["data"][mime] = (f"... output truncated by the grader ({len(text)} characters) ..."
+                                           if mime.startswith("text/") else "")
+                        if not mime.startswith("text/"):
+                            del o["data"][mime]
+                    else:
+                        total += len(text)
+            if isinstance(o.get("traceback"), list) and len(o["traceback"]) > 60:
+                removed += len(o["traceback"]) - 60
+                o["traceback"] = [*o["traceback"][:30], "... traceback truncated by the grader ...", *o["traceback"][-29:]]
+        if isinstance(cell.get("outputs"), list):
+            for o in cell["outputs"]:
+                if isinstance(o, dict) and isinstance(o.get("data"), dict) and not o["data"]:
+                    o["data"]["text/plain"] = "... output removed by the grader (too large) ..."
+    return removed
+
