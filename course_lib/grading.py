@@ -1176,3 +1176,7 @@ def _hinge_hidden(rng: np.random.Generator) -> list[Case]:
 
 
 _loss_task("ch02_loss.hinge", "multiclass hinge (SVM) loss", "hinge_loss", _scores_visible, _hinge_hidden)
+
+
+# Chapters 4-9 register their tasks from their own modules (course_lib/grading_tasks/).
+from course_lib import grading_tasks  # noqa: E402,F401
