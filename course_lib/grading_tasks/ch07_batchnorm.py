@@ -374,7 +374,7 @@ def _spatial_forward(S: Student, x: np.ndarray, g: np.ndarray, b: np.ndarray, p:
     expected, _, theirs = _ref_forward(x, g, b, p, spatial=True)
     mine = _copy_param(p)
     out, _ = _pair(S.fn("spatial_batchnorm_forward", mutable=("bn_param",))(x.copy(), g.copy(), b.copy(), mine), "spatial_batchnorm_forward")
-    n, c, h, w = x.shape
+    c = x.shape[1]
     eps = p.get("eps", 1e-5)
     bugs: dict[str, np.ndarray] = {}
     if p.get("mode", "train") == "train":
