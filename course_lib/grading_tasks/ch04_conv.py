@@ -1,0 +1,352 @@
+"""Grading of assignment ch04_conv: output size, naive convolution forward/backward, im2col.
+
+Registered in :data:`course_lib.grading.TASKS` when :mod:`course_lib.grading` is imported.
+Every "recognised mistake" below is computed from the reference on the same input, so a message
+names a bug only when the student's numbers are exactly what that bug produces.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from course_lib.grading import Fail, Student, _rng, _task, check_pair, compare_alternatives, ref
+from course_lib.grading_tasks._common import (
+    Case,
+    backward_matches,
+    expect_value_error,
+    forward_matches,
+)
+
+ASSIGNMENT = "ch04_conv"
+
+
+def _conv(x: np.ndarray, w: np.ndarray, b: np.ndarray, stride: int = 1, pad: int = 0) -> np.ndarray:
+    return np.asarray(ref("conv", "conv_forward")(x, w, b, stride=stride, pad=pad)[0])
+
+
+# =============================================================================================
+# Task 1: output size
+# =============================================================================================
+
+_size = _task(f"{ASSIGNMENT}.output_size", "conv_output_size", ["conv_output_size"], needs=["conv"])
+
+
+def _size_bugs(n: int, k: int, pad: int, stride: int) -> dict[str, Any]:
+    span = n + 2 * pad - k
+    return {
+        "the +1 is missing: a window fits at position 0 too, so count (n + 2·pad − k) // stride + 1": span // stride,
+        "the padding is counted once: pad adds zeros on *each* side, n + 2·pad": (n + pad - k) // stride + 1,
+        "the padding is subtracted: n + 2·pad − k, not n − 2·pad − k": (n - 2 * pad - k) // stride + 1,
+        "the stride divides the +1 too: (n + 2·pad − k) // stride + 1, not (n + 2·pad − k + 1) // stride": (span + 1) // stride,
+    }
+
+
+def _size_case(S: Student, n: int, k: int, pad: int, stride: int) -> None:
+    call = f"conv_output_size(n={n}, k={k}, pad={pad}, stride={stride})"
+    got = S.fn("conv_output_size")(n, k, pad, stride)
+    expected = ref("conv", "conv_output_size")(n, k, pad, stride)
+    if isinstance(got, float | np.floating) and not float(got).is_integer():
+        raise Fail(
+            f"{call} returned {got!r}, expected {expected}: the result must be a whole number of "
+            "windows. Use floor division // (the last, incomplete window is dropped)"
+        )
+    if isinstance(got, bool) or not isinstance(got, int | np.integer | float | np.floating):
+        raise Fail(f"{call} returned {got!r} ({type(got).__name__}), expected the int {expected}")
+    if isinstance(got, float | np.floating):
+        raise Fail(
+            f"{call} returned the float {got!r}: return an int ({expected}), it is used as an array "
+            "size (np.zeros((N, F, Ho, Wo)) rejects floats). Use // instead of /"
+        )
+    if int(got) != expected:
+        msg = f"{call} returned {int(got)}, expected {expected}"
+        for text, value in _size_bugs(n, k, pad, stride).items():
+            if value == int(got):
+                msg += f"\n  recognised mistake: {text}"
+                break
+        raise Fail(msg)
+
+
+_VISIBLE_SIZES = [(32, 5, 2, 1), (7, 3, 0, 1), (7, 3, 0, 2), (6, 3, 0, 2), (28, 5, 0, 1), (5, 3, 1, 2)]
+
+
+@_size.check("six fixed cases: (n, k, pad, stride) = " + ", ".join(map(str, _VISIBLE_SIZES)), 1)
+def _size_visible(S: Student) -> None:
+    for case in _VISIBLE_SIZES:
+        _size_case(S, *case)
+
+
+@_size.check("raises ValueError when a 5-wide kernel does not fit a 3-wide input (pad 0)", 0.5)
+def _size_error_visible(S: Student) -> None:
+    expect_value_error(
+        S, "conv_output_size", (3, 5, 0, 1), {}, "conv_output_size(n=3, k=5, pad=0, stride=1)",
+        "the kernel (5) is larger than the padded input (3)",
+    )
+
+
+@_size.check("60 random (n, k, pad, stride), incl. windows that do not tile the input (floor)", 1, hidden=True)
+def _size_hidden(S: Student) -> None:
+    rng = _rng(ASSIGNMENT, "sizes")
+    for _ in range(60):
+        n = int(rng.integers(1, 40))
+        pad = int(rng.integers(0, 4))
+        k = int(rng.integers(1, n + 2 * pad + 1))
+        stride = int(rng.integers(1, 5))
+        _size_case(S, n, k, pad, stride)
+    _size_case(S, 1, 1, 0, 1)  # the smallest input
+
+
+@_size.check("ValueError when the kernel does not fit, also with padding, and for stride 0", 1, hidden=True)
+def _size_error_hidden(S: Student) -> None:
+    for n, k, pad, stride, why in [
+        (4, 7, 1, 1, "the kernel (7) is larger than the padded input (4 + 2·1 = 6)"),
+        (1, 2, 0, 3, "the kernel (2) is larger than the input (1)"),
+        (10, 11, 0, 1, "the kernel (11) is larger than the input (10)"),
+        (5, 3, 0, 0, "stride 0 never moves the window (and divides by zero)"),
+    ]:
+        expect_value_error(
+            S, "conv_output_size", (n, k, pad, stride), {},
+            f"conv_output_size(n={n}, k={k}, pad={pad}, stride={stride})", why,
+        )
+
+
+# =============================================================================================
+# Task 2: forward pass with loops
+# =============================================================================================
+
+_fwd = _task(f"{ASSIGNMENT}.conv_forward", "conv_forward_naive", ["conv_forward_naive"], needs=["conv"])
+
+
+def _conv_visible() -> list[Case]:
+    x = np.linspace(-0.5, 0.5, 2 * 3 * 5 * 5).reshape(2, 3, 5, 5)
+    w = np.linspace(-0.2, 0.3, 4 * 3 * 3 * 3).reshape(4, 3, 3, 3) ** 2 - 0.05  # not symmetric
+    b = np.array([0.1, -0.2, 0.3, 0.0])
+    label = "x = linspace(-0.5, 0.5, 150).reshape(2, 3, 5, 5), w = linspace(-0.2, 0.3, 108).reshape(4, 3, 3, 3)**2 - 0.05, b = [0.1, -0.2, 0.3, 0]"
+    return [
+        (label, {"x": x, "w": w, "b": b}, {"stride": 1, "pad": 1}),
+        (label, {"x": x, "w": w, "b": b}, {"stride": 2, "pad": 1}),
+    ]
+
+
+def _conv_hidden(rng: np.random.Generator) -> list[Case]:
+    def case(label: str, xs: tuple[int, ...], ws: tuple[int, ...], stride: int, pad: int) -> Case:
+        return (
+            label,
+            {"x": rng.standard_normal(xs), "w": rng.standard_normal(ws), "b": rng.standard_normal(ws[0])},
+            {"stride": stride, "pad": pad},
+        )
+
+    return [
+        case("batch of 1, pad 1", (1, 2, 5, 5), (2, 2, 3, 3), 1, 1),
+        case("stride 2, the last column is never read (floor)", (2, 1, 7, 6), (3, 1, 3, 3), 2, 0),
+        case("pad 2, a 3×2 kernel", (2, 3, 4, 5), (2, 3, 3, 2), 1, 2),
+        case("stride 3, pad 1, one filter", (1, 2, 8, 8), (1, 2, 4, 4), 3, 1),
+    ]
+
+
+def _conv_numeric(rng: np.random.Generator) -> list[Case]:
+    """Smaller versions of the hidden cases: every entry costs two forward passes here."""
+
+    def case(label: str, xs: tuple[int, ...], ws: tuple[int, ...], stride: int, pad: int) -> Case:
+        return (
+            label,
+            {"x": rng.standard_normal(xs), "w": rng.standard_normal(ws), "b": rng.standard_normal(ws[0])},
+            {"stride": stride, "pad": pad},
+        )
+
+    return [
+        case("batch of 1, pad 1", (1, 2, 4, 4), (2, 2, 3, 3), 1, 1),
+        case("stride 2, the last row is never read (floor)", (2, 1, 5, 4), (2, 1, 3, 3), 2, 0),
+        case("pad 2, a 3×2 kernel", (1, 2, 3, 4), (2, 2, 3, 2), 1, 2),
+        case("stride 3, pad 1, one filter", (2, 1, 6, 6), (1, 1, 4, 4), 3, 1),
+    ]
+
+
+def _conv_fwd_bugs(inp: dict[str, np.ndarray], kw: dict[str, Any]) -> dict[str, Any]:
+    x, w, b = inp["x"], inp["w"], inp["b"]
+    s, p = kw.get("stride", 1), kw.get("pad", 0)
+    _N, _C, H, W = x.shape
+    bugs: dict[str, Any] = {
+        "the kernel is flipped (a true convolution): the 'convolution' of deep learning is a "
+        "cross-correlation, multiply the window by w[f] as it is": _conv(x, np.ascontiguousarray(w[:, :, ::-1, ::-1]), b, s, p),
+        "the bias b[f] is not added": _conv(x, w, np.zeros_like(b), s, p),
+    }
+    if p:
+        bugs["the padding is ignored: pad x with `pad` zeros on each side of H and W first (np.pad)"] = _conv(x, w, b, s, 0)
+        one_side = np.pad(x, ((0, 0), (0, 0), (0, 2 * p), (0, 2 * p)))
+        bugs["the zeros are added on one side only: pad `pad` rows/columns before AND after"] = _conv(one_side, w, b, s, 0)
+    if s > 1:
+        full = _conv(x, w, b, 1, p)
+        Ho, Wo = (H + 2 * p - w.shape[2]) // s + 1, (W + 2 * p - w.shape[3]) // s + 1
+        bugs["the stride is ignored: window (i, j) starts at row i·stride, column j·stride"] = full[:, :, :Ho, :Wo]
+        bugs["the stride is ignored (stride 1 used for the size and the windows)"] = full
+    return bugs
+
+
+@_fwd.check("two fixed examples: stride 1 and 2, pad 1", 1.5)
+def _fwd_visible(S: Student) -> None:
+    for case in _conv_visible():
+        forward_matches(S, "conv_forward_naive", ref("conv", "conv_forward_naive"), case, _conv_fwd_bugs)
+
+
+@_fwd.check("random shapes: batch of 1, stride 2 and 3, pad 2, a 3×2 kernel, one filter", 2, hidden=True)
+def _fwd_hidden(S: Student) -> None:
+    for case in _conv_hidden(_rng(ASSIGNMENT, "forward")):
+        forward_matches(S, "conv_forward_naive", ref("conv", "conv_forward_naive"), case, _conv_fwd_bugs)
+
+
+@_fwd.check("the defaults stride=1, pad=0 (called without keywords)", 0.5, hidden=True)
+def _fwd_defaults(S: Student) -> None:
+    rng = _rng(ASSIGNMENT, "defaults")
+    inputs = {"x": rng.standard_normal((2, 2, 4, 5)), "w": rng.standard_normal((3, 2, 2, 3)), "b": rng.standard_normal(3)}
+    forward_matches(S, "conv_forward_naive", ref("conv", "conv_forward_naive"), ("defaults", inputs, {}), _conv_fwd_bugs)
+
+
+# =============================================================================================
+# Task 3: backward pass with loops
+# =============================================================================================
+
+_bwd = _task(
+    f"{ASSIGNMENT}.conv_backward", "conv_backward_naive", ["conv_forward_naive", "conv_backward_naive"], needs=["conv"]
+)
+
+
+def _scatter(x_pad: np.ndarray, w: np.ndarray, dout: np.ndarray, step: int) -> tuple[np.ndarray, np.ndarray]:
+    """dx_pad and dw when window (i, j) starts at (i·step, j·step) (step 1 = stride ignored)."""
+    _, _, HH, WW = w.shape
+    dxp, dw = np.zeros_like(x_pad), np.zeros_like(w)
+    for i in range(dout.shape[2]):
+        for j in range(dout.shape[3]):
+            rows, cols = slice(i * step, i * step + HH), slice(j * step, j * step + WW)
+            g = dout[:, :, i, j]
+            dxp[:, :, rows, cols] += np.einsum("nf,fcpq->ncpq", g, w)
+            dw += np.einsum("nf,ncpq->fcpq", g, x_pad[:, :, rows, cols])
+    return dxp, dw
+
+
+def _conv_bwd_bugs(inp: dict[str, np.ndarray], kw: dict[str, Any], dout: np.ndarray) -> dict[str, dict[str, Any]]:
+    x, w = inp["x"], inp["w"]
+    s, p = kw.get("stride", 1), kw.get("pad", 0)
+    N, _C, H, W = x.shape
+    x_pad = np.pad(x, ((0, 0), (0, 0), (p, p), (p, p)))
+    dxp, dw = _scatter(x_pad, w, dout, s)
+    dx_bugs: dict[str, Any] = {}
+    dw_bugs: dict[str, Any] = {}
+    if p:
+        dx_bugs["dx still contains the padding: return dx_pad[:, :, pad:pad+H, pad:pad+W], the gradient of x itself"] = dxp
+        dx_bugs["dx is cropped from one side only: drop `pad` rows/columns at the start AND at the end of dx_pad"] = dxp[:, :, :H, :W]
+        dx_bugs["dx is cropped from the wrong side: dx_pad[:, :, 2·pad:, 2·pad:] shifts the gradient; use dx_pad[:, :, pad:pad+H, pad:pad+W]"] = dxp[:, :, 2 * p:, 2 * p:]
+    flipped = np.ascontiguousarray(w[:, :, ::-1, ::-1])
+    dx_bugs["the kernel is flipped in the input gradient: each window receives dout[n, f, i, j]·w[f], the same w[f] as in the forward pass, not rotated"] = (
+        _scatter(x_pad, flipped, dout, s)[0][:, :, p:p + H, p:p + W]
+    )
+    dw_bugs["dw is flipped (rotated by 180°): dw[f] accumulates dout[n, f, i, j] times the window itself"] = dw[:, :, ::-1, ::-1]
+    dw_bugs["dw has its F and C axes swapped: it must have the shape of w, (F, C, HH, WW)"] = dw.transpose(1, 0, 2, 3)
+    if N > 1:
+        last = _scatter(x_pad[-1:], w, dout[-1:], s)[1]
+        first = _scatter(x_pad[:1], w, dout[:1], s)[1]
+        dw_bugs["dw holds only the last example's contribution: w is shared by the whole batch, add (+=) over every n instead of assigning (=)"] = last
+        dw_bugs["dw holds only the first example's contribution: sum over every example of the batch"] = first
+    if s > 1:
+        dxp1, dw1 = _scatter(x_pad, w, dout, 1)
+        dx_bugs["the stride is ignored in the backward pass: window (i, j) starts at (i·stride, j·stride)"] = dxp1[:, :, p:p + H, p:p + W]
+        dw_bugs["the stride is ignored in the backward pass: window (i, j) starts at (i·stride, j·stride)"] = dw1
+    db_bugs = {
+        "db is summed over the output positions but not over the batch (only the first example)": dout[0].sum(axis=(1, 2)),
+        "db is summed over the batch but not over the output positions: sum over axes (0, 2, 3)": dout.sum(axis=0),
+        "db is a mean: the bias is added at every position of every example, so its gradient is the sum": dout.mean(axis=(0, 2, 3)),
+    }
+    return {"x": dx_bugs, "w": dw_bugs, "b": db_bugs}
+
+
+def _bwd_reference(S: Student, grad: str) -> None:
+    for k, case in enumerate(_conv_hidden(_rng(ASSIGNMENT, "reference"))):
+        backward_matches(
+            S, "conv_forward_naive", "conv_backward_naive", ref("conv", "conv_forward"), ref("conv", "conv_backward"),
+            case, grads=[grad], bugs=_conv_bwd_bugs, seed=k,
+        )
+
+
+@_bwd.check("dx, dw, db vs the numerical gradient of your conv_forward_naive (fixed example, pad 1)", 1.5)
+def _bwd_visible(S: Student) -> None:
+    _label, inputs, kw = _conv_visible()[0]
+    small = {"x": inputs["x"][:, :2, :3, :4].copy(), "w": inputs["w"][:2, :2].copy(), "b": inputs["b"][:2].copy()}
+    check_pair(S, "conv_forward_naive", "conv_backward_naive", small, kwargs=kw,
+               context="x[:, :2, :3, :4], w[:2, :2], b[:2] of the forward example, stride 1, pad 1")
+
+
+@_bwd.check("dx, dw, db vs numerical gradients of your forward (random shapes, stride, padding)", 1.5, hidden=True)
+def _bwd_numeric(S: Student) -> None:
+    for k, (label, inputs, kw) in enumerate(_conv_numeric(_rng(ASSIGNMENT, "numeric"))):
+        check_pair(S, "conv_forward_naive", "conv_backward_naive", inputs, kwargs=kw, seed=k,
+                   context=f"{label}, stride {kw['stride']}, pad {kw['pad']}")
+
+
+@_bwd.check("dx matches the reference (random shapes, random upstream gradient)", 1, hidden=True)
+def _bwd_dx(S: Student) -> None:
+    _bwd_reference(S, "x")
+
+
+@_bwd.check("dw matches the reference (random shapes, random upstream gradient)", 1, hidden=True)
+def _bwd_dw(S: Student) -> None:
+    _bwd_reference(S, "w")
+
+
+@_bwd.check("db matches the reference (random shapes, random upstream gradient)", 0.5, hidden=True)
+def _bwd_db(S: Student) -> None:
+    _bwd_reference(S, "b")
+
+
+# =============================================================================================
+# Task 4: im2col
+# =============================================================================================
+
+_im2col = _task(f"{ASSIGNMENT}.im2col", "im2col", ["im2col"], needs=["conv"])
+
+
+def _im2col_bugs(x: np.ndarray, HH: int, WW: int, stride: int, pad: int) -> dict[str, Any]:
+    f = ref("conv", "im2col")
+    cols = f(x, HH, WW, stride, pad)
+    N, C = x.shape[:2]
+    M = cols.shape[0]
+    L = M // N
+    bugs = {
+        "each row lists the window in (p, q, c) order: flatten it channel first, (c, p, q), the order of w.reshape(F, -1)":
+            cols.reshape(M, C, HH, WW).transpose(0, 2, 3, 1).reshape(M, -1),
+        "the rows are ordered (i, j, n): row n·Ho·Wo + i·Wo + j must hold example n's window (i, j)":
+            cols.reshape(N, L, -1).transpose(1, 0, 2).reshape(M, -1),
+        "each window is flattened in (c, q, p) order: rows p of the kernel first, (c, p, q)":
+            cols.reshape(M, C, HH, WW).transpose(0, 1, 3, 2).reshape(M, -1),
+    }
+    if stride > 1:
+        bugs["the stride is ignored: window (i, j) starts at (i·stride, j·stride)"] = f(x, HH, WW, 1, pad)
+    if pad:
+        bugs["the padding is ignored: pad x with zeros first"] = f(x, HH, WW, stride, 0)
+    return bugs
+
+
+def _im2col_case(S: Student, label: str, x: np.ndarray, HH: int, WW: int, stride: int, pad: int) -> None:
+    ctx = f"{label}: x of shape {x.shape}, HH={HH}, WW={WW}, stride={stride}, pad={pad}"
+    expected = ref("conv", "im2col")(x.copy(), HH, WW, stride, pad)
+    got = S.fn("im2col")(x.copy(), HH, WW, stride, pad)
+    compare_alternatives(got, expected, "im2col(x, HH, WW, stride, pad)", _im2col_bugs(x, HH, WW, stride, pad), context=ctx)
+
+
+@_im2col.check("x = arange(2·2·4·4).reshape(2, 2, 4, 4), a 2×3 kernel, stride 1 and stride 2 pad 1", 1)
+def _im2col_visible(S: Student) -> None:
+    x = np.arange(2 * 2 * 4 * 4, dtype=np.float64).reshape(2, 2, 4, 4)
+    _im2col_case(S, "fixed", x, 2, 3, 1, 0)
+    _im2col_case(S, "fixed", x, 2, 3, 2, 1)
+
+
+@_im2col.check("random shapes: batch of 1, stride 3, pad 2, a 1×1 kernel, floor cases", 1.5, hidden=True)
+def _im2col_hidden(S: Student) -> None:
+    rng = _rng(ASSIGNMENT, "im2col")
+    for label, shape, HH, WW, stride, pad in [
+        ("batch of 1", (1, 3, 5, 5), 3, 3, 1, 1),
+        ("stride 3, floor", (2, 2, 8, 7), 3, 2, 3, 0),
+        ("pad 2", (3, 1, 4, 6), 3, 3, 2, 2),
+        ("a 1×1 kernel", (2, 4, 3, 3), 1, 1, 1, 0),
+    ]:
+        _im2col_case(S, label, rng.standard_normal(shape), HH, WW, stride, pad)

@@ -1,0 +1,119 @@
+"""Model solutions of assignment ch05_pooling (the solution cells of the notebook).
+
+Pure NumPy on purpose: a submission is graded in a sandbox where ``course_lib`` cannot be imported.
+The grader compares them with :mod:`course_lib.pooling` (``tests/grading/test_bugs_ch04_ch06.py``
+proves they score full marks), so they cannot drift from the reference.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["avg_pool_backward", "avg_pool_forward", "max_pool_backward", "max_pool_forward", "pool_geometry"]
+
+
+def pool_geometry(x_shape: tuple[int, ...], pool_size: int | tuple[int, int], stride: int | tuple[int, int] | None) -> tuple[int, int, int, int, int, int]:
+    """Window, stride and output size of a pooling layer on an input of shape (N, C, H, W).
+
+    Args:
+        x_shape: (N, C, H, W).
+        pool_size: ph = pw, or a pair (ph, pw).
+        stride: sh = sw, a pair (sh, sw), or None for the window size (non-overlapping windows).
+
+    Returns:
+        (ph, pw, sh, sw, Ho, Wo) with Ho = (H − ph) // sh + 1 and Wo = (W − pw) // sw + 1.
+
+    Raises:
+        ValueError: the window is larger than the input, or a size or stride is < 1.
+    """
+    ph, pw = (pool_size, pool_size) if np.ndim(pool_size) == 0 else pool_size
+    if stride is None:
+        sh, sw = ph, pw
+    else:
+        sh, sw = (stride, stride) if np.ndim(stride) == 0 else stride
+    _, _, H, W = x_shape
+    if min(ph, pw, sh, sw) < 1 or ph > H or pw > W:
+        raise ValueError(f"pooling window {ph}×{pw} with stride {sh}×{sw} does not fit an input of shape {tuple(x_shape)}")
+    return ph, pw, sh, sw, (H - ph) // sh + 1, (W - pw) // sw + 1
+
+
+def max_pool_forward(
+    x: np.ndarray, *, pool_size: int | tuple[int, int] = 2, stride: int | tuple[int, int] | None = None
+) -> tuple[np.ndarray, tuple]:
+    """Max pooling: the largest entry of every ph × pw window of every channel.
+
+    ``out[n, c, i, j] = max_{p<ph, q<pw} x[n, c, i·sh + p, j·sw + q]``
+
+    Args:
+        x: (N, C, H, W).
+        pool_size: window ph × pw (an int or a pair).
+        stride: step (an int or a pair); None means the window size.
+
+    Returns:
+        out (N, C, Ho, Wo) with Ho = (H − ph)//sh + 1, Wo = (W − pw)//sw + 1; cache.
+    """
+    ph, pw, sh, sw, Ho, Wo = pool_geometry(x.shape, pool_size, stride)
+    N, C, _, _ = x.shape
+    out = np.empty((N, C, Ho, Wo), dtype=x.dtype)
+    for i in range(Ho):
+        for j in range(Wo):
+            out[:, :, i, j] = x[:, :, i * sh:i * sh + ph, j * sw:j * sw + pw].max(axis=(2, 3))
+    return out, (x, (ph, pw, sh, sw, Ho, Wo))
+
+
+def max_pool_backward(dout: np.ndarray, cache: tuple) -> np.ndarray:
+    """Backward pass of max_pool_forward: route each window's gradient to its maximum.
+
+    Ties: when several entries of a window equal its maximum, only the *first* one in row-major
+    order (``np.argmax`` of the flattened window) receives the gradient. Overlapping windows
+    (stride < window) *add* what they route to the same entry.
+
+    Args:
+        dout: (N, C, Ho, Wo) upstream gradient.
+        cache: from max_pool_forward.
+
+    Returns:
+        dx, shape (N, C, H, W).
+    """
+    x, (ph, pw, sh, sw, Ho, Wo) = cache
+    N, C, _, _ = x.shape
+    dx = np.zeros_like(x)
+    n_idx, c_idx = np.meshgrid(np.arange(N), np.arange(C), indexing="ij")
+    for i in range(Ho):
+        for j in range(Wo):
+            window = x[:, :, i * sh:i * sh + ph, j * sw:j * sw + pw].reshape(N, C, ph * pw)
+            p, q = np.divmod(window.argmax(axis=2), pw)  # the first maximum of each window
+            # np.add.at adds for repeated indices too (a plain += would keep only one)
+            np.add.at(dx, (n_idx, c_idx, i * sh + p, j * sw + q), dout[:, :, i, j])
+    return dx
+
+
+def avg_pool_forward(
+    x: np.ndarray, *, pool_size: int | tuple[int, int] = 2, stride: int | tuple[int, int] | None = None
+) -> tuple[np.ndarray, tuple]:
+    """Average pooling: the mean of every ph × pw window. Shapes as in max_pool_forward.
+
+    Returns:
+        out (N, C, Ho, Wo); cache.
+    """
+    ph, pw, sh, sw, Ho, Wo = pool_geometry(x.shape, pool_size, stride)
+    N, C, _, _ = x.shape
+    out = np.empty((N, C, Ho, Wo), dtype=x.dtype)
+    for i in range(Ho):
+        for j in range(Wo):
+            out[:, :, i, j] = x[:, :, i * sh:i * sh + ph, j * sw:j * sw + pw].mean(axis=(2, 3))
+    return out, (x.shape, (ph, pw, sh, sw, Ho, Wo))
+
+
+def avg_pool_backward(dout: np.ndarray, cache: tuple) -> np.ndarray:
+    """Backward pass of avg_pool_forward: each window spreads dout / (ph·pw) over its entries.
+
+    Returns:
+        dx, shape (N, C, H, W); overlapping windows add up.
+    """
+    x_shape, (ph, pw, sh, sw, Ho, Wo) = cache
+    dx = np.zeros(x_shape, dtype=dout.dtype)
+    for i in range(Ho):
+        for j in range(Wo):
+            dx[:, :, i * sh:i * sh + ph, j * sw:j * sw + pw] += dout[:, :, i, j, None, None] / (ph * pw)
+    return dx
