@@ -205,6 +205,110 @@ ALTERNATIVES = [
 ]
 
 
+# ============================================================== chapter 8: dropout, initialisation
+def _dropout(x, keep_prob, mode, rng, *, scale="inverse", invert=False, test_drops=False):
+    if mode == "test" and not test_drops:
+        return x.copy(), None
+    u = np.random.default_rng(rng).random(x.shape)
+    keep = (u >= keep_prob) if invert else (u < keep_prob)
+    factor = {"inverse": 1 / keep_prob, "none": 1.0, "times": keep_prob}[scale]
+    mask = keep * factor
+    return x * mask, {"mask": mask, "keep_prob": keep_prob}
+
+
+def dropout_forward_unscaled(x, keep_prob=0.5, *, mode="train", rng=None):
+    return _dropout(x, keep_prob, mode, rng, scale="none")
+
+
+def dropout_forward_times_keep(x, keep_prob=0.5, *, mode="train", rng=None):
+    return _dropout(x, keep_prob, mode, rng, scale="times")
+
+
+def dropout_forward_inverted_comparison(x, keep_prob=0.5, *, mode="train", rng=None):
+    return _dropout(x, keep_prob, mode, rng, invert=True)
+
+
+def dropout_forward_test_drops(x, keep_prob=0.5, *, mode="train", rng=None):
+    return _dropout(x, keep_prob, mode, rng, test_drops=True)
+
+
+def dropout_forward_dict_cache(x, keep_prob=0.5, *, mode="train", rng=None):
+    return _dropout(x, keep_prob, mode, rng)
+
+
+def dropout_backward_fresh_mask(dout, cache):
+    if cache is None:
+        return dout.copy()
+    p = cache["keep_prob"]
+    return dout * (np.random.default_rng().random(dout.shape) < p) / p  # a new mask
+
+
+def dropout_backward_dict_cache(dout, cache):
+    return dout.copy() if cache is None else dout * cache["mask"]
+
+
+def dropout_forward_binomial(x, keep_prob=0.5, *, mode="train", rng=None):
+    """Correct alternative: another way to draw the mask (not the same numbers as rng.random)."""
+    if mode == "test":
+        return x.copy(), None
+    mask = np.random.default_rng(rng).binomial(1, keep_prob, size=x.shape) / keep_prob
+    return x * mask, mask
+
+
+def _init(shape, rng, var):
+    return np.random.default_rng(rng).normal(0.0, np.sqrt(var), size=shape)
+
+
+def _fans_ok(shape):
+    if len(shape) == 2:
+        return shape[0], shape[1]
+    f, c, hh, ww = shape
+    return c * hh * ww, f * hh * ww
+
+
+def he_init_fan_out(shape, rng=None):
+    return _init(shape, rng, 2 / _fans_ok(shape)[1])
+
+
+def he_init_lecun(shape, rng=None):
+    return _init(shape, rng, 1 / _fans_ok(shape)[0])
+
+
+def he_init_std_as_var(shape, rng=None):
+    return np.random.default_rng(rng).standard_normal(shape) * (2 / _fans_ok(shape)[0])
+
+
+def fans_channels_only(shape):
+    return (shape[0], shape[1]) if len(shape) == 2 else (shape[1], shape[0])
+
+
+def he_init_uniform(shape, rng=None):
+    """Correct in variance (uniform on ±sqrt(6/fan_in)): the task asks for variance 2/fan_in."""
+    a = np.sqrt(6 / _fans_ok(shape)[0])
+    return np.random.default_rng(rng).uniform(-a, a, size=shape)
+
+
+BUGS += [
+    ("ch08_dropout.forward", {"dropout_forward": dropout_forward_unscaled}, "not divided by keep_prob"),
+    ("ch08_dropout.forward", {"dropout_forward": dropout_forward_times_keep}, "multiplied by keep_prob"),
+    ("ch08_dropout.forward", {"dropout_forward": dropout_forward_inverted_comparison}, "DROP with probability keep_prob"),
+    ("ch08_dropout.forward", {"dropout_forward": dropout_forward_test_drops}, "test mode still drops"),
+    ("ch08_dropout.backward", {"dropout_forward": dropout_forward_dict_cache, "dropout_backward": dropout_backward_fresh_mask}, "a fresh mask drawn in backward"),
+    ("ch08_dropout.init", {"he_init": he_init_fan_out}, "fan_out instead of fan_in"),
+    ("ch08_dropout.init", {"he_init": he_init_lecun}, "1/fan_in (LeCun)"),
+    ("ch08_dropout.init", {"he_init": he_init_std_as_var}, "standard deviation is set to the variance"),
+    ("ch08_dropout.init", {"fans": fans_channels_only}, "kernel size is missing"),
+]
+
+ALTERNATIVES += [
+    ("ch08_dropout.forward", {"dropout_forward": dropout_forward_binomial}),
+    ("ch08_dropout.backward", {"dropout_forward": dropout_forward_binomial}),
+    ("ch08_dropout.backward", {"dropout_forward": dropout_forward_dict_cache, "dropout_backward": dropout_backward_dict_cache}),
+    ("ch08_dropout.init", {"he_init": he_init_uniform}),
+]
+
+
+# ============================================================== the tests
 def _id(t: str, o: dict) -> str:
     return f"{t}-{'+'.join(getattr(f, '__name__', k) for k, f in o.items())}"
 
