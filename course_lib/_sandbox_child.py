@@ -234,7 +234,11 @@ def _install_audit_hook(protected: list[str], sandbox_dir: str) -> _Guard:
     import signal
     import threading
 
+    import builtins
+
     state = {"internal": True, "violations": []}
+    builtins_dict = builtins.__dict__
+    safe_builtins = dict(builtins_dict)
     main_thread = threading.get_ident()
     all_signals = set(signal.valid_signals()) - {signal.SIGKILL, signal.SIGSTOP}
     protected = [os.path.realpath(p) + os.sep for p in protected]
@@ -304,6 +308,8 @@ def _install_audit_hook(protected: list[str], sandbox_dir: str) -> _Guard:
         signal.pthread_sigmask(signal.SIG_BLOCK, all_signals)
         gc.disable()
         state["internal"] = True
+        # the grader's code in this process must not run the student's patched builtins
+        builtins_dict.update(safe_builtins)
 
     def leave() -> None:
         state["internal"] = False

@@ -408,7 +408,10 @@ def scan_tampering(
                             names = [m]
                         bad = [n for n in names if n not in ("grading", "course_lib.grading")]
                         if bad:
+                            bound = sorted({owner[a.asname or a.name] for a in node.names if (a.asname or a.name) in owner})
                             flag(node, f"imports {', '.join(bad)}: the reference implementation (not allowed in a submission)")
+                            if bound and parents.get(node) is tree:  # a top-level import names its tasks
+                                findings[-1].tasks = bound
                     elif top in ("ctypes", "_ctypes", "cffi"):
                         flag(node, f"imports {m}, which can rewrite the interpreter's memory")
             if isinstance(node, ast.Call):
@@ -859,13 +862,17 @@ def parse_grade_call(source: str) -> tuple[str, bool] | None:
 
 
 def default_protected(course: Path | str | None = None) -> list[str]:
-    """Folders the student's code may not open while grading: course_lib, the course, the repo."""
+    """Folders the student's code may not open while grading: course_lib, the course, and (in a
+    development checkout) the repository's exercises/, tests/, book/ and .git/ — never the
+    interpreter's own folders, which the student's imports need."""
     roots = {str(_PACKAGE_DIR)}
-    if (_PACKAGE_DIR.parent / "pyproject.toml").exists():  # an editable install: the whole repository
-        roots.add(str(_PACKAGE_DIR.parent))
+    repo = _PACKAGE_DIR.parent
+    if (repo / "pyproject.toml").exists():  # an editable install
+        roots.update(str(repo / d) for d in ("exercises", "tests", "book", ".git", "course_lib.egg-info") if (repo / d).exists())
     if course is not None:
         roots.add(str(Path(course).resolve()))
-    return sorted(roots)
+    prefix = os.path.realpath(sys.prefix) + os.sep
+    return sorted(r for r in roots if not prefix.startswith(os.path.realpath(r) + os.sep))
 
 
 def grade_notebook(
@@ -1020,3 +1027,33 @@ def truncate_outputs(nb: dict[str, Any], max_chars: int = 20_000, max_total: int
                     o["data"]["text/plain"] = "... output removed by the grader (too large) ..."
     return removed
 
+
+
+def grade_submission(
+    folder: Path | str,
+    notebook: str,
+    grade_cells: Sequence[GradeCell],
+    **kwargs: Any,
+) -> SubmissionResult:
+    """Grade ``folder/<notebook>.ipynb`` (a student's submitted assignment folder); only reads it.
+
+    A missing notebook or one under another name scores 0 with a message naming what was found
+    (the instructor may rename it and grade again); other files are listed and ignored.
+    """
+    folder = Path(folder)
+    path = folder / f"{notebook}.ipynb"
+    others = sorted(p.name for p in folder.iterdir() if p.is_file() and p.name != path.name) if folder.is_dir() else []
+    if not path.exists():
+        found = [n for n in others if n.endswith(".ipynb")]
+        result = grade_notebook(path, grade_cells, **kwargs)
+        result.status = "missing"
+        hint = (f"; found {', '.join(found)} — notebooks must keep their name {path.name}" if found
+                else f"; the folder holds {', '.join(others) or 'nothing'}")
+        result.problems = [f"no notebook {path.name} in the submission{hint}"]
+        for c in result.cells:
+            c.report = c.report.split("not graded:")[0] + "not graded: " + result.problems[0]
+        return result
+    result = grade_notebook(path, grade_cells, **kwargs)
+    if others:
+        result.problems.append(f"ignored other files in the submission: {', '.join(others[:10])}")
+    return result

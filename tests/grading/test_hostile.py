@@ -1,0 +1,163 @@
+"""Hostile and broken submissions: the trusted grader is never fooled, never stopped, never lost.
+
+In-process tests grade each submission of tests/grading/hostile/cases.py with
+:func:`course_lib.sandbox.grade_submission` (the student's code runs in a sandbox child, the checks
+here). The nbgrader tests at the end grade a mixed batch through ``course autograde`` once, and
+kill a second run midway and resume it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+from course_lib import sandbox
+
+sys.path.insert(0, str(Path(__file__).resolve().parent / "hostile"))
+import cases
+
+ALL_CELLS = sandbox.grade_cells_from_notebook(cases.SOURCE)
+ALLOWED = sandbox.allowed_imports(cases.SOURCE)
+BY_ID = {c.grade_id: c for c in ALL_CELLS}
+
+
+def _grade(case: cases.Case, tmp_path: Path) -> sandbox.SubmissionResult:
+    folder = tmp_path / "submitted" / case.name / cases.ASSIGNMENT
+    case.write(folder)
+    before = {p.name: p.read_bytes() for p in folder.iterdir()}
+    limits = sandbox.Limits(**({"memory_mb": 1024, "check_seconds": 10.0, "cell_seconds": 10.0, "notebook_seconds": 60.0} | case.limits))
+    result = sandbox.grade_submission(folder, cases.ASSIGNMENT, [BY_ID[g] for g in case.grade],
+                                      limits=limits, allowed=ALLOWED)
+    after = {p.name: p.read_bytes() for p in folder.iterdir()}
+    assert after == before, "the submitted files were modified"
+    return result
+
+
+@pytest.mark.parametrize("case", cases.CASES, ids=[c.name for c in cases.CASES])
+def test_hostile_submission(case, tmp_path):
+    cases.MARKER.unlink(missing_ok=True)
+    result = _grade(case, tmp_path)
+    got = {c.grade_id: c.score for c in result.cells}
+    report = result.report()
+    assert got == case.expect, f"{case.attack}\n{report}"
+    for phrase in case.says:
+        assert phrase in report, f"{phrase!r} missing from the report of {case.name}:\n{report}"
+    assert len(report) < 60_000, "the report is not truncated"
+    assert not cases.MARKER.exists(), "the submission wrote outside its sandbox"
+
+
+def test_grader_survives_and_reports_the_process_kill(tmp_path):
+    case = next(c for c in cases.CASES if c.name == "kill_grader")
+    result = _grade(case, tmp_path)
+    assert os.getpid() > 0  # still here: os.kill was refused in the child
+    assert "not allowed" in result.by_grade_id()["tanh-tests"].report
+
+
+def test_hidden_parts_of_a_good_notebook_score_full_marks(tmp_path):
+    """Every grade cell, visible and hidden, on the reference solutions: 11 of 11 (the exact sum)."""
+    folder = tmp_path / "good"
+    cases.CASES[0].write(folder)
+    result = sandbox.grade_submission(folder, cases.ASSIGNMENT, ALL_CELLS, allowed=ALLOWED)
+    assert result.score == result.max_score == sum(c.max_score for c in ALL_CELLS) == 11.0, result.report()
+
+
+# ---------------------------------------------------------------------------------------------
+# The defence functions themselves
+# ---------------------------------------------------------------------------------------------
+
+def test_scan_flags_each_kind_of_tampering_and_attributes_it():
+    cells = [
+        (1, "import numpy as xp\nfrom course_lib import grading\n"),
+        (3, "def sigmoid_forward(x):\n    xp.allclose = None\n    return x, x\n"),
+        (5, "setattr(xp.testing, 'assert_allclose', print)\n"),
+        (7, "import sys\nsys.modules['course_lib.grading'] = None\n"),
+        (9, "def tanh_forward(x):\n    from course_lib.neuron import tanh_forward as t\n    return t(x)\n"),
+        (11, "grading = None\n"),
+    ]
+    tasks = {"t.sigmoid": ("sigmoid_forward",), "t.tanh": ("tanh_forward",)}
+    found = {(f.cell, f.line): f for f in sandbox.scan_tampering(cells, tasks)}
+    assert found[(3, 2)].tasks == ["t.sigmoid"] and "xp.allclose" in found[(3, 2)].why
+    assert found[(5, 1)].tasks == ["t.sigmoid", "t.tanh"] and "setattr" in found[(5, 1)].why
+    assert (7, 2) in found and "sys.modules" in found[(7, 2)].why
+    assert found[(9, 2)].tasks == ["t.tanh"] and "reference implementation" in found[(9, 2)].why
+    assert "rebinds the name `grading`" in found[(11, 1)].why
+    assert (1, 2) not in found  # the template's own import is fine
+
+
+def test_scan_allows_the_templates_helpers_and_ordinary_numpy_use():
+    cells = [(1, "from course_lib.neuron import _check_dout\nnp.random.seed(0)\nx = np.zeros(3)\nx[0] = 1\nnp.seterr(all='ignore')\n")]
+    assert sandbox.scan_tampering(cells, {}, {("course_lib.neuron", "_check_dout")}) == []
+    assert sandbox.scan_tampering(cells, {})  # without the allowance the private import is flagged
+
+
+def test_helper_stubs_expose_helpers_but_not_the_reference():
+    srcs = dict(sandbox._helper_sources({("course_lib.neuron", "_check_dout")}))
+    stub = srcs["course_lib.neuron"]
+    assert "def _check_dout" in stub
+    assert "def sigmoid_forward" not in stub and "def relu_forward" not in stub
+
+
+def test_wire_format_round_trips_plain_data_and_refuses_objects():
+    import numpy as np
+
+    from course_lib import _sandbox_child as wire
+
+    value = {"a": (np.arange(6.0).reshape(2, 3).T, np.float32(2), np.array(0.5)), 3: [None, True, 1 + 2j, b"x"]}
+    back = wire.decode(wire.encode(value))
+    assert np.array_equal(back["a"][0], value["a"][0]) and back["a"][0].shape == (3, 2)
+    assert back["a"][1].dtype == np.float32 and back["a"][2].shape == ()
+    assert back[3] == [None, True, 1 + 2j, b"x"]
+    with pytest.raises(wire.EncodeError, match="cannot send"):
+        wire.encode(object())
+    with pytest.raises(wire.EncodeError, match="cannot send"):
+        wire.encode(np.array([object()]))
+    handles: list = []
+    h = wire.decode(wire.encode(object(), handles))
+    assert isinstance(h, wire.Handle) and h.type_name == "object" and len(handles) == 1
+    forged = bytearray(wire.encode(np.zeros(2)))
+    with pytest.raises(wire.EncodeError):
+        wire.decode(bytes(forged[:-3]))
+
+
+def test_object_arrays_never_cross_the_pipe():
+    import struct
+
+    import numpy as np
+
+    from course_lib import _sandbox_child as wire
+
+    head = json.dumps({"tree": ["a", 0, "|O", [1]], "sizes": [8]}).encode()
+    with pytest.raises(wire.EncodeError, match="unsupported"):
+        wire.decode(struct.pack("<Q", len(head)) + head + b"\0" * 8)
+    assert np.dtype("|O").kind == "O"
+
+
+def test_load_code_cells_ignores_outputs_and_metadata(tmp_path):
+    nb = {"nbformat": 4, "nbformat_minor": 5, "metadata": {}, "cells": [
+        {"cell_type": "code", "metadata": {"nbgrader": {"grade": True, "points": 99}}, "outputs": [{"output_type": "stream", "name": "stdout", "text": "x" * 10}], "source": ["a = 1\n", "b = 2"], "execution_count": 1},
+        {"cell_type": "markdown", "metadata": {}, "source": "text"},
+        {"cell_type": "code", "metadata": {}, "outputs": [], "source": "%timeit a\n!ls", "execution_count": None},
+    ]}
+    p = tmp_path / "n.ipynb"
+    p.write_text(json.dumps(nb), encoding="utf-8")
+    cells, warnings = sandbox.load_code_cells(p)
+    assert cells[0] == (0, "a = 1\nb = 2") and warnings == []
+    assert cells[1][0] == 2 and "get_ipython()" in cells[1][1]
+
+
+def test_truncate_outputs_caps_streams_images_and_tracebacks():
+    nb = {"cells": [{"cell_type": "code", "outputs": [
+        {"output_type": "stream", "name": "stdout", "text": ["y" * 50_000]},
+        {"output_type": "display_data", "data": {"image/png": "A" * 100_000, "text/plain": "<Figure>"}, "metadata": {}},
+        {"output_type": "error", "ename": "E", "evalue": "", "traceback": [str(i) for i in range(500)]},
+    ]}]}
+    removed = sandbox.truncate_outputs(nb, max_chars=1000)
+    outs = nb["cells"][0]["outputs"]
+    assert len(outs[0]["text"]) < 1200 and "truncated" in outs[0]["text"]
+    assert "image/png" not in outs[1]["data"] and outs[1]["data"]["text/plain"] == "<Figure>"
+    assert len(outs[2]["traceback"]) == 60
+    assert removed >= 49_000 + 100_000
