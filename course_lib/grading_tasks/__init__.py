@@ -8,5 +8,6 @@ notebooks' solution cells.
 
 from course_lib.grading_tasks import ch04_conv  # noqa: F401
 from course_lib.grading_tasks import ch05_pooling  # noqa: F401
+from course_lib.grading_tasks import ch06_backprop  # noqa: F401
 from course_lib.grading_tasks import ch07_batchnorm  # noqa: F401
 from course_lib.grading_tasks import ch08_dropout  # noqa: F401
