@@ -139,9 +139,9 @@ def _aff_hidden(rng: np.random.Generator) -> list[Case]:
         return label, {"x": rng.standard_normal((n, d)), "w": rng.standard_normal((d, m)), "b": rng.standard_normal(m)}, {}
 
     return [
+        case("square w (D = M)", 6, 4, 4),
         case("batch of 1", 1, 4, 3),
         case("odd sizes", 7, 5, 3),
-        case("square w (D = M)", 6, 4, 4),
         case("one output", 5, 3, 1),
     ]
 
@@ -153,8 +153,11 @@ def _aff_fwd_bugs(inp: dict[str, np.ndarray], kw: dict[str, Any]) -> dict[str, A
 
 def _aff_bwd_bugs(inp: dict[str, np.ndarray], kw: dict[str, Any], dout: np.ndarray) -> dict[str, dict[str, Any]]:
     x, w = inp["x"], inp["w"]
+    dx_bugs = {}
+    if w.shape[0] == w.shape[1]:  # otherwise dout @ w does not even run
+        dx_bugs["dx = dout @ w: multiply by w.T, (N, M) @ (M, D) -> (N, D)"] = dout @ w
     return {
-        "x": {"dx = dout @ w: multiply by w.T, (N, M) @ (M, D) -> (N, D)": dout @ w},
+        "x": dx_bugs,
         "w": {"dw = dout.T @ x is the transpose: dw = x.T @ dout has the shape of w, (D, M)": dout.T @ x,
               "dw uses only the first example: the sum over the batch is x.T @ dout": np.outer(x[0], dout[0])},
         "b": {"db is summed over the wrong axis: sum over the batch, axis 0, to get shape (M,)": dout.sum(axis=1),
