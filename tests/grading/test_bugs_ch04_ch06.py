@@ -46,7 +46,7 @@ def size_no_check(n, k, pad=0, stride=1):
 
 
 def _conv_loops(x, w, b, stride, pad, *, flip=False, step=None, bias=True):
-    N, C, H, W = x.shape
+    N, _C, H, W = x.shape
     F, _, HH, WW = w.shape
     Ho = (H + 2 * pad - HH) // stride + 1
     Wo = (W + 2 * pad - WW) // stride + 1
@@ -80,9 +80,9 @@ def conv_forward_inplace_pad(x, w, b, *, stride=1, pad=0):
 
 
 def _conv_bwd(dout, cache, *, crop="ok", flip=False, step=None, dw_last_only=False, db="ok", dw_T=False):
-    x, w, b, stride, pad = cache
-    N, C, H, W = x.shape
-    F, _, HH, WW = w.shape
+    x, w, _b, stride, pad = cache
+    N, _C, H, W = x.shape
+    _F, _, HH, WW = w.shape
     step = stride if step is None else step
     xp = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
     dxp, dw = np.zeros_like(xp), np.zeros_like(w)
@@ -134,14 +134,14 @@ def conv_backward_dw_transposed(dout, cache):
 
 
 def conv_backward_mutates_cache(dout, cache):
-    x, w, b, stride, pad = cache
+    x, _w, _b, _stride, _pad = cache
     dx, dw, db = _conv_bwd(dout, cache)
     x[...] = dx if dx.shape == x.shape else 0  # reuses the cached input as the output buffer
     return x, dw, db
 
 
 def im2col_pqc_order(x, HH, WW, stride=1, pad=0):
-    N, C, H, W = x.shape
+    N, _C, H, W = x.shape
     Ho, Wo = (H + 2 * pad - HH) // stride + 1, (W + 2 * pad - WW) // stride + 1
     xp = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
     v = sliding_window_view(xp, (HH, WW), axis=(2, 3))[:, :, ::stride, ::stride][:, :, :Ho, :Wo]
@@ -172,7 +172,7 @@ def conv_forward_im2col(x, w, b, *, stride=1, pad=0):
 
 
 def conv_backward_einsum(dout, cache):
-    x, w, b, stride, pad = cache
+    x, w, _b, stride, pad = cache
     _, _, H, W = x.shape
     _, _, HH, WW = w.shape
     xp = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
@@ -186,7 +186,7 @@ def conv_backward_einsum(dout, cache):
 
 
 def im2col_loops(x, HH, WW, stride=1, pad=0):
-    N, C, H, W = x.shape
+    N, _C, H, W = x.shape
     Ho, Wo = (H + 2 * pad - HH) // stride + 1, (W + 2 * pad - WW) // stride + 1
     xp = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
     rows = []
@@ -327,17 +327,17 @@ def add_gate_half(dz, x, y):
 
 
 def affine_backward_dw_transposed(dout, cache):
-    x, w, b = cache
+    x, w, _b = cache
     return dout @ w.T, dout.T @ x, dout.sum(axis=0)
 
 
 def affine_backward_db_axis1(dout, cache):
-    x, w, b = cache
+    x, w, _b = cache
     return dout @ w.T, x.T @ dout, dout.sum(axis=1)
 
 
 def affine_backward_dx_no_transpose(dout, cache):
-    x, w, b = cache
+    x, w, _b = cache
     return dout @ w, x.T @ dout, dout.sum(axis=0)  # runs only when w is square
 
 
@@ -381,7 +381,7 @@ def net_inplace_params(X, y, params, reg=0.0):
 
 # correct alternatives
 def affine_backward_einsum(dout, cache):
-    x, w, b = cache
+    x, w, _b = cache
     return np.einsum("nm,dm->nd", dout, w), np.einsum("nd,nm->dm", x, dout), np.einsum("nm->m", dout)
 
 
