@@ -6,8 +6,11 @@ the grading helpers and registers its tasks in :data:`course_lib.grading.TASKS`.
 notebooks' solution cells.
 """
 
-from course_lib.grading_tasks import ch04_conv  # noqa: F401
-from course_lib.grading_tasks import ch05_pooling  # noqa: F401
-from course_lib.grading_tasks import ch06_backprop  # noqa: F401
-from course_lib.grading_tasks import ch07_batchnorm  # noqa: F401
-from course_lib.grading_tasks import ch08_dropout  # noqa: F401
+from course_lib.grading_tasks import (
+    ch04_conv,  # noqa: F401
+    ch05_pooling,  # noqa: F401
+    ch06_backprop,  # noqa: F401
+    ch07_batchnorm,  # noqa: F401
+    ch08_dropout,  # noqa: F401
+    ch09_architectures,  # noqa: F401
+)

@@ -308,6 +308,218 @@ ALTERNATIVES += [
 ]
 
 
+# ============================================================== chapter 9: a CNN from the parts
+def _ns9():
+    if "ch09_architectures" not in _NS_CACHE:
+        _NS_CACHE["ch09_architectures"] = notebook_namespace("ch09_architectures")
+    return _NS_CACHE["ch09_architectures"]
+
+
+def summary_no_bias(arch, input_shape):
+    return [(s, p - (layer.get("filters") or layer.get("units") or 0) if p else 0) for (s, p), layer in zip(_ns9()["summary"](arch, input_shape), arch)]
+
+
+def summary_one_sided_pad(arch, input_shape):
+    rows, shape = [], tuple(input_shape)
+    for layer in arch:
+        if layer["type"] == "conv":
+            c, h, w = shape
+            k, s, p = layer["kernel"], layer.get("stride", 1), layer.get("pad", 0)
+            shape = (layer["filters"], (h + p - k) // s + 1, (w + p - k) // s + 1)  # pad counted once
+            rows.append((shape, layer["filters"] * (c * k * k + 1)))
+        else:
+            (shape, n), = _ns9()["summary"]([layer], shape)
+            rows.append((shape, n))
+    return rows
+
+
+def _model_backward_variant(dscores, caches, *, reshape_back=True, grads_reversed=False):
+    ns = _ns9()
+    d, grads = dscores, []
+    for kind, cache in reversed(caches):
+        g = {}
+        if kind == "conv":
+            d, dw, db = ns["conv_backward"](d, cache)
+            g = {"w": dw, "b": db}
+        elif kind == "relu":
+            d = ns["relu_backward"](d, cache)
+        elif kind == "pool":
+            d = ns["max_pool_backward"](d, cache)
+        elif kind == "dropout":
+            d = ns["dropout_backward"](d, cache)
+        elif kind == "flatten":
+            d = d.reshape(cache) if reshape_back else d
+        elif kind == "affine":
+            d, dw, db = ns["affine_backward"](d, cache)
+            g = {"w": dw, "b": db}
+        grads.append(g)
+    return d, (grads if grads_reversed else grads[::-1])
+
+
+def model_backward_no_unflatten(dscores, caches):
+    return _model_backward_variant(dscores, caches, reshape_back=False)
+
+
+def model_backward_grads_reversed(dscores, caches):
+    return _model_backward_variant(dscores, caches, grads_reversed=True)
+
+
+def model_backward_append_reverse(dscores, caches):
+    """Correct alternative: collect in reverse, then reverse the list."""
+    return _model_backward_variant(dscores, caches)
+
+
+def model_backward_forward_order(dscores, caches):
+    ns = _ns9()
+    d, grads = dscores, []
+    for kind, cache in caches:  # the layers in forward order
+        fn = {"conv": ns["conv_backward"], "relu": ns["relu_backward"], "pool": ns["max_pool_backward"],
+              "dropout": ns["dropout_backward"], "affine": ns["affine_backward"]}.get(kind)
+        if fn is None:
+            d = d.reshape(cache)
+            grads.append({})
+            continue
+        res = fn(d, cache)
+        d, g = (res[0], {"w": res[1], "b": res[2]}) if isinstance(res, tuple) else (res, {})
+        grads.append(g)
+    return d, grads
+
+
+def model_forward_ignores_mode(layers, x, mode="train", seed=0):
+    return _ns9()["model_forward"](layers, x, mode="train", seed=seed)
+
+
+def _train_step_variant(layers, x, y, learning_rate=0.1, seed=0, *, sign=-1, mode="train", acc=None):
+    ns = _ns9()
+    scores, caches = ns["model_forward"](layers, x, mode=mode, seed=seed)
+    loss, dscores = ns["softmax_cross_entropy"](scores, y)
+    _, grads = ns["model_backward"](dscores, caches)
+    new = []
+    for i, (layer, g) in enumerate(zip(layers, grads)):
+        layer = dict(layer)
+        for k, dv in g.items():
+            if acc is not None:  # a running sum of gradients that is never reset
+                acc[(i, k)] = acc.get((i, k), 0) + dv
+                dv = acc[(i, k)]
+            layer[k] = layer[k] + sign * learning_rate * dv
+        new.append(layer)
+    return loss, new
+
+
+def train_step_wrong_sign(layers, x, y, learning_rate=0.1, seed=0):
+    return _train_step_variant(layers, x, y, learning_rate, seed, sign=+1)
+
+
+def train_step_eval_mode(layers, x, y, learning_rate=0.1, seed=0):
+    return _train_step_variant(layers, x, y, learning_rate, seed, mode="test")
+
+
+_ACC: dict = {}
+
+
+def train_step_accumulates(layers, x, y, learning_rate=0.1, seed=0):
+    return _train_step_variant(layers, x, y, learning_rate, seed, acc=_ACC)
+
+
+def train_step_inplace(layers, x, y, learning_rate=0.1, seed=0):
+    ns = _ns9()
+    scores, caches = ns["model_forward"](layers, x, mode="train", seed=seed)
+    loss, dscores = ns["softmax_cross_entropy"](scores, y)
+    _, grads = ns["model_backward"](dscores, caches)
+    for layer, g in zip(layers, grads):
+        for k, dv in g.items():
+            layer[k] -= learning_rate * dv
+    return loss, layers
+
+
+def train_digits_one_epoch(X, y, seed=0):
+    ns = _ns9()
+    layers = ns["build_network"](ns["DIGITS_ARCH"], X.shape[1:], seed)
+    for s in range(0, 64, 32):  # two mini-batches: far from trained
+        _, layers = ns["train_step"](layers, X[s:s + 32], y[s:s + 32], learning_rate=0.01, seed=s)
+    return layers
+
+
+BUGS += [
+    ("ch09_architectures.build", {"summary": summary_no_bias}, "the biases are not counted"),
+    ("ch09_architectures.build", {"summary": summary_one_sided_pad}, "(H + 2·pad − kernel) / stride"),
+    ("ch09_architectures.model", {"model_backward": model_backward_no_unflatten}, "reshape the gradient back where forward flattened"),
+    ("ch09_architectures.model", {"model_backward": model_backward_grads_reversed}, "the grads list is out of order"),
+    ("ch09_architectures.model", {"model_backward": model_backward_forward_order}, "visit the layers in reverse order"),
+    ("ch09_architectures.model", {"model_forward": model_forward_ignores_mode}, "pass `mode` on to dropout_forward"),
+    ("ch09_architectures.train_step", {"train_step": train_step_wrong_sign}, "the update has the wrong sign"),
+    ("ch09_architectures.train_step", {"train_step": train_step_eval_mode}, "test mode"),
+    ("ch09_architectures.train_step", {"train_step": train_step_accumulates}, "accumulated, never reset"),
+    ("ch09_architectures.train_step", {"train_step": train_step_inplace}, "changed its argument `layers` in place"),
+    ("ch09_architectures.digits", {"train_digits": train_digits_one_epoch}, "below the required 90%"),
+]
+
+ALTERNATIVES += [
+    ("ch09_architectures.model", {"model_backward": model_backward_append_reverse}),
+]
+
+
+def test_given_layers_match_the_library():
+    """The notebook's compact layers compute what course_lib computes (random inputs, random dout)."""
+    from course_lib import backprop, conv, loss, pooling
+    from course_lib.grading_tasks import given_ch09 as g
+
+    rng = np.random.default_rng(0)
+    x, w, b = rng.standard_normal((2, 3, 7, 6)), rng.standard_normal((4, 3, 3, 3)), rng.standard_normal(4)
+    for stride, pad in [(1, 1), (2, 1), (1, 0)]:
+        out, c1 = g.conv_forward(x, w, b, stride=stride, pad=pad)
+        ref, c2 = conv.conv_forward(x, w, b, stride=stride, pad=pad)
+        np.testing.assert_allclose(out, ref, rtol=1e-10, atol=1e-12)
+        dout = rng.standard_normal(out.shape)
+        for a, r in zip(g.conv_backward(dout, c1), conv.conv_backward(dout, c2)):
+            np.testing.assert_allclose(a, r, rtol=1e-10, atol=1e-12)
+    xp = rng.standard_normal((2, 3, 6, 4))
+    out, c1 = g.max_pool_forward(xp)
+    ref, c2 = pooling.max_pool_forward(xp, pool_size=2, stride=2)
+    np.testing.assert_allclose(out, ref)
+    dout = rng.standard_normal(out.shape)
+    np.testing.assert_allclose(g.max_pool_backward(dout, c1), pooling.max_pool_backward(dout, c2))
+    pool_cache = c1
+    xa, wa, ba = rng.standard_normal((3, 5)), rng.standard_normal((5, 2)), rng.standard_normal(2)
+    out, c1 = g.affine_forward(xa, wa, ba)
+    ref, c2 = backprop.affine_forward(xa, wa, ba)
+    np.testing.assert_allclose(out, ref)
+    dout = rng.standard_normal(out.shape)
+    for a, r in zip(g.affine_backward(dout, c1), backprop.affine_backward(dout, c2)):
+        np.testing.assert_allclose(a, r, rtol=1e-12)
+    scores, y = rng.standard_normal((4, 3)) * 5, np.array([0, 2, 1, 2])
+    (l1, d1), (l2, d2) = g.softmax_cross_entropy(scores, y), loss.softmax_cross_entropy(scores, y)
+    assert l1 == pytest.approx(l2, rel=1e-12)
+    np.testing.assert_allclose(d1, d2, rtol=1e-10)
+    with pytest.raises(ValueError, match="reshape the gradient back"):
+        g.max_pool_backward(rng.standard_normal((2, 18)), pool_cache)
+
+
+def test_summary_solution_matches_the_library():
+    """The model summary agrees with course_lib.architectures.summary on LeNet-5-like and strided nets."""
+    from course_lib.architectures import LayerSpec, ModelSpec, summary
+    from course_lib.grading_tasks.ch09_architectures import _ARCHS_HIDDEN, _R
+
+    kinds = {"relu": "ReLU", "pool": "MaxPool2D", "flatten": "Flatten"}
+    for arch, shape in _ARCHS_HIDDEN[:2]:
+        specs, c, d = [], shape[0], None
+        for layer in arch:
+            if layer["type"] == "conv":
+                specs.append(LayerSpec("Conv2D", (c, layer["filters"], layer["kernel"]), {"stride": layer.get("stride", 1), "pad": layer.get("pad", 0)}))
+                c = layer["filters"]
+            elif layer["type"] == "affine":
+                specs.append(LayerSpec("Affine", (d, layer["units"])))
+            elif layer["type"] == "dropout":
+                specs.append(LayerSpec("Dropout", (layer["keep_prob"],)))
+            else:
+                specs.append(LayerSpec(kinds[layer["type"]], (2,) if layer["type"] == "pool" else ()))
+            d = ModelSpec(specs).specs and summary(ModelSpec(specs), shape).rows[-1].output_shape[0]
+        lib = summary(ModelSpec(specs), shape)
+        mine = _R["summary"](arch, shape)
+        assert [(tuple(r.output_shape), r.params) for r in lib.rows] == [(tuple(s), p) for s, p in mine]
+    assert sum(p for _, p in _R["summary"](*_ARCHS_HIDDEN[0])) == 61_706  # LeNet-5 with max pooling
+
+
 # ============================================================== the tests
 def _id(t: str, o: dict) -> str:
     return f"{t}-{'+'.join(getattr(f, '__name__', k) for k, f in o.items())}"

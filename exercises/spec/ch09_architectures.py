@@ -1,0 +1,115 @@
+"""Spec of assignment ch09_architectures: describe, build, run and train a small CNN (chapter 9)."""
+
+from course_lib.exercises_gen import Code, Markdown, Setup, Solution, Tests, Written
+from course_lib.grading_tasks.ch09_architectures import TARGET_ACCURACY, TRAIN_SECONDS, given_source
+
+ASSIGNMENT = "ch09_architectures"
+_S = "course_lib.grading_tasks.solutions_ch09"
+
+CELLS = [
+    Markdown(
+        """
+        # Assignment 9: putting a CNN together
+
+        You have written every layer of a convolutional network. This assignment is about the
+        glue: describing a network, building its parameters, running it forward and backward,
+        taking a training step, and finally training a small CNN on scikit-learn's 8×8 digits.
+
+        A network here is plain data, a **list of dicts**, one per layer:
+
+        ```python
+        arch = [
+            {"type": "conv", "filters": 8, "kernel": 3, "pad": 1},   # stride 1 unless "stride" is given
+            {"type": "relu"},
+            {"type": "pool"},                                        # 2×2 max pooling, stride 2
+            {"type": "flatten"},
+            {"type": "affine", "units": 10},
+        ]
+        ```
+
+        `build_network` adds the parameters (`"w"`, `"b"`) to the conv and affine dicts. The next
+        cell hands you the layer functions (the chapters' layers, compact versions); use them, do
+        not modify them. Never modify the arguments of your functions (return new dicts and
+        arrays). Each task has a test cell you can run and hidden tests that run at grading.
+        """
+    ),
+    Setup(),
+    Markdown("The layers you wrote in chapters 2–8 (read-only):"),
+    Code(given_source(), locked=True, name="given-layers"),
+    Markdown(
+        """
+        ## Task 1: shapes, parameter counts and parameters
+
+        `summary` computes, by arithmetic alone, what each layer outputs for ONE example and how
+        many parameters it has: a convolution of F filters of size k×k over C channels has
+        F·C·k·k weights and F biases and outputs floor((H + 2·pad − k)/stride) + 1 rows; pooling
+        halves H and W (rounding down); flatten gives C·H·W numbers; an affine layer from D to M
+        has D·M + M parameters.
+
+        `build_network` then allocates the parameters, layer by layer: He-initialised weights
+        N(0, 2/fan_in) (fan_in = C·k·k for a conv, D for an affine layer) and zero biases, all drawn
+        from ONE generator `np.random.default_rng(seed)`.
+        """
+    ),
+    Solution([f"{_S}:summary", f"{_S}:build_network"]),
+    Tests("ch09_architectures.build"),
+    Markdown(
+        """
+        ## Task 2: forward and backward through the whole network
+
+        `model_forward` runs the layers in order and keeps each layer's cache; `model_backward`
+        runs them in **reverse** order, turning dL/d(output) into dL/d(input) and collecting the
+        parameter gradients, stored in the order of the layers (`grads[i]` belongs to
+        `layers[i]`). Flatten is yours: reshape to (N, −1) going forward, and back to the input's
+        shape going backward. Dropout layers get `mode` and all draw from ONE generator
+        `np.random.default_rng(seed)`, in the order of the layers.
+        """
+    ),
+    Solution([f"{_S}:model_forward", f"{_S}:model_backward"]),
+    Tests("ch09_architectures.model"),
+    Markdown(
+        """
+        ## Task 3: one training step
+
+        Forward in **train** mode, softmax cross-entropy (`softmax_cross_entropy` is given),
+        backward, and a plain gradient-descent step w ← w − η·dw for every parameter. Each step
+        uses the gradients of its own batch only.
+        """
+    ),
+    Solution([f"{_S}:train_step"]),
+    Tests("ch09_architectures.train_step"),
+    Markdown(
+        f"""
+        ## Task 4: train on the digits
+
+        Train `DIGITS_ARCH` on the training split of the 8×8 digits (1437 images (N, 1, 8, 8),
+        pixels in [0, 1]). The grader calls `train_digits(X_train, y_train, seed)` and measures the
+        accuracy of the returned network on the 360 test images in test mode: it must reach
+        **{TARGET_ACCURACY:.0%}** within **{TRAIN_SECONDS:g} s** (a few epochs of mini-batch
+        gradient descent take about a second). To experiment in your own kernel:
+        `from course_lib.data import load_digits; data = load_digits(dtype=np.float64)`
+        (not inside the function: the grader passes the data in).
+        """
+    ),
+    Solution([f"{_S}:train_digits"]),
+    Tests("ch09_architectures.digits"),
+    Markdown("## Task 5: written question"),
+    Written(
+        "where-the-parameters-are",
+        """
+        **Question (2 points).** Use your `summary` on LeNet-5 (conv 6@5×5, pool, conv 16@5×5,
+        pool, flatten, affine 120, affine 84, affine 10, on a 1×32×32 input). Which layers hold
+        most of the parameters, and which do most of the computation (multiply-adds)? Why does a
+        convolution have so few parameters for the work it does?
+        """,
+        """
+        Parameters: 156 + 2,416 in the convolutions, 48,120 + 10,164 + 850 in the affine layers
+        (61,706 in total): the first affine layer (400 → 120) alone holds 78 %. Computation: the
+        first convolution does 6·28·28·25 = 117,600 multiply-adds and the second 16·10·10·150 =
+        240,000, against 48,000 + 10,080 + 840 for the affine layers: the convolutions do most of
+        the work. A convolution reuses the same small filter at every position (weight sharing),
+        so its parameter count does not grow with the image size while its work does.
+        """,
+        points=2,
+    ),
+]
