@@ -161,3 +161,75 @@ def test_truncate_outputs_caps_streams_images_and_tracebacks():
     assert "image/png" not in outs[1]["data"] and outs[1]["data"]["text/plain"] == "<Figure>"
     assert len(outs[2]["traceback"]) == 60
     assert removed >= 49_000 + 100_000
+
+
+# ---------------------------------------------------------------------------------------------
+# nbgrader end to end: a mixed batch, killed midway and resumed
+# ---------------------------------------------------------------------------------------------
+
+BATCH = {  # case -> trusted total over all 8 code grade cells of ch01_neuron (11 points)
+    "good": 11.0, "stub": 0.0, "fake_grading": 0.0, "patch_grader": 0.0, "other_outputs": 0.0,
+    "malformed_json": 0.0, "missing_notebook": 0.0, "wrong_name": 0.0, "tampered_metadata": 11.0,
+}
+
+
+def _tree_digest(root: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+@pytest.mark.grading
+@pytest.mark.xdist_group("nbgrader")
+def test_batch_of_hostile_submissions_killed_midway_and_resumed(tmp_path):
+    """`course autograde` on good and hostile submissions: killed with SIGKILL after the first
+    student, then resumed; every student ends with exactly one row, the expected trusted total,
+    a report and feedback file; submitted/ is never modified."""
+    import signal
+    import subprocess
+    import time
+
+    from course_lib import cli
+
+    course = tmp_path / "course"
+    course.mkdir()
+    config = (cases.COURSE / "nbgrader_config.py").read_text(encoding="utf-8")
+    (course / "nbgrader_config.py").write_text(config + "\nc.Execute.timeout = 60\n", encoding="utf-8")
+    import shutil
+
+    shutil.copytree(cases.COURSE / "source" / cases.ASSIGNMENT, course / "source" / cases.ASSIGNMENT)
+    assert cli.main(["release", "--course", str(course), cases.ASSIGNMENT]) == 0
+    by_name = {c.name: c for c in cases.CASES}
+    for name in BATCH:
+        by_name[name].write(course / "submitted" / name / cases.ASSIGNMENT)
+    submitted = _tree_digest(course / "submitted")
+
+    cmd = [sys.executable, "-m", "course_lib.cli", "autograde", cases.ASSIGNMENT, "--course", str(course), "--quiet"]
+    proc = subprocess.Popen(cmd, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    journals = course / "reports" / cases.ASSIGNMENT
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline and proc.poll() is None and not list(journals.glob("*.json")):
+        time.sleep(0.2)
+    os.killpg(proc.pid, signal.SIGKILL)  # kill -9 the whole run (nbgrader, kernel, sandbox)
+    proc.wait()
+    finished_before = {p.stem for p in journals.glob("*.json")}
+    assert 1 <= len(finished_before) < len(BATCH), "the kill did not land midway"
+
+    assert cli.main(["autograde", cases.ASSIGNMENT, "--course", str(course), "--quiet", "--resume"]) == 0
+    _, rows = cli.gradebook_rows(course)
+    assert sorted(r["student"] for r in rows) == sorted(BATCH), "a student has no row, or two"
+    totals = {r["student"]: r["total"] for r in rows}
+    manual = 2.0  # the written question, graded by hand (0 until then)
+    assert all(r["max"] == 11.0 + manual for r in rows)
+    assert totals == BATCH, totals
+
+    assert cli.main(["feedback", cases.ASSIGNMENT, "--course", str(course)]) in (0, 1)
+    for name in BATCH:
+        report = (course / "feedback" / name / cases.ASSIGNMENT / "grading_report.txt").read_text(encoding="utf-8")
+        assert f"Automatic grade: {BATCH[name]:g} / 11 points" in report
+    assert "not valid JSON" in (journals / "malformed_json.txt").read_text(encoding="utf-8")
+    assert "ch01_neuron (1).ipynb" in (journals / "wrong_name.txt").read_text(encoding="utf-8")
+    assert "rebinds the name `grading`" in (journals / "fake_grading.txt").read_text(encoding="utf-8")
+    for name in ("fake_grading", "patch_grader"):  # the kernel was fooled; the graded copy is not
+        graded = json.loads((course / "autograded" / name / cases.ASSIGNMENT / f"{cases.ASSIGNMENT}.ipynb").read_text(encoding="utf-8"))
+        shown = [o["data"]["text/plain"] for c in graded["cells"] for o in c.get("outputs", []) if o.get("output_type") == "execute_result"]
+        assert len(shown) == 8 and all(float(v) == 0.0 for v in shown), f"{name}: the graded copy shows the kernel's scores"
+    assert _tree_digest(course / "submitted") == submitted, "submitted/ was modified"

@@ -164,7 +164,7 @@ FAKE_GRADING = '''
 class grading:
     @staticmethod
     def grade(*args, **kwargs):
-        return 3.0
+        return 1.0  # <= every cell's points, so nbgrader accepts it
 '''
 
 PATCH_GRADER = '''
