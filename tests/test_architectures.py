@@ -297,7 +297,7 @@ def test_sequential_gradient_check_all_parameters() -> None:
     report = check_layer(forward, backward, inputs, seed=7, tol=1e-6)
     assert report.passed, str(report)
     assert len(report.results) == 1 + 8
-    assert max(r.rel_error for r in report.results) < 1e-6
+    assert max(r.rel_error for r in report.results) < 1e-7  # measured 5.6e-9 (dx)
 
 
 def test_sequential_backward_is_chain_of_layers() -> None:
