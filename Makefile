@@ -1,6 +1,7 @@
 # Thin wrapper: every target sets up .venv itself, so each works on a fresh machine.
 #   make book        build the HTML book (offline, shipped data) -> book/_build/html/index.html
 #   make test        ruff + the whole test suite (library, data, grader, book build + browser)
+#   make exercises   student notebooks (no solutions) -> exercises/release/
 #   make grade-demo  release, autograde and export the demo class in exercises/examples
 #   make bench       speed benchmarks (installs the optional PyTorch CPU build)
 PYTHON ?= python3
@@ -8,7 +9,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: setup book test lint grade-demo bench clean browser
+.PHONY: setup book test lint exercises grade-demo bench clean browser
 
 setup: $(STAMP)
 
@@ -32,6 +33,9 @@ lint: setup
 
 test: setup browser lint
 	$(PY) -m pytest -n 2 --dist loadgroup
+
+exercises: setup
+	$(PY) -m course_lib.cli release --all
 
 grade-demo: setup
 	$(PY) -m course_lib.cli demo
