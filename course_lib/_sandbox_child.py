@@ -230,11 +230,10 @@ def _install_audit_hook(protected: list[str], sandbox_dir: str) -> _Guard:
 
     PEP 578 hooks are not a sandbox against a determined attacker; see exercises/SECURITY.md.
     """
+    import builtins
     import gc
     import signal
     import threading
-
-    import builtins
 
     state = {"internal": True, "violations": []}
     builtins_dict = builtins.__dict__
@@ -298,10 +297,11 @@ def _install_audit_hook(protected: list[str], sandbox_dir: str) -> _Guard:
         elif event == "import" and args and str(args[0]).split(".")[0] in ("ctypes", "_ctypes", "cffi"):
             reason = f"importing {args[0]}"
         if reason:
-            state["violations"].append(reason)
             if event == "sys._getframe":
-                # namedtuple/enum catch ValueError around sys._getframe and carry on
+                # typing/namedtuple/enum call sys._getframe for a module name and fall back on
+                # ValueError: refused quietly (the static scan reports a student's own use)
                 raise ValueError(f"not allowed while grading: {reason}")
+            state["violations"].append(reason)
             raise PermissionError(f"not allowed while grading: {reason}")
 
     def enter() -> None:

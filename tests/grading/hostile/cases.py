@@ -80,6 +80,12 @@ class Case:
     files: Callable[[Path], None] | None = None
     limits: dict[str, Any] = field(default_factory=dict)
 
+    def to_grade(self) -> list[str]:
+        """The cells worth grading in-process: those the attack changes, plus one it must not."""
+        changed = [g for g in self.grade if self.expect.get(g) != FULL.get(g)]
+        kept = [g for g in self.grade if g not in changed]
+        return changed + kept[:1] if changed else self.grade
+
     def write(self, folder: Path) -> Path:
         """Write the submission into ``folder`` (nbgrader's submitted/<student>/<assignment>/)."""
         folder.mkdir(parents=True, exist_ok=True)
@@ -357,7 +363,7 @@ CASES: list[Case] = [
          FULL | {"tanh-tests": 0.0}, ["call stack"]),
     Case("tampered_metadata", "grade cells deleted, moved, duplicated, worth 100 points", _tampered_metadata, FULL, []),
     Case("other_outputs", "stub code saved with a full-marks run's outputs", _other_students_outputs, ZERO, []),
-    Case("nbformat3", "an old nbformat 3 file of good code", _nbformat3, FULL, ["nbformat 3"]),
+    Case("nbformat3", "an old nbformat 3 file of good code", _nbformat3, {"sigmoid-tests": 1.0}, ["nbformat 3"], grade=["sigmoid-tests"]),
     Case("malformed_json", "the file is cut in half", None, ZERO, ["not valid JSON"],
          files=lambda d: (d / f"{ASSIGNMENT}.ipynb").write_text(SOURCE.read_text(encoding="utf-8")[:5000], encoding="utf-8")),
     Case("wrong_nbformat", "nbformat 2", None, ZERO, ["nbformat 2"],
