@@ -378,6 +378,17 @@ def _to_nhwc_padded(x: np.ndarray, pad: int) -> np.ndarray:
 def _im2col_nhwc(xp: np.ndarray, HH: int, WW: int, stride: int, Ho: int, Wo: int) -> np.ndarray:
     """Padded (N, Hp, Wp, C) -> cols (N·Ho·Wo, HH·WW·C), columns in (p, q, c) order."""
     N, _, _, C = xp.shape
+    if C == 1:
+        # One channel (grayscale images): the copy below would move one value at a time. Fill
+        # the transposed matrix instead, one contiguous row of N·Ho·Wo values per kernel offset,
+        # and return its transpose, a view with the same rows and columns (measured, 64×28×28,
+        # 5×5: 0.5 ms against 2.3 ms).
+        hs, ws = (Ho - 1) * stride + 1, (Wo - 1) * stride + 1
+        cols_t = np.empty((HH, WW, N, Ho, Wo), dtype=xp.dtype)
+        for p in range(HH):
+            for q in range(WW):
+                cols_t[p, q] = xp[:, p:p + hs:stride, q:q + ws:stride, 0]
+        return cols_t.reshape(HH * WW, N * Ho * Wo).T
     v = sliding_window_view(xp, (HH, WW), axis=(1, 2))  # (N, Hp-HH+1, Wp-WW+1, C, HH, WW)
     v = v[:, : (Ho - 1) * stride + 1 : stride, : (Wo - 1) * stride + 1 : stride]
     # (p, q, c) order keeps each pixel's C channels adjacent, as they are in x: long copies.
@@ -473,7 +484,9 @@ def conv_backward(
     Wo = (W + 2 * pad - WW) // stride + 1
     dout = _check_dout(dout, (N, F, Ho, Wo))
     g = dout.transpose(0, 2, 3, 1).reshape(N * Ho * Wo, F).astype(cols.dtype, copy=False)
-    db = g.sum(axis=0)
+    # Σ over rows as a matrix-vector product: g.sum(axis=0) adds one short row at a time
+    # (1.2 ms against 0.07 ms for the 36864×16 gradient of the seed CNN's first layer).
+    db = np.ones(g.shape[0], dtype=g.dtype) @ g
     dw = (g.T @ cols).reshape(F, HH, WW, C).transpose(0, 3, 1, 2).copy()
     if not need_dx:
         return None, dw, db
@@ -646,7 +659,8 @@ class Conv2D(Layer):
         self.params["b"] = np.zeros(self.out_channels, dtype=dtype)
 
     def _forward(self, x: np.ndarray) -> tuple[np.ndarray, Any]:
-        x = check_array(x, "x", ndim=4)
+        # Type and rank first (x.dtype is read below); conv_forward checks finiteness, once.
+        x = check_array(x, "x", ndim=4, finite=False)
         # Layers keep the input's dtype: float32 images run in float32 even with float64 weights.
         w = self.params["w"].astype(x.dtype, copy=False)
         b = self.params["b"].astype(x.dtype, copy=False)
