@@ -145,17 +145,16 @@ def _pair(v: Any, name: str) -> tuple[int, int]:
     return k, k
 
 
-def _check_conv_inputs(
+def _check_conv_arrays(
     x: Any, w: Any, b: Any, stride: Any, pad: Any
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, int, int, int, int]:
-    """Validate a convolution's inputs; return them in one common float dtype plus Ho, Wo."""
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, int, int]:
+    """Validate a convolution's inputs except the fit of the kernel; one common float dtype."""
     x = check_array(x, "x", ndim=4)
     w = check_array(w, "w", ndim=4)
     b = check_array(b, "b", ndim=1)
     stride = check_int(stride, "stride", low=1)
     pad = check_int(pad, "pad", low=0)
-    _N, C, H, W = x.shape
-    F, Cw, HH, WW = w.shape
+    C, (F, Cw) = x.shape[1], w.shape[:2]
     if C != Cw:
         raise ValueError(
             f"channel mismatch: x of shape {x.shape} (N, C, H, W) has C={C} channels but w of "
@@ -167,14 +166,21 @@ def _check_conv_inputs(
         )
     if min(x.shape) == 0 or min(w.shape) == 0:
         raise ValueError(f"empty input: x has shape {x.shape}, w has shape {w.shape}")
+    dt = np.result_type(x.dtype, w.dtype, b.dtype)
+    return x.astype(dt, copy=False), w.astype(dt, copy=False), b.astype(dt, copy=False), stride, pad
+
+
+def _check_conv_inputs(
+    x: Any, w: Any, b: Any, stride: Any, pad: Any
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, int, int, int, int]:
+    """Validate a convolution's inputs; return them in one common float dtype plus Ho, Wo."""
+    x, w, b, stride, pad = _check_conv_arrays(x, w, b, stride, pad)
     try:
-        Ho = conv_output_size(H, HH, pad, stride)
-        Wo = conv_output_size(W, WW, pad, stride)
+        Ho = conv_output_size(x.shape[2], w.shape[2], pad, stride)
+        Wo = conv_output_size(x.shape[3], w.shape[3], pad, stride)
     except ValueError as e:
         raise ValueError(f"x of shape {x.shape} and w of shape {w.shape}: {e}") from None
-    dt = np.result_type(x.dtype, w.dtype, b.dtype)
-    return (x.astype(dt, copy=False), w.astype(dt, copy=False), b.astype(dt, copy=False),
-            stride, pad, Ho, Wo)
+    return x, w, b, stride, pad, Ho, Wo
 
 
 def _check_dout(dout: Any, shape: tuple[int, ...]) -> np.ndarray:
@@ -206,9 +212,14 @@ def conv_forward_naive(
         out: shape (N, F, Ho, Wo) with Ho = (H + 2·pad − HH)//stride + 1 (same for Wo);
         cache: (x, w, b, stride, pad) for :func:`conv_backward_naive`.
     """
-    x, w, b, stride, pad, Ho, Wo = _check_conv_inputs(x, w, b, stride, pad)
-    N, _, _, _ = x.shape
+    x, w, b, stride, pad = _check_conv_arrays(x, w, b, stride, pad)
+    N, _, H, W = x.shape
     F, _, HH, WW = w.shape
+    try:
+        Ho = conv_output_size(H, HH, pad, stride)
+        Wo = conv_output_size(W, WW, pad, stride)
+    except ValueError as e:  # the sizes alone do not say which arrays they came from
+        raise ValueError(f"x of shape {x.shape} and w of shape {w.shape}: {e}") from None
     x_pad = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
     out = np.zeros((N, F, Ho, Wo), dtype=x.dtype)
     for n in range(N):
@@ -315,11 +326,14 @@ def im2col(x: np.ndarray, HH: int, WW: int, stride: int = 1, pad: int = 0) -> np
     Ho = conv_output_size(H, HH, pad, stride)
     Wo = conv_output_size(W, WW, pad, stride)
     x_pad = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
-    # windows[n, c, i, j, p, q] = x_pad[n, c, i + p, j + q]: a strided *view*, no copy yet.
-    windows = sliding_window_view(x_pad, (HH, WW), axis=(2, 3))
-    windows = windows[:, :, : (Ho - 1) * stride + 1 : stride, : (Wo - 1) * stride + 1 : stride]
-    # (N, Ho, Wo, C, HH, WW) -> one row per output pixel; this reshape is the one copy.
-    return windows.transpose(0, 2, 3, 1, 4, 5).reshape(N * Ho * Wo, C * HH * WW)
+    cols = np.empty((N, Ho, Wo, C, HH, WW), dtype=x.dtype)
+    # One strided slice per kernel offset (p, q) copies that entry of every window at once
+    # (its adjoint col2im walks the same offsets and adds instead of copying).
+    for p in range(HH):
+        for q in range(WW):
+            patch = x_pad[:, :, p:p + stride * (Ho - 1) + 1:stride, q:q + stride * (Wo - 1) + 1:stride]
+            cols[:, :, :, :, p, q] = patch.transpose(0, 2, 3, 1)
+    return cols.reshape(N * Ho * Wo, C * HH * WW)
 
 
 def col2im(

@@ -41,7 +41,7 @@ CELLS = [
         the numbers — a silent 0 or a negative size only fails much later.
         """
     ),
-    Solution(["course_lib.grading_tasks.solutions_ch04:conv_output_size"]),
+    Solution(["course_lib.conv:conv_output_size"]),
     Tests("ch04_conv.output_size"),
     Markdown(
         """
@@ -52,7 +52,7 @@ CELLS = [
         `conv_output_size` for Ho and Wo.
         """
     ),
-    Solution(["course_lib.grading_tasks.solutions_ch04:conv_forward_naive"]),
+    Solution(["course_lib.conv:conv_forward_naive"]),
     Tests("ch04_conv.conv_forward"),
     Markdown(
         """
@@ -70,7 +70,7 @@ CELLS = [
         `dx_pad[:, :, pad:pad + H, pad:pad + W]`.
         """
     ),
-    Solution(["course_lib.grading_tasks.solutions_ch04:conv_backward_naive"]),
+    Solution(["course_lib.conv:conv_backward_naive"]),
     Tests("ch04_conv.conv_backward"),
     Markdown(
         """
@@ -86,7 +86,7 @@ CELLS = [
         offsets (p, q), not over the pixels; each offset is one strided slice of `x_pad`.
         """
     ),
-    Solution(["course_lib.grading_tasks.solutions_ch04:im2col"]),
+    Solution(["course_lib.conv:im2col"]),
     Tests("ch04_conv.im2col"),
     Markdown(
         """
