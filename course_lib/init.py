@@ -32,7 +32,18 @@ def as_rng(rng: np.random.Generator | int | None) -> np.random.Generator:
 
 
 def fans(shape: tuple[int, ...]) -> tuple[int, int]:
-    """(fan_in, fan_out) of an affine weight (D, M) or a conv weight (F, C, HH, WW)."""
+    """(fan_in, fan_out) of an affine weight (D, M) or a conv weight (F, C, HH, WW).
+
+    Args:
+        shape: (D, M) for an affine layer ``x @ w``, or (F, C, HH, WW) for a convolution.
+
+    Returns:
+        (fan_in, fan_out): (D, M) for an affine weight; (C·HH·WW, F·HH·WW) for a conv weight
+        (each output sees C·HH·WW inputs; each input reaches F·HH·WW outputs).
+
+    Raises:
+        ValueError: another number of axes, or an entry < 1.
+    """
     shape = tuple(shape)
     for i, s in enumerate(shape):
         check_int(s, f"shape[{i}]", low=1)
@@ -55,7 +66,16 @@ def he_init(
     rng: np.random.Generator | int | None = None,
     dtype: type = np.float64,
 ) -> np.ndarray:
-    """He (Kaiming) normal initialisation: N(0, 2 / fan_in). Shape (D, M) or (F, C, HH, WW)."""
+    """He (Kaiming) normal initialisation: independent N(0, 2 / fan_in) entries.
+
+    Args:
+        shape: (D, M) or (F, C, HH, WW); fan_in as in :func:`fans`.
+        rng: an integer seed, a ``np.random.Generator`` or None.
+        dtype: a floating dtype of the result.
+
+    Returns:
+        array of the given shape and dtype.
+    """
     _check_dtype(dtype)
     fan_in, _ = fans(shape)
     return (as_rng(rng).standard_normal(shape) * np.sqrt(2.0 / fan_in)).astype(dtype)
@@ -66,7 +86,16 @@ def xavier_init(
     rng: np.random.Generator | int | None = None,
     dtype: type = np.float64,
 ) -> np.ndarray:
-    """Xavier (Glorot) normal initialisation: N(0, 2 / (fan_in + fan_out))."""
+    """Xavier (Glorot) normal initialisation: independent N(0, 2 / (fan_in + fan_out)) entries.
+
+    Args:
+        shape: (D, M) or (F, C, HH, WW); fans as in :func:`fans`.
+        rng: an integer seed, a ``np.random.Generator`` or None.
+        dtype: a floating dtype of the result.
+
+    Returns:
+        array of the given shape and dtype.
+    """
     _check_dtype(dtype)
     fan_in, fan_out = fans(shape)
     return (as_rng(rng).standard_normal(shape) * np.sqrt(2.0 / (fan_in + fan_out))).astype(dtype)

@@ -3,7 +3,6 @@
 from course_lib.exercises_gen import Markdown, Setup, Solution, Tests, Written
 
 ASSIGNMENT = "ch08_dropout"
-_S = "course_lib.grading_tasks.solutions_ch08"
 
 CELLS = [
     Markdown(
@@ -40,7 +39,7 @@ CELLS = [
         one seed gives one mask — not one particular mask.
         """
     ),
-    Solution([f"{_S}:dropout_forward"]),
+    Solution(["course_lib.dropout:dropout_forward"]),
     Tests("ch08_dropout.forward"),
     Markdown(
         """
@@ -50,7 +49,7 @@ CELLS = [
         A backward that draws a fresh mask computes the gradient of a different network.
         """
     ),
-    Solution([f"{_S}:dropout_backward"]),
+    Solution(["course_lib.dropout:dropout_backward"]),
     Tests("ch08_dropout.backward"),
     Markdown(
         """
@@ -70,7 +69,7 @@ CELLS = [
         root of the variance.
         """
     ),
-    Solution([f"{_S}:fans", f"{_S}:he_init", f"{_S}:xavier_init"]),
+    Solution(["course_lib.init:fans", "course_lib.init:he_init", "course_lib.init:xavier_init"]),
     Tests("ch08_dropout.init"),
     Markdown("## Task 4: written question"),
     Written(
