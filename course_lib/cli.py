@@ -35,6 +35,8 @@ from typing import Any
 __all__ = ["main"]
 
 _REPO_COURSE = Path(__file__).resolve().parents[1] / "exercises"
+_DB_TIMEOUT = 120.0  # seconds a gradebook write waits for another worker's transaction
+_KERNEL_ARGS = ("--IPKernelApp.log_level=ERROR", "--HistoryManager.hist_file=:memory:")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -80,6 +82,12 @@ def _api(course: Path) -> Any:
 
     config = PyFileConfigLoader("nbgrader_config.py", path=str(course)).load_config()
     config.CourseDirectory.root = str(course)
+    url = config.CourseDirectory.get("db_url") or "sqlite:///" + str(course / "gradebook.db")
+    if url.startswith("sqlite:///") and "?" not in url:
+        # parallel workers share the SQLite gradebook: wait for a lock instead of failing
+        config.CourseDirectory.db_url = url + f"?timeout={_DB_TIMEOUT:g}"
+    # the kernel's start-up warnings (TCP without encryption, …) would fill the terminal
+    config.Execute.extra_arguments = list(_KERNEL_ARGS)
     api = NbGraderAPI(config=config)
     api.log.setLevel(logging.ERROR)
     return api
@@ -147,6 +155,86 @@ def _import_submissions(course: Path, src: Path, assignment: str) -> list[str]:
     return students
 
 
+def default_jobs(n_submissions: int) -> int:
+    """Parallel grading workers: the CPUs this process may use, at most one per submission."""
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        cpus = os.cpu_count() or 1
+    return max(1, min(cpus, n_submissions))
+
+
+# The worker's state: one nbgrader API per process (loading the config and nbgrader is not free).
+_WORKER: dict[str, Any] = {}
+
+
+def _worker_init(course: str, trusted: bool) -> None:
+    """Set up a grading worker process: cwd = the course, nbgrader's API, quiet warnings."""
+    from sqlalchemy.exc import SAWarning
+
+    os.chdir(course)
+    bindir = str(Path(sys.executable).parent)
+    if bindir not in os.environ.get("PATH", "").split(os.pathsep):
+        os.environ["PATH"] = bindir + os.pathsep + os.environ.get("PATH", "")
+    warnings.simplefilter("ignore", SAWarning)
+    if trusted:
+        os.environ[_DEFERRED] = "1"
+    _WORKER.clear()
+    _WORKER.update(course=course, api=_api(Path(course)))
+
+
+_DEFERRED = "COURSE_GRADING_DEFERRED"
+
+
+@contextlib.contextmanager
+def _deferred(on: bool) -> Iterator[None]:
+    """While on, test cells in nbgrader's kernel leave the grading to the trusted pass (their
+    scores and outputs are replaced by it anyway): the checks do not run twice."""
+    old = os.environ.get(_DEFERRED)
+    if on:
+        os.environ[_DEFERRED] = "1"
+    try:
+        yield
+    finally:
+        if old is None:
+            os.environ.pop(_DEFERRED, None)
+        else:
+            os.environ[_DEFERRED] = old
+
+
+def _grade_one(assignment: str, student: str, trusted: bool) -> tuple[str, bool, list[str]]:
+    """nbgrader's autograde of one submission, then the trusted pass; never raises.
+
+    Runs in a worker (after :func:`_worker_init`) or in-process. Returns the student, success,
+    and the messages to print (the parent prints them, so they do not tear the progress bar).
+    """
+    from course_lib import sandbox
+
+    api, course = _WORKER["api"], Path(_WORKER["course"])
+    notes: list[str] = []
+    try:
+        res = api.autograde(assignment, student, force=True)
+    except Exception as e:  # nbgrader itself failed on this submission: the batch goes on
+        res = {"success": False, "error": f"{type(e).__name__}: {e}", "log": ""}
+    if not trusted:
+        ok = bool(res.get("success"))
+        if not ok:
+            notes.append(f"autograde {assignment} for {student} FAILED")
+            text = (res.get("error") or "") + "\n" + (res.get("log") or "")
+            notes.extend("    " + line for line in text.strip().splitlines()[-15:])
+        return student, ok, notes
+    if not res.get("success"):
+        text = (res.get("error") or res.get("log") or "").strip().splitlines()
+        notes.append(f"note: nbgrader could not run {student}'s notebook ({text[-1] if text else 'no log'}); "
+                     "the trusted pass grades it")
+    try:
+        sandbox.trusted_autograde(course, assignment, student, nbgrader_ok=bool(res.get("success")))
+        return student, True, notes
+    except Exception as e:
+        notes.append(f"trusted grading of {student} FAILED: {type(e).__name__}: {e}")
+        return student, False, notes
+
+
 def autograde(
     course: Path,
     assignment: str,
@@ -155,13 +243,16 @@ def autograde(
     *,
     trusted: bool = True,
     resume: bool = False,
+    jobs: int | None = None,
 ) -> dict[str, bool]:
     """Autograde ``assignment`` for ``students`` (default: every submission); student -> success.
 
     After nbgrader, the trusted pass (:func:`course_lib.sandbox.trusted_autograde`) grades the
     submission again outside the kernel and its scores become the score of record; see
     exercises/SECURITY.md. One bad submission never stops the batch. ``resume`` skips students
-    whose trusted result is complete for the same files (after a crash or a kill).
+    whose trusted result is complete for the same files (after a crash or a kill). ``jobs``
+    worker processes (default :func:`default_jobs`) grade disjoint students at once; they share
+    the SQLite gradebook, whose writes are short transactions that wait for each other.
     """
     from tqdm.auto import tqdm
 
@@ -169,41 +260,83 @@ def autograde(
 
     students = list(students if students is not None else _students(course, assignment))
     done: dict[str, bool] = {}
+    course = Path(course).resolve()
     with _in_course(course):
         api = _api(course)
         if not (course / "release" / assignment).exists():
             # autograde needs the assignment in the gradebook; generate_assignment puts it there
             print(f"note: {assignment} was never released here; releasing it first")
             _check_result(f"release {assignment}", api.generate_assignment(assignment, force=True))
-        for student in tqdm(students, desc=f"autograde {assignment}", unit="submission", disable=not progress):
-            if resume and trusted and sandbox.already_graded(course, assignment, student):
-                done[student] = True
-                continue
-            try:
-                res = api.autograde(assignment, student, force=True)
-            except Exception as e:  # nbgrader itself failed on this submission: the batch goes on
-                res = {"success": False, "error": f"{type(e).__name__}: {e}", "log": ""}
-            ok = res.get("success", False) if not trusted else _quiet_result(res)
-            if trusted:
-                try:
-                    sandbox.trusted_autograde(course, assignment, student, nbgrader_ok=bool(res.get("success")))
-                    ok = True
-                except Exception as e:
-                    print(f"  trusted grading of {student} FAILED: {type(e).__name__}: {e}", file=sys.stderr)
-                    ok = False
-            else:
-                ok = _check_result(f"autograde {assignment} for {student}", res)
+        todo = [s for s in students if not (resume and trusted and sandbox.already_graded(course, assignment, s))]
+        done.update({s: True for s in students if s not in todo})
+        jobs = default_jobs(len(todo)) if jobs is None else max(1, min(int(jobs), max(1, len(todo))))
+        bar = None
+
+        def finished(student: str, ok: bool, notes: list[str]) -> None:
             done[student] = ok
-    return done
+            for line in notes:
+                (bar.write if bar is not None else print)(line, file=sys.stderr)
+            if bar is not None:
+                bar.update(1)
+
+        pool = _pool(jobs, course, trusted) if jobs > 1 else None
+        # the bar starts after the workers are forked (its monitor thread must not be copied)
+        bar = tqdm(total=len(students), initial=len(students) - len(todo), desc=f"autograde {assignment}",
+                   unit="submission", disable=not progress)
+        try:
+            left = list(todo)
+            if pool is not None:
+                left = _run_pool(pool, assignment, todo, trusted, finished)
+            if left:  # one worker (or a pool that broke): grade here, one after the other
+                _WORKER.update(course=str(course), api=api)
+                with _deferred(trusted):
+                    for s in left:
+                        finished(*_grade_one(assignment, s, trusted))
+        finally:
+            bar.close()
+            if pool is not None:
+                pool.shutdown(wait=True, cancel_futures=True)
+    return {s: done[s] for s in students}
 
 
-def _quiet_result(result: dict[str, Any]) -> bool:
-    """nbgrader's verdict when the trusted pass follows: a failure is a note, not an error."""
-    if not result.get("success"):
-        text = (result.get("error") or result.get("log") or "").strip().splitlines()
-        print(f"  note: nbgrader could not run this submission ({text[-1] if text else 'no log'}); "
-              "the trusted pass grades it")
-    return bool(result.get("success"))
+def _pool(jobs: int, course: Path, trusted: bool) -> Any:
+    """A pool of ``jobs`` grading workers; forked where possible (nbgrader and NumPy already loaded)."""
+    import multiprocessing as mp
+    from concurrent.futures import ProcessPoolExecutor
+
+    method = "fork" if "fork" in mp.get_all_start_methods() else "spawn"
+    pool = ProcessPoolExecutor(max_workers=jobs, mp_context=mp.get_context(method),
+                               initializer=_worker_init, initargs=(str(course), trusted))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # "multi-threaded fork" on 3.12+
+        # a forking pool starts all its workers at the first task: now, before the progress
+        # bar's monitor thread exists
+        pool.submit(os.getpid).result()
+    return pool
+
+
+def _run_pool(pool: Any, assignment: str, students: Sequence[str], trusted: bool, finished: Any) -> list[str]:
+    """Grade ``students`` on the pool as they complete; the students a broken pool left undone."""
+    from concurrent.futures import as_completed
+    from concurrent.futures.process import BrokenProcessPool
+
+    futures = {pool.submit(_grade_one, assignment, s, trusted): s for s in students}
+    left = set(students)
+    try:
+        for fut in as_completed(futures):
+            try:
+                student, ok, notes = fut.result()
+            except BrokenProcessPool:
+                raise
+            except Exception as e:  # pragma: no cover - _grade_one does not raise
+                student, ok, notes = futures[fut], False, [f"grading {futures[fut]} FAILED: {e}"]
+            left.discard(student)
+            finished(student, ok, notes)
+    except BrokenProcessPool:
+        # a worker died (killed, out of memory): the rest are graded in this process
+        print(f"note: a grading worker stopped; grading the {len(left)} remaining submission(s) here",
+              file=sys.stderr)
+    return [s for s in students if s in left]
 
 
 def cmd_autograde(args: argparse.Namespace) -> int:
@@ -222,10 +355,16 @@ def cmd_autograde(args: argparse.Namespace) -> int:
         print(f"no submissions of {args.assignment} found (expected submitted/<student>/{args.assignment}/)")
         return 1
     t0 = time.perf_counter()
+    if args.jobs is not None and args.jobs < 1:
+        print("course autograde: --jobs must be at least 1", file=sys.stderr)
+        return 2
     done = autograde(course, args.assignment, students, progress=not args.quiet,
-                     trusted=not args.no_sandbox, resume=args.resume)
+                     trusted=not args.no_sandbox, resume=args.resume, jobs=args.jobs)
     dt = time.perf_counter() - t0
     print(f"autograded {sum(done.values())}/{len(done)} submissions of {args.assignment} in {dt:.1f} s")
+    failed = sorted(s for s, ok in done.items() if not ok)
+    if failed:
+        print(f"not graded: {', '.join(failed)} (see the messages above)", file=sys.stderr)
     return 0 if all(done.values()) else 1
 
 
@@ -476,6 +615,7 @@ def _parser() -> argparse.ArgumentParser:
     sp.add_argument("--quiet", action="store_true", help="no progress bar")
     sp.add_argument("--resume", action="store_true", help="skip submissions whose trusted grading finished (after a crash)")
     sp.add_argument("--no-sandbox", action="store_true", help="nbgrader's in-kernel scores only (no trusted pass; see exercises/SECURITY.md)")
+    sp.add_argument("--jobs", "-j", type=int, metavar="N", help="grade N submissions at once (default: the number of CPUs)")
 
     sp = add("feedback", "generate HTML feedback for every autograded submission of an assignment", cmd_feedback)
     sp.add_argument("assignment", metavar="ASSIGNMENT")

@@ -1119,7 +1119,8 @@ def trusted_autograde(course: Path | str, assignment: str, student: str, *, nbgr
     course = Path(course).resolve()
     key = _submission_key(course, assignment, student)
     results: dict[str, SubmissionResult] = {}
-    url = "sqlite:///" + str(course / "gradebook.db")
+    # parallel workers share the gradebook: a write waits for another's transaction
+    url = "sqlite:///" + str(course / "gradebook.db") + "?timeout=120"
     with Gradebook(url) as gb:
         a = gb.find_assignment(assignment)
         notebooks = [nb.name for nb in a.notebooks]
