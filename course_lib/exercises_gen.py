@@ -98,7 +98,11 @@ class Setup:
 
 @dataclass
 class Solution:
-    """Functions to implement: ``"course_lib.module:function"`` references, one cell."""
+    """Functions to implement: ``"course_lib.module:function"`` references, one cell.
+
+    ``"course_lib.module:function as name"`` defines the function under the task's ``name``
+    (e.g. the library's ``max_pool_backward_naive`` as the student's ``max_pool_backward``).
+    """
 
     functions: Sequence[str]
     name: str | None = None
@@ -213,8 +217,11 @@ def _header_names(header: str) -> set[str]:
     return {n.id for node in nodes for n in ast.walk(node) if isinstance(n, ast.Name)}
 
 
-def _function_cell_source(module: Any, obj: Any, ctx: _Context) -> str:
+def _function_cell_source(module: Any, obj: Any, ctx: _Context, rename: str | None = None) -> str:
     name, header, body = _split_function(obj)
+    if rename:
+        header = header.replace(f"def {name}(", f"def {rename}(", 1)
+        name = rename
     for n in _header_names(header) - set(dir(builtins)) - {"np"} - ctx.defined:
         if hasattr(module, n):
             ctx.header_imports.add(_import_line(module, n))
@@ -286,9 +293,11 @@ def render(cells: Sequence[Any], assignment: str) -> nbformat.NotebookNode:
                     elif isinstance(node, ast.FunctionDef | ast.ClassDef):
                         ctx.defined.add(node.name)
             for ref in cell.functions:
-                module, obj = _resolve(ref)
-                parts.append(_function_cell_source(module, obj, ctx))
-            name = cell.name or f"{cell.functions[0].rpartition(':')[2].replace('_', '-')}-solution"
+                target, _, rename = ref.partition(" as ")
+                module, obj = _resolve(target.strip())
+                parts.append(_function_cell_source(module, obj, ctx, rename.strip() or None))
+            first = cell.functions[0].rpartition(" as ")[2].rpartition(":")[2]
+            name = cell.name or f"{first.replace('_', '-')}-solution"
             c = nbformat.v4.new_code_cell("\n\n\n".join(parts))
             c.id = _unique(ctx, name)
             c.metadata["nbgrader"] = _nb_meta(name, grade=False, solution=True, locked=False)

@@ -138,10 +138,14 @@ def max_pool_forward_naive(
 
 
 def max_pool_backward_naive(dout: np.ndarray, cache: tuple) -> np.ndarray:
-    """Backward pass of :func:`max_pool_forward_naive`: route each gradient to its window's arg-max.
+    """Backward pass of max pooling with explicit loops: route each gradient to its window's arg-max.
 
     Ties: the first maximum in row-major window order gets everything (``np.argmax``).
     Overlapping windows add their contributions.
+
+    Args:
+        dout: (N, C, Ho, Wo) upstream gradient (not modified).
+        cache: ``(x, (ph, pw, sh, sw, Ho, Wo))`` from the forward pass.
 
     Returns:
         dx, shape (N, C, H, W).

@@ -1,15 +1,20 @@
-"""Model solutions of assignment ch05_pooling (the solution cells of the notebook).
+"""Model solutions of assignment ch05_pooling that have no counterpart in :mod:`course_lib.pooling`.
 
-Pure NumPy on purpose: a submission is graded in a sandbox where ``course_lib`` cannot be imported.
-The grader compares them with :mod:`course_lib.pooling` (``tests/grading/test_bugs_ch04_ch06.py``
-proves they score full marks), so they cannot drift from the reference.
+The notebook's ``max_pool_backward`` is the library's ``max_pool_backward_naive`` itself (the
+spec renames it). The functions here stay separate because the library's forward passes rest on
+its private ``_geometry``, which *is* the student's ``pool_geometry`` task (and calls
+``conv_output_size``, an answer of chapter 4): a solution importing it would hand the task's
+answer to every student, and the grading sandbox cannot run it. Pure NumPy on purpose; the grader
+compares them with :mod:`course_lib.pooling` (``tests/grading/test_bugs_ch04_ch06.py`` proves they
+score full marks). The forward caches are the library's, ``(x, (ph, pw, sh, sw, Ho, Wo))`` for max
+pooling, so the library's backward pass reads them.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["avg_pool_backward", "avg_pool_forward", "max_pool_backward", "max_pool_forward", "pool_geometry"]
+__all__ = ["avg_pool_backward", "avg_pool_forward", "max_pool_forward", "pool_geometry"]
 
 
 def pool_geometry(x_shape: tuple[int, ...], pool_size: int | tuple[int, int], stride: int | tuple[int, int] | None) -> tuple[int, int, int, int, int, int]:
@@ -59,33 +64,6 @@ def max_pool_forward(
         for j in range(Wo):
             out[:, :, i, j] = x[:, :, i * sh:i * sh + ph, j * sw:j * sw + pw].max(axis=(2, 3))
     return out, (x, (ph, pw, sh, sw, Ho, Wo))
-
-
-def max_pool_backward(dout: np.ndarray, cache: tuple) -> np.ndarray:
-    """Backward pass of max_pool_forward: route each window's gradient to its maximum.
-
-    Ties: when several entries of a window equal its maximum, only the *first* one in row-major
-    order (``np.argmax`` of the flattened window) receives the gradient. Overlapping windows
-    (stride < window) *add* what they route to the same entry.
-
-    Args:
-        dout: (N, C, Ho, Wo) upstream gradient.
-        cache: from max_pool_forward.
-
-    Returns:
-        dx, shape (N, C, H, W).
-    """
-    x, (ph, pw, sh, sw, Ho, Wo) = cache
-    N, C, _, _ = x.shape
-    dx = np.zeros_like(x)
-    n_idx, c_idx = np.meshgrid(np.arange(N), np.arange(C), indexing="ij")
-    for i in range(Ho):
-        for j in range(Wo):
-            window = x[:, :, i * sh:i * sh + ph, j * sw:j * sw + pw].reshape(N, C, ph * pw)
-            p, q = np.divmod(window.argmax(axis=2), pw)  # the first maximum of each window
-            # np.add.at adds for repeated indices too (a plain += would keep only one)
-            np.add.at(dx, (n_idx, c_idx, i * sh + p, j * sw + q), dout[:, :, i, j])
-    return dx
 
 
 def avg_pool_forward(

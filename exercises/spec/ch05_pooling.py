@@ -53,7 +53,7 @@ CELLS = [
           windows; it receives the **sum** of their gradients.
         """
     ),
-    Solution([f"{_S}:max_pool_backward"]),
+    Solution(["course_lib.pooling:max_pool_backward_naive as max_pool_backward"]),
     Tests("ch05_pooling.max_backward"),
     Markdown(
         """
