@@ -445,8 +445,10 @@ def _print_table(header: Sequence[str], rows: Sequence[dict[str, Any]]) -> None:
         return
     cells = [[str(h) for h in header]] + [[_cell(r.get(h, "")) for h in header] for r in rows]
     widths = [max(len(row[i]) for row in cells) for i in range(len(header))]
+    # numbers right-aligned (a blank means no points for that task), text left-aligned
+    numeric = [all(isinstance(r.get(h, ""), int | float) or r.get(h, "") == "" for r in rows) for h in header]
     for k, row in enumerate(cells):
-        print("  ".join(c.rjust(w) if k and i > 1 else c.ljust(w) for i, (c, w) in enumerate(zip(row, widths))))
+        print("  ".join(c.rjust(w) if numeric[i] else c.ljust(w) for i, (c, w) in enumerate(zip(row, widths))).rstrip())
         if k == 0:
             print("  ".join("-" * w for w in widths))
 
@@ -472,7 +474,8 @@ def check_notebook(path: Path, timeout: int = 600) -> list[dict[str, Any]]:
     nb = nbformat.read(path, as_version=4)
     with tempfile.TemporaryDirectory() as tmp:
         client = NotebookClient(
-            nb, timeout=timeout, allow_errors=True, kernel_name="python3", resources={"metadata": {"path": str(path.parent.resolve())}}
+            nb, timeout=timeout, allow_errors=True, kernel_name="python3", extra_arguments=list(_KERNEL_ARGS),
+            resources={"metadata": {"path": str(path.parent.resolve())}},
         )
         del tmp
         client.execute()
@@ -483,6 +486,7 @@ def check_notebook(path: Path, timeout: int = 600) -> list[dict[str, Any]]:
             continue
         hidden = "grading.grade(" not in cell.source
         score, maximum = determine_grade(cell)
+        task_id = cell.source.split('grading.grade("', 1)[-1].split('"', 1)[0] if not hidden else ""
         report = "".join(
             o.get("text", "") if o.output_type == "stream" else
             (f"{o.ename}: {o.evalue}" if o.output_type == "error" else "")
@@ -490,6 +494,7 @@ def check_notebook(path: Path, timeout: int = 600) -> list[dict[str, Any]]:
         )
         results.append({
             "task": _task_of(meta["grade_id"]),
+            "task_id": task_id,
             "cell": meta["grade_id"],
             "score": None if hidden else score,
             "max": maximum,
@@ -499,30 +504,49 @@ def check_notebook(path: Path, timeout: int = 600) -> list[dict[str, Any]]:
     return results
 
 
+def _check_status(r: dict[str, Any]) -> str:
+    """One word or two for the table: what the student should do about this test cell."""
+    if r["score"] is None:
+        return ""
+    report = r["report"]
+    if r["score"] >= r["max"]:
+        return "passed"
+    if "[TODO]" in report and "[FAIL]" not in report and "[PASS]" not in report:
+        return "not implemented yet"
+    if not report.strip():
+        return "did not run (an error in an earlier cell?)"
+    return "some checks failed" if r["score"] > 0 else "failed"
+
+
 def cmd_check(args: argparse.Namespace) -> int:
+    from course_lib import grading
+
     path = Path(args.notebook)
     if not path.exists():
         print(f"course check: no such notebook {path}", file=sys.stderr)
         return 2
-    print(f"running {path} top to bottom (a fresh kernel) ...")
+    print(f"running {path} top to bottom in a fresh kernel (a minute or so) ...", flush=True)
+    t0 = time.perf_counter()
     results = check_notebook(path)
-    header = ["task", "tests", "score", "max"]
+    header = ["task", "score", "max", "result"]
     rows = []
     got = possible = hidden_pts = 0.0
     for r in results:
         if r["hidden"]:
             hidden_pts += r["max"]
             continue
-        rows.append({"task": r["task"], "tests": "visible", "score": float(r["score"]), "max": float(r["max"])})
+        task = grading.TASKS.get(r["task_id"])
+        rows.append({"task": task.title if task else r["task"], "score": float(r["score"]),
+                     "max": float(r["max"]), "result": _check_status(r)})
         got += r["score"]
         possible += r["max"]
     if args.verbose:
         for r in results:
             if not r["hidden"] and r["score"] < r["max"]:
-                print(r["report"].rstrip())
+                print(r["report"].rstrip() or f"{r['task']}: the test cell printed nothing (did an earlier cell fail?)")
                 print()
     _print_table(header, rows)
-    print(f"\nvisible tests: {got:g} / {possible:g} points")
+    print(f"\nvisible tests: {got:g} / {possible:g} points ({time.perf_counter() - t0:.0f} s)")
     if hidden_pts:
         print(f"hidden tests worth {hidden_pts:g} more points run when your notebook is graded.")
     if got < possible and not args.verbose:

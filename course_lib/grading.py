@@ -162,7 +162,8 @@ class TaskResult:
 
     def __str__(self) -> str:
         part = "hidden tests" if self.hidden else "tests"
-        lines = [f"{self.title} — {part}: {_fmt(self.earned)} / {_fmt(self.points)} points"]
+        unit = "point" if self.points == 1 else "points"
+        lines = [f"{self.title} — {part}: {_fmt(self.earned)} / {_fmt(self.points)} {unit}"]
         previous = None
         for o in self.outcomes:
             tag = {"pass": "PASS", "not implemented": "TODO"}.get(o.status, "FAIL")
