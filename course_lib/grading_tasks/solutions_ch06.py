@@ -1,9 +1,10 @@
 """Model solutions of assignment ch06_backprop (the solution cells of the notebook).
 
-Functional versions of the gates, the affine layer and the two-layer network of
-:mod:`course_lib.backprop` (whose gates are classes and whose network is a class with a ``loss``
-method): a notebook task is a function. Pure NumPy on purpose: a submission is graded in a sandbox
-where ``course_lib`` cannot be imported. The grader compares them with :mod:`course_lib.backprop`
+Functional versions of the gates and the two-layer network of :mod:`course_lib.backprop` (whose
+gates are classes and whose network is a class with a ``loss`` method): a notebook task is a
+function. The affine layer has a functional counterpart, so the notebook takes
+``course_lib.backprop.affine_forward``/``affine_backward`` themselves; ``two_layer_net_loss``
+imports them here only to run outside a notebook (in the notebook it calls the student's). The grader compares them with :mod:`course_lib.backprop`
 (``tests/grading/test_bugs_ch04_ch06.py`` proves they score full marks). ``relu_forward``,
 ``relu_backward`` and ``softmax_cross_entropy`` are given to the students in the notebook.
 """
@@ -14,10 +15,10 @@ from typing import Any
 
 import numpy as np
 
+from course_lib.backprop import affine_backward, affine_forward
+
 __all__ = [
     "add_gate_backward",
-    "affine_backward",
-    "affine_forward",
     "max_gate_backward",
     "multiply_gate_backward",
     "relu_backward",
@@ -67,39 +68,6 @@ def max_gate_backward(dz: Any, x: Any, y: Any) -> tuple[Any, Any]:
     """
     x_wins = np.greater_equal(x, y)
     return dz * x_wins, dz * np.logical_not(x_wins)
-
-
-def affine_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, tuple]:
-    """Fully connected layer ``out = x @ w + b``.
-
-    Args:
-        x: (N, D) inputs, one example per row.
-        w: (D, M) weights.
-        b: (M,) biases.
-
-    Returns:
-        out (N, M); cache (x, w, b).
-    """
-    if x.ndim != 2 or w.ndim != 2 or x.shape[1] != w.shape[0] or b.shape != (w.shape[1],):
-        raise ValueError(f"need x (N, D), w (D, M), b (M,); got x {x.shape}, w {w.shape}, b {b.shape}")
-    return x @ w + b, (x, w, b)
-
-
-def affine_backward(dout: np.ndarray, cache: tuple) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Backward pass of affine_forward.
-
-    Args:
-        dout: (N, M) upstream gradient.
-        cache: (x, w, b) from the forward pass.
-
-    Returns:
-        dx (N, D), dw (D, M), db (M,).
-    """
-    x, w, _b = cache
-    dx = dout @ w.T          # each input feeds every output through its weight
-    dw = x.T @ dout          # summed over the batch: w is shared by all N examples
-    db = dout.sum(axis=0)
-    return dx, dw, db
 
 
 def relu_forward(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

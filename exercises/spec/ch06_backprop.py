@@ -47,7 +47,7 @@ CELLS = [
         batch come from the weights and the bias being shared by all N examples.
         """
     ),
-    Solution([f"{_S}:affine_forward", f"{_S}:affine_backward"]),
+    Solution(["course_lib.backprop:affine_forward", "course_lib.backprop:affine_backward"]),
     Tests("ch06_backprop.affine"),
     Markdown(
         """
