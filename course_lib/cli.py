@@ -436,7 +436,16 @@ def cmd_export(args: argparse.Namespace) -> int:
         w.writeheader()
         w.writerows(rows)
     print(f"wrote {len(rows)} row(s) to {out}")
-    _print_table(header, rows)
+    # on screen one table per assignment (the CSV has every column): narrower, and a task
+    # column is not blank for every other row
+    for a in sorted({r["assignment"] for r in rows}):
+        mine = [r for r in rows if r["assignment"] == a]
+        cols = [h for h in header[2:-2] if any(h in r for r in mine)]
+        short = {h: h.split("/", 1)[-1] for h in cols}
+        print(f"\n{a}  (points per task; written answers count once graded by hand)")
+        _print_table(["student", *short.values(), "total", "max"],
+                     [{"student": r["student"], **{short[h]: r.get(h, "") for h in cols},
+                       "total": r["total"], "max": r["max"]} for r in mine])
     return 0
 
 

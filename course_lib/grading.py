@@ -315,8 +315,9 @@ class Student:
                 hint = ""
                 if isinstance(e, RuntimeWarning) and "overflow" in str(e):
                     hint = (
-                        "\n  an intermediate value is too large for float64 (exp(710) = inf): use a "
-                        "stable formula, e.g. subtract the row maximum before exp"
+                        "\n  an intermediate value is too large for float64 (exp(710) = inf): use a stable "
+                        "formula (sigmoid: exp of -|x| only, one branch per sign; softmax: subtract the "
+                        "row maximum before exp)"
                     )
                 elif isinstance(e, RuntimeWarning):
                     hint = "\n  NumPy produced inf or NaN: a division by zero or log(0)?"
