@@ -173,11 +173,17 @@ def max_pool_forward(
     reduction; any other geometry takes the elementwise maximum of the ph·pw strided views.
     float32 stays float32; the memory layout of ``x`` is kept.
     """
+    return _max_pool_forward(x, pool_size, stride, None)
+
+
+def _max_pool_forward(
+    x: Any, pool_size: Any, stride: Any, workspace: dict[str, np.ndarray] | None
+) -> tuple[np.ndarray, tuple]:
     x = _check_x(x)
     geom = ph, pw, sh, sw, Ho, Wo = _geometry(x.shape, pool_size, stride)
     N, C, _, _ = x.shape
     if _tiles_exactly(x.shape, ph, pw, sh, sw) and x.transpose(0, 2, 3, 1).flags.c_contiguous:
-        return _max_pool_forward_nhwc(x, geom)
+        return _max_pool_forward_nhwc(x, geom, workspace)
     if _tiles_exactly(x.shape, ph, pw, sh, sw):
         # Reshape trick: x6[:, :, i, p, j, q] = x[:, :, i·ph + p, j·pw + q] (a view, no copy).
         x6 = x.reshape(N, C, Ho, ph, Wo, pw)
@@ -210,13 +216,32 @@ def max_pool_forward(
 # Measured on the seed CNN's first pooling, (64, 16, 24, 24) float32: forward + backward
 # 1.5 ms against 3.2 ms for the per-offset passes inside a training step.
 
-def _argmax_stage(views: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-    """Elementwise max of equally shaped views, and the index of the first view attaining it."""
+def _scratch(workspace: dict[str, np.ndarray] | None, key: str, shape: tuple[int, ...], dtype: Any) -> np.ndarray:
+    """An uninitialised array, reused from the layer's ``workspace`` when it has a matching one.
+
+    As in :mod:`course_lib.conv`: MaxPool2D keeps its internal buffers between steps (fresh
+    megabyte-sized arrays cost page faults); what a caller receives is always a new array.
+    """
+    if workspace is None:
+        return np.empty(shape, dtype=dtype)
+    buf = workspace.get(key)
+    if buf is None or buf.shape != shape or buf.dtype != dtype:
+        buf = workspace[key] = np.empty(shape, dtype=dtype)
+    return buf
+
+
+def _argmax_stage(
+    views: list[np.ndarray], best: np.ndarray, idx: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Elementwise max of equally shaped views into ``best``, and into ``idx`` (uint8) the index
+    of the first view attaining it."""
+    gt = idx.view(bool) if len(views) == 2 else np.empty(best.shape, dtype=bool)
     if len(views) == 2:  # the common 2×2 window: two passes, the comparison is the index
-        return np.maximum(views[0], views[1]), np.greater(views[1], views[0]).view(np.uint8)
-    best = views[0].copy()
-    idx = np.zeros(best.shape, dtype=np.uint8)
-    gt = np.empty(best.shape, dtype=bool)
+        np.maximum(views[0], views[1], out=best)
+        np.greater(views[1], views[0], out=gt)
+        return best, idx
+    np.copyto(best, views[0])
+    idx.fill(0)
     for k, v in enumerate(views[1:], start=1):
         np.greater(v, best, out=gt)
         # idx < k so far, hence "k where v wins, else idx" is max(idx, k·gt) (np.copyto with
@@ -226,28 +251,43 @@ def _argmax_stage(views: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
     return best, idx
 
 
-def _max_pool_forward_nhwc(x: np.ndarray, geom: tuple[int, int, int, int, int, int]) -> tuple[np.ndarray, tuple]:
+def _max_pool_forward_nhwc(
+    x: np.ndarray, geom: tuple[int, int, int, int, int, int], workspace: dict[str, np.ndarray] | None
+) -> tuple[np.ndarray, tuple]:
     ph, pw, _sh, _sw, Ho, Wo = geom
     N, C, H, _W = x.shape
     xq = x.transpose(0, 2, 3, 1).reshape(N, H, Wo, pw, C)
-    rows, col_idx = _argmax_stage([xq[:, :, :, q, :] for q in range(pw)])       # (N, H, Wo, C)
+    rows, col_idx = _argmax_stage(                                               # (N, H, Wo, C)
+        [xq[:, :, :, q, :] for q in range(pw)],
+        _scratch(workspace, "rows", (N, H, Wo, C), x.dtype),
+        _scratch(workspace, "col_idx", (N, H, Wo, C), np.uint8),
+    )
     rp = rows.reshape(N, Ho, ph, Wo * C)
-    out, row_idx = _argmax_stage([rp[:, :, p, :] for p in range(ph)])          # (N, Ho, Wo·C)
+    out, row_idx = _argmax_stage(                                                # (N, Ho, Wo·C)
+        [rp[:, :, p, :] for p in range(ph)],
+        np.empty((N, Ho, Wo * C), dtype=x.dtype),
+        _scratch(workspace, "row_idx", (N, Ho, Wo * C), np.uint8),
+    )
     out = out.reshape(N, Ho, Wo, C).transpose(0, 3, 1, 2)
     return out, ("nhwc", x.shape, x.dtype, col_idx, row_idx, geom)
 
 
-def _max_pool_backward_nhwc(dout: np.ndarray, cache: tuple) -> np.ndarray:
+def _max_pool_backward_nhwc(
+    dout: np.ndarray, cache: tuple, workspace: dict[str, np.ndarray] | None
+) -> np.ndarray:
     _, (N, C, H, W), dtype, col_idx, row_idx, (ph, pw, _sh, _sw, Ho, Wo) = cache
     dout = _check_dout(dout, (N, C, Ho, Wo))
     d = np.ascontiguousarray(dout.transpose(0, 2, 3, 1)).reshape(N, Ho, Wo * C)
-    rows = np.empty((N, Ho, ph, Wo * C), dtype=dtype)   # the gradient of the row stage's output
+    # the gradient of the row stage's output, (N, H, Wo, C) memory
+    rows = _scratch(workspace, "rows", (N, H, Wo, C), dtype).reshape(N, Ho, ph, Wo * C)
+    mask = _scratch(workspace, "row_mask", (N, Ho, Wo * C), bool)
     for p in range(ph):
-        np.multiply(d, row_idx == p, out=rows[:, :, p, :])
+        np.multiply(d, np.equal(row_idx, p, out=mask), out=rows[:, :, p, :])
     rows = rows.reshape(N, H, Wo, C)
+    mask = _scratch(workspace, "col_mask", (N, H, Wo, C), bool)
     dx = np.empty((N, H, Wo, pw, C), dtype=dtype)
     for q in range(pw):
-        np.multiply(rows, col_idx == q, out=dx[:, :, :, q, :])
+        np.multiply(rows, np.equal(col_idx, q, out=mask), out=dx[:, :, :, q, :])
     return dx.reshape(N, H, W, C).transpose(0, 3, 1, 2)
 
 
@@ -267,8 +307,12 @@ def max_pool_backward(dout: np.ndarray, cache: tuple) -> np.ndarray:
     Returns:
         dx, shape (N, C, H, W), in the memory layout of the forward input.
     """
+    return _max_pool_backward(dout, cache, None)
+
+
+def _max_pool_backward(dout: Any, cache: tuple, workspace: dict[str, np.ndarray] | None) -> np.ndarray:
     if isinstance(cache[0], str):  # the (N, H, W, C) two-stage path
-        return _max_pool_backward_nhwc(dout, cache)
+        return _max_pool_backward_nhwc(dout, cache, workspace)
     x, out, (ph, pw, sh, sw, Ho, Wo) = cache
     dout = _check_dout(dout, out.shape)
     if dout.strides != out.strides:
@@ -427,6 +471,18 @@ class MaxPool2D(_Pool2D):
 
     _forward_fn = staticmethod(max_pool_forward)
     _backward_fn = staticmethod(max_pool_backward)
+
+    def __init__(self, pool_size: int | tuple[int, int], stride: int | tuple[int, int] | None = None) -> None:
+        super().__init__(pool_size, stride)
+        # Internal buffers reused from step to step; the cache refers to some of them until the
+        # next forward pass, and Layer keeps only the latest cache.
+        self._workspace: dict[str, np.ndarray] = {}
+
+    def _forward(self, x: np.ndarray) -> tuple[np.ndarray, Any]:
+        return _max_pool_forward(x, self.pool_size, self.stride, self._workspace)
+
+    def _backward(self, dout: np.ndarray, cache: Any) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        return _max_pool_backward(dout, cache, self._workspace), {}
 
 
 class AvgPool2D(_Pool2D):
