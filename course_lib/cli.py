@@ -164,6 +164,8 @@ def default_jobs(n_submissions: int) -> int:
     return max(1, min(cpus, n_submissions))
 
 
+_GRADED_NOW: list[str] = []  # the students the last autograde() graded (the rest were resumed)
+
 # The worker's state: one nbgrader API per process (loading the config and nbgrader is not free).
 _WORKER: dict[str, Any] = {}
 
@@ -212,6 +214,12 @@ def _grade_one(assignment: str, student: str, trusted: bool) -> tuple[str, bool,
 
     api, course = _WORKER["api"], Path(_WORKER["course"])
     notes: list[str] = []
+    # the old journal goes first: a run killed between nbgrader's write and the trusted pass (or
+    # a --no-sandbox run) must not look finished to --resume; the old report goes with it
+    journal = sandbox.report_path(course, assignment, student)
+    for stale in (journal.with_suffix(".json"), journal):
+        with contextlib.suppress(OSError):
+            stale.unlink()
     try:
         res = api.autograde(assignment, student, force=True)
     except Exception as e:  # nbgrader itself failed on this submission: the batch goes on
@@ -272,8 +280,11 @@ def autograde(
         jobs = default_jobs(len(todo)) if jobs is None else max(1, min(int(jobs), max(1, len(todo))))
         bar = None
 
+        _GRADED_NOW.clear()
+
         def finished(student: str, ok: bool, notes: list[str]) -> None:
             done[student] = ok
+            _GRADED_NOW.append(student)
             for line in notes:
                 (bar.write if bar is not None else print)(line, file=sys.stderr)
             if bar is not None:
@@ -361,7 +372,9 @@ def cmd_autograde(args: argparse.Namespace) -> int:
     done = autograde(course, args.assignment, students, progress=not args.quiet,
                      trusted=not args.no_sandbox, resume=args.resume, jobs=args.jobs)
     dt = time.perf_counter() - t0
-    print(f"autograded {sum(done.values())}/{len(done)} submissions of {args.assignment} in {dt:.1f} s")
+    skipped = len(done) - len(_GRADED_NOW)
+    print(f"autograded {sum(done.values())}/{len(done)} submissions of {args.assignment} in {dt:.1f} s"
+          + (f" ({skipped} already graded, skipped by --resume)" if skipped else ""))
     failed = sorted(s for s, ok in done.items() if not ok)
     if failed:
         print(f"not graded: {', '.join(failed)} (see the messages above)", file=sys.stderr)
