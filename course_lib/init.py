@@ -88,13 +88,8 @@ def xavier_init(
 ) -> np.ndarray:
     """Xavier (Glorot) normal initialisation: independent N(0, 2 / (fan_in + fan_out)) entries.
 
-    Args:
-        shape: (D, M) or (F, C, HH, WW); fans as in :func:`fans`.
-        rng: an integer seed, a ``np.random.Generator`` or None.
-        dtype: a floating dtype of the result.
-
-    Returns:
-        array of the given shape and dtype.
+    Arguments and result as in :func:`he_init`: shape (D, M) or (F, C, HH, WW) in, an array of
+    that shape and ``dtype`` out.
     """
     _check_dtype(dtype)
     fan_in, fan_out = fans(shape)
