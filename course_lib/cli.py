@@ -5,6 +5,7 @@ Instructor (run in the repository, or pass ``--course DIR``)::
     course generate                     # spec -> exercises/source/*/ (the source notebooks)
     course release --all                # nbgrader generate_assignment -> exercises/release/
     course autograde ch01_neuron --submissions DIR   # DIR/<student>/ch01_neuron/*.ipynb
+                                        # (--jobs N in parallel, --resume after a kill)
     course feedback ch01_neuron         # HTML feedback -> exercises/feedback/
     course export --csv grades.csv      # student, assignment, per-task points, total, max
     course demo                         # the whole walk-through on the demo class
