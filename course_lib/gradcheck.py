@@ -211,8 +211,8 @@ def diagnose(analytic: Any, numerical: np.ndarray, batch_size: int | None = None
         c = float(np.vdot(a, n)) / nn
         if _close(a, c * n, 1e-4):
             candidates: list[tuple[float, str]] = [
-                (2.0, "a factor 2 too large (a ½ missing from the loss, or a term counted twice?)"),
-                (0.5, "a factor 2 too small (an extra ½, or a factor 2 from a square missing?)"),
+                (2.0, "a factor 2 too large (a ½ dropped somewhere, or a term counted twice?)"),
+                (0.5, "a factor 2 too small (an extra ½, or the 2 from differentiating a square missing?)"),
                 (-1.0, "the wrong sign (subtracting where the formula adds?)"),
                 (-2.0, "the wrong sign and a factor 2 too large"),
                 (-0.5, "the wrong sign and a factor 2 too small"),
