@@ -22,6 +22,20 @@ PyPI wheels) and OpenMP (PyTorch's intra-op pool) read at start-up:
 - ``MKL_NUM_THREADS`` matters only for an MKL build of NumPy; ``GOTO_NUM_THREADS`` is an old
   OpenBLAS alias.
 
+These variables are for benchmarking only: the tests and CI never set them (and must not — they
+would hide a thread-related slowdown instead of measuring it). On a shared machine, compare at one
+thread (``OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 python benchmarks/train_speed.py --threads 1``)
+and read the CPU-time line: waiting for a core then costs neither side anything.
+
+Memory allocator. Both libraries allocate megabytes of fresh arrays per step (activations and
+their gradients). glibc's malloc hands freed memory at the top of its heap back to the operating
+system and the next step takes a page fault per 4 KiB page to get it again; on a virtual machine
+that was 5-10 ms per step for *each* library (the ``faults/step`` column). course_lib's layers
+keep their large internal buffers between steps to limit this; it also hits PyTorch, whose CPU
+allocator is glibc's malloc too. To see both without this overhead, raise glibc's thresholds
+for the run (not a setting for the library or its tests):
+``GLIBC_TUNABLES=glibc.malloc.trim_threshold=268435456:glibc.malloc.mmap_threshold=268435456``.
+
 PyTorch is an optional dependency (``pip install -e ".[bench]"``, CPU build); the library never
 imports it. ``--profile`` adds a cProfile of the course_lib step, sorted by own time, to show
 where the time goes.
@@ -37,6 +51,7 @@ import argparse
 import cProfile
 import io
 import pstats
+import resource
 import statistics
 import sys
 import time
@@ -113,17 +128,20 @@ class TorchRunner:
         return float(loss.detach())
 
 
-def time_round(runner: object, X: np.ndarray, y: np.ndarray) -> tuple[float, float]:
-    """(wall, CPU) seconds per batch over one pass through the prepared batches.
+def time_round(runner: object, X: np.ndarray, y: np.ndarray) -> tuple[float, float, float]:
+    """(wall seconds, CPU seconds, minor page faults) per batch over one pass through the batches.
 
     CPU time (all threads of this process) is the steadier number on a shared machine: time
     spent waiting for a core does not count. With one thread it equals the wall time of an idle
     machine; with several, threads that spin while waiting inflate it.
     """
+    f0 = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
     t0, c0 = time.perf_counter(), time.process_time()
     for xb, yb in zip(X, y):
         runner.step(xb, yb)  # type: ignore[attr-defined]
-    return (time.perf_counter() - t0) / len(X), (time.process_time() - c0) / len(X)
+    wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+    faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt - f0
+    return wall / len(X), cpu / len(X), faults / len(X)
 
 
 def profile_course_lib(X: np.ndarray, y: np.ndarray, top: int = 25) -> str:
@@ -149,8 +167,11 @@ def main(argv: list[str] | None = None) -> int:
 
     threads = a.threads or blas_threads()
     if a.threads:
-        from threadpoolctl import threadpool_limits
-
+        try:
+            from threadpoolctl import threadpool_limits
+        except ImportError:
+            p.error("--threads needs threadpoolctl (pip install threadpoolctl); or set "
+                    "OPENBLAS_NUM_THREADS and OMP_NUM_THREADS before starting Python")
         threadpool_limits(a.threads)
     X, y = make_data(a.batches)
     print(f"seed CNN, batch {BATCH}, float32, {a.batches} steps x {a.rounds} rounds; threads: {threads}")
@@ -174,18 +195,20 @@ def main(argv: list[str] | None = None) -> int:
             for i in range(min(5, a.batches)):
                 runner.step(X[i], y[i])
 
-    t_ours: list[tuple[float, float]] = []
-    t_theirs: list[tuple[float, float]] = []
+    t_ours: list[tuple[float, float, float]] = []
+    t_theirs: list[tuple[float, float, float]] = []
     for _ in range(a.rounds):
         t_ours.append(time_round(ours, X, y))
         if theirs is not None:
             t_theirs.append(time_round(theirs, X, y))
 
-    def report(name: str, times: list[tuple[float, float]]) -> tuple[float, float]:
-        wall = statistics.median(t for t, _ in times) * 1e3
-        cpu = statistics.median(c for _, c in times) * 1e3
-        rounds = ", ".join(f"{t * 1e3:.1f}" for t, _ in times)
-        print(f"{name:<11}: {wall:7.2f} ms/batch wall, {cpu:7.2f} ms/batch CPU  (wall per round: {rounds})")
+    def report(name: str, times: list[tuple[float, float, float]]) -> tuple[float, float]:
+        wall = statistics.median(t for t, _, _ in times) * 1e3
+        cpu = statistics.median(c for _, c, _ in times) * 1e3
+        faults = statistics.median(f for _, _, f in times)
+        rounds = ", ".join(f"{t * 1e3:.1f}" for t, _, _ in times)
+        print(f"{name:<11}: {wall:7.2f} ms/batch wall, {cpu:7.2f} ms/batch CPU, {faults:6.0f} faults/step"
+              f"  (wall per round: {rounds})")
         return wall, cpu
 
     w_ours, c_ours = report("course_lib", t_ours)
