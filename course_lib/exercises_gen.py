@@ -129,6 +129,11 @@ class _Context:
     header_imports: set[str] = field(default_factory=set)
 
 
+def _points(p: float) -> str:
+    """"1 point", "1.5 points", "2 points"."""
+    return f"{p:g} point" + ("" if p == 1 else "s")
+
+
 def _nb_meta(grade_id: str, *, grade: bool, solution: bool, locked: bool, points: float | None = None) -> dict[str, Any]:
     meta: dict[str, Any] = {
         "grade": grade,
@@ -312,7 +317,7 @@ def render(cells: Sequence[Any], assignment: str) -> nbformat.NotebookNode:
             hid = task.points(hidden=True)
             if vis:
                 src = (
-                    f"# Tests of {task.title} ({vis:g} points). Run this cell to check your work;\n"
+                    f"# Tests of {task.title} ({_points(vis)}). Run this cell to check your work;\n"
                     "# the number it shows is your score for it.\n"
                     f'grading.grade("{cell.task_id}", globals())'
                 )
@@ -322,7 +327,7 @@ def render(cells: Sequence[Any], assignment: str) -> nbformat.NotebookNode:
                 out.append(c)
             if hid:
                 src = (
-                    f"# Hidden tests of {task.title} ({hid:g} points): fresh random shapes, edge\n"
+                    f"# Hidden tests of {task.title} ({_points(hid)}): fresh random shapes, edge\n"
                     "# cases and numerical gradients. They run when your notebook is graded.\n"
                     "### BEGIN HIDDEN TESTS\n"
                     f'grading.grade("{cell.task_id}", globals(), hidden=True)\n'
