@@ -389,13 +389,20 @@ def _to_nhwc_padded(x: np.ndarray, pad: int) -> np.ndarray:
     return xp
 
 
+#: Largest buffer (bytes) a layer keeps between steps; bigger ones are allocated per call, so
+#: that a deep network on large images (VGG-16's first layers need hundreds of megabytes of
+#: columns) does not hold one such buffer per layer. For them the page faults are a small
+#: fraction of the arithmetic anyway.
+_WORKSPACE_MAX_BYTES = 64 << 20
+
+
 def _scratch(workspace: dict[str, np.ndarray] | None, key: str, shape: tuple[int, ...], dtype: Any) -> np.ndarray:
     """An uninitialised array, reused from ``workspace`` when one of that shape and dtype is there.
 
     Layer classes pass a workspace of their own so that their large internal buffers (the column
     matrix, the input-gradient products) are allocated once, not at every step: fresh
     multi-megabyte arrays cost a page fault per 4 KiB page once the allocator has returned freed
-    memory to the operating system, and in the seed CNN that was ~2000 faults, 5-10 ms, per step.
+    memory to the operating system, and in the seed CNN that was ~900 faults, a few ms, per step.
     Only arrays that never leave the layer (they live in its cache at most until the next
     forward pass) are taken from the workspace; what a caller receives is always fresh.
     """
@@ -403,7 +410,11 @@ def _scratch(workspace: dict[str, np.ndarray] | None, key: str, shape: tuple[int
         return np.empty(shape, dtype=dtype)
     buf = workspace.get(key)
     if buf is None or buf.shape != shape or buf.dtype != dtype:
-        buf = workspace[key] = np.empty(shape, dtype=dtype)
+        buf = np.empty(shape, dtype=dtype)
+        if buf.nbytes <= _WORKSPACE_MAX_BYTES:
+            workspace[key] = buf
+        else:
+            workspace.pop(key, None)
     return buf
 
 

@@ -27,7 +27,11 @@ The fast versions loop only over the ``ph·pw`` offsets inside a window (4 for 2
 step handling all examples, channels and windows at once through strided views (for exactly
 tiling windows, slices of the reshape (N, C, Ho, ph, Wo, pw)). Reducing that reshape with
 ``.max(axis=(3, 5))`` is the textbook one-liner, but NumPy's reductions over short axes are
-6–50× slower than ph·pw elementwise maxima (measured), so the fast path avoids it.
+6–50× slower than ph·pw elementwise maxima (measured), so the fast path avoids it. When the
+input is an (N, C, H, W) view of (N, H, W, C) memory — what the fast convolution returns — and
+the windows tile it exactly, max pooling instead reduces in two stages (across a window's
+columns, then across its rows) and records the winning offsets for backward; see
+``_max_pool_forward_nhwc``.
 """
 
 from __future__ import annotations
@@ -37,7 +41,7 @@ from typing import Any
 import numpy as np
 
 from course_lib._validate import check_array, check_int
-from course_lib.conv import conv_output_size
+from course_lib.conv import _scratch, conv_output_size  # _scratch: layer workspaces
 from course_lib.layers import Layer
 
 __all__ = [
@@ -215,20 +219,6 @@ def _max_pool_forward(
 # first maximum in row-major window order), so backward needs neither x nor a comparison.
 # Measured on the seed CNN's first pooling, (64, 16, 24, 24) float32: forward + backward
 # 1.5 ms against 3.2 ms for the per-offset passes inside a training step.
-
-def _scratch(workspace: dict[str, np.ndarray] | None, key: str, shape: tuple[int, ...], dtype: Any) -> np.ndarray:
-    """An uninitialised array, reused from the layer's ``workspace`` when it has a matching one.
-
-    As in :mod:`course_lib.conv`: MaxPool2D keeps its internal buffers between steps (fresh
-    megabyte-sized arrays cost page faults); what a caller receives is always a new array.
-    """
-    if workspace is None:
-        return np.empty(shape, dtype=dtype)
-    buf = workspace.get(key)
-    if buf is None or buf.shape != shape or buf.dtype != dtype:
-        buf = workspace[key] = np.empty(shape, dtype=dtype)
-    return buf
-
 
 def _argmax_stage(
     views: list[np.ndarray], best: np.ndarray, idx: np.ndarray
