@@ -284,3 +284,45 @@ def test_global_avg_pool_rejects_bad_inputs():
     _, cache = global_avg_pool_forward(np.zeros((2, 3, 4, 4)))
     with pytest.raises(ValueError, match=r"dout must have the shape of the forward output \(2, 3\)"):
         global_avg_pool_backward(np.zeros((2, 4)), cache)
+
+
+@given(
+    N=st.integers(1, 3), C=st.integers(2, 4), k=st.sampled_from([2, 3]), tiles=st.integers(1, 3),
+    seed=st.integers(0, 2**16), dtype=st.sampled_from([np.float32, np.float64]),
+)
+def test_fast_channels_last_path_keeps_the_tie_rule(N, C, k, tiles, seed, dtype):
+    """The fast path for (N, C, H, W) views of channels-last memory (what conv_forward returns)
+    with tiling windows: ties (including 0.0 against -0.0) resolve to the first maximum in
+    row-major window order, exactly as in the naive loops, for every channel."""
+    rng = np.random.default_rng(seed)
+    H = W = k * tiles
+    nhwc = rng.integers(-1, 2, size=(N, H, W, C)).astype(dtype)
+    nhwc[rng.random(nhwc.shape) < 0.2] = -0.0
+    x = nhwc.transpose(0, 3, 1, 2)
+    assert not x.flags.c_contiguous
+    out_f, cache_f = max_pool_forward(x, pool_size=k)
+    out_n, cache_n = max_pool_forward_naive(np.ascontiguousarray(x), pool_size=k)
+    np.testing.assert_array_equal(out_f, out_n)
+    dout = rng.standard_normal(out_n.shape).astype(dtype)
+    dx_f = max_pool_backward(dout, cache_f)
+    dx_n = max_pool_backward_naive(dout, cache_n)
+    np.testing.assert_array_equal(dx_f, dx_n)
+    # Each window sends its whole gradient to exactly one entry.
+    assert np.count_nonzero(dx_f) <= out_n.size
+
+
+def test_max_pool_layer_reused_buffers_do_not_clobber_earlier_results(rng):
+    """MaxPool2D keeps internal buffers between steps: results handed out must stay intact."""
+    layer = MaxPool2D(2)
+    x1 = rng.standard_normal((2, 4, 6, 3)).transpose(0, 3, 1, 2)
+    x2 = rng.standard_normal((2, 4, 6, 3)).transpose(0, 3, 1, 2)
+    out1 = layer.forward(x1)
+    keep1 = out1.copy()
+    dx1 = layer.backward(np.ones_like(out1))
+    keep_dx1 = dx1.copy()
+    out2 = layer.forward(x2)
+    dx2 = layer.backward(np.ones_like(out2))
+    np.testing.assert_array_equal(out1, keep1)
+    np.testing.assert_array_equal(dx1, keep_dx1)
+    np.testing.assert_array_equal(out2, max_pool_forward_naive(np.ascontiguousarray(x2), pool_size=2)[0])
+    assert dx2.shape == x2.shape
