@@ -933,7 +933,7 @@ def load_digits(
     validation_size: int | float = 0,
     test_size: int | float = 0.2,
     seed: int | np.random.Generator = 0,
-    image_shape: bool = True,
+    flatten: bool = False,
     dtype: type | np.dtype = np.float32,
 ) -> Dataset:
     """scikit-learn's 1797 handwritten digits (8×8 pixels, values 0…16), split deterministically.
@@ -948,7 +948,7 @@ def load_digits(
         validation_size, test_size: counts (int) or fractions (float in (0, 1), rounded up) of the
             1797 examples; the test set is drawn first, then validation from the rest.
         seed: seed (or Generator) of the random split.
-        image_shape: images as ``(N, 1, 8, 8)``; if False, as ``(N, 64)`` rows.
+        flatten: images as ``(N, 64)`` rows instead of ``(N, 1, 8, 8)`` (as in :func:`load_mnist`).
         dtype: floating dtype of the images.
 
     Returns:
@@ -976,7 +976,7 @@ def load_digits(
         scale=16.0,
         normalize=normalize,
         standardize=standardize,
-        flatten=not image_shape,
+        flatten=flatten,
         dtype=dt,
         n_val=n_val,
         seed=rng,

@@ -816,9 +816,9 @@ def test_load_digits_defaults() -> None:
 
 
 def test_load_digits_deterministic_with_validation() -> None:
-    a = load_digits(validation_size=200, test_size=300, seed=7, image_shape=False, dtype=np.float64)
-    b = load_digits(validation_size=200, test_size=300, seed=7, image_shape=False, dtype=np.float64)
-    c = load_digits(validation_size=200, test_size=300, seed=8, image_shape=False, dtype=np.float64)
+    a = load_digits(validation_size=200, test_size=300, seed=7, flatten=True, dtype=np.float64)
+    b = load_digits(validation_size=200, test_size=300, seed=7, flatten=True, dtype=np.float64)
+    c = load_digits(validation_size=200, test_size=300, seed=8, flatten=True, dtype=np.float64)
     assert a.X_train.shape == (1297, 64) and a.X_val.shape == (200, 64) and a.X_test.shape == (300, 64)
     for name in ("X_train", "y_train", "X_val", "y_val", "X_test", "y_test"):
         np.testing.assert_array_equal(getattr(a, name), getattr(b, name))
