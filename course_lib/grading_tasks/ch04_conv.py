@@ -7,16 +7,29 @@ names a bug only when the student's numbers are exactly what that bug produces.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
-from course_lib.grading import Fail, Student, _rng, _task, check_pair, compare_alternatives, ref
+from course_lib.grading import (
+    Fail,
+    Student,
+    _Missing,
+    _NotImplemented,
+    _rng,
+    _task,
+    check_pair,
+    compare_alternatives,
+    describe_case,
+    ref,
+)
 from course_lib.grading_tasks._common import (
     Case,
     backward_matches,
+    call_pair,
     expect_value_error,
-    forward_matches,
+    safe_bugs,
 )
 
 ASSIGNMENT = "ch04_conv"
@@ -111,6 +124,115 @@ def _size_error_hidden(S: Student) -> None:
         )
 
 
+# ---------------------------------------------------------------------------------------------
+# Tasks 2-4 build on task 1: the template's conv_forward_naive and im2col call the student's own
+# conv_output_size, so a wrong size there shows up later as "has shape (2, 4, 4, 4), expected
+# (2, 4, 5, 5)" without naming the cause. On a failure, the checks below evaluate that
+# conv_output_size on the failing case's geometry and say so when it is wrong. Messages only:
+# the points are those of the check, which already failed.
+# ---------------------------------------------------------------------------------------------
+
+#: Whether the failing call's output has the size (Ho, Wo) given: evidence that it used them.
+Observed = Callable[[tuple[int, int]], bool]
+
+
+def _size_verdict(S: Student, n: int, k: int, pad: int, stride: int) -> tuple[str, int | None, str] | None:
+    """What the student's conv_output_size does on one axis, when that differs from the reference.
+
+    Returns ``(description, size it returned or None, error text or "")``, or None when it is right
+    (or cannot be judged: not written yet, missing, or the reference itself rejects the geometry).
+    """
+    try:
+        expected = int(ref("conv", "conv_output_size")(n, k, pad, stride))
+    except Exception:  # the case itself has no valid size: nothing to say about the student's
+        return None
+    call = f"conv_output_size(n={n}, k={k}, pad={pad}, stride={stride})"
+    try:
+        got = S.fn("conv_output_size")(n, k, pad, stride)
+    except (_NotImplemented, _Missing):  # reported as such by task 1 (and by this task, if it calls it)
+        return None
+    except Exception as e:  # Fail from the wrapper ("conv_output_size raised ValueError: ...")
+        text = str(e).splitlines()[0].removeprefix("conv_output_size ")
+        message = text.partition(": ")[2].strip()  # what a caller re-raising it would repeat
+        return f"your {call} {text}, but {expected} windows fit", None, message
+    if isinstance(got, bool) or not isinstance(got, int | np.integer | float | np.floating):
+        kind = type(got).__name__
+        return f"your {call} returns {got!r} ({kind}), not the int {expected}", None, kind
+    if isinstance(got, float | np.floating):
+        if float(got) == expected:
+            return f"your {call} returns the float {got!r}: array sizes must be ints (use //)", None, "float"
+        return f"your {call} returns the float {got!r}, but {expected} windows fit", None, "float"
+    if int(got) == expected:
+        return None
+    return f"your {call} returns {int(got)}, but {expected} windows fit", int(got), ""
+
+
+def _size_hint(
+    S: Student, fname: str, failure: str, hw: tuple[int, int], kernel: tuple[int, int], stride: int, pad: int,
+    observed: Observed | None = None,
+) -> str:
+    """Lines to append to a failure of ``fname`` when the student's conv_output_size is wrong here.
+
+    ``observed((Ho, Wo))`` tells whether the failing call's output has the size the student's
+    conv_output_size gives: then that size made it fail ("likely cause"), otherwise it is only a
+    suspect ("also": the student may compute the size inline).
+    """
+    axes = [(hw[0], kernel[0]), (hw[1], kernel[1])]
+    verdicts = {}
+    for n, k in dict.fromkeys(axes):  # one line for H and W of the same geometry
+        v = _size_verdict(S, n, k, pad, stride)
+        if v is not None:
+            verdicts[n, k] = v
+    if not verdicts:
+        return ""
+    sizes = [verdicts[a][1] if a in verdicts else int(ref("conv", "conv_output_size")(*a, pad, stride)) for a in axes]
+    caused = False
+    if all(s is not None for s in sizes) and observed is not None:
+        try:
+            caused = bool(observed((sizes[0], sizes[1])))
+        except Exception:  # the student's code failed while looking: no evidence either way
+            caused = False
+    # an error (or a float) of conv_output_size that reappears in the failure is the same error
+    caused = caused or any(err and err in failure for _, _, err in verdicts.values())
+    what = "; ".join(text for text, _, _ in verdicts.values())
+    if caused:
+        return (
+            f"\n  likely cause: {what}: fix task 1 (conv_output_size) first — {fname} uses it "
+            "for the output size"
+        )
+    return f"\n  also: {what}: fix task 1 (conv_output_size) first if your {fname} calls it"
+
+
+def _geometry(inputs: dict[str, np.ndarray], kw: dict[str, Any]) -> dict[str, Any]:
+    x, w = inputs["x"], inputs["w"]
+    return {
+        "hw": (int(x.shape[2]), int(x.shape[3])), "kernel": (int(w.shape[2]), int(w.shape[3])),
+        "stride": int(kw.get("stride", 1)), "pad": int(kw.get("pad", 0)),
+    }
+
+
+def _spatial(out: Any, ndim: int = 4) -> tuple[int, int] | None:
+    shape = np.shape(out) if isinstance(out, np.ndarray | list | tuple) else None
+    return (int(shape[-2]), int(shape[-1])) if shape is not None and len(shape) == ndim else None
+
+
+def _student_forward_hw(S: Student, inputs: dict[str, np.ndarray], kw: dict[str, Any]) -> Observed:
+    """Compares with (Ho, Wo) of the student's conv_forward_naive on ``inputs``, run only when asked."""
+    return lambda hw: _spatial(call_pair(S, "conv_forward_naive", inputs, kw)[0]) == hw
+
+
+def _explained(S: Student, fname: str, inputs: dict[str, np.ndarray], kw: dict[str, Any],
+               run: Callable[[], None], observed: Observed | None = None) -> None:
+    """``run()``; on a failure, add what the student's conv_output_size gets wrong on this case."""
+    try:
+        run()
+    except Fail as e:
+        hint = _size_hint(S, fname, str(e), observed=observed, **_geometry(inputs, kw))
+        if hint:
+            raise Fail(f"{e}{hint}") from None
+        raise
+
+
 # =============================================================================================
 # Task 2: forward pass with loops
 # =============================================================================================
@@ -184,23 +306,39 @@ def _conv_fwd_bugs(inp: dict[str, np.ndarray], kw: dict[str, Any]) -> dict[str, 
     return bugs
 
 
+def _fwd_case(S: Student, case: Case) -> None:
+    """:func:`~course_lib.grading_tasks._common.forward_matches`, keeping the student's output so
+    that a wrong size can be traced back to their conv_output_size."""
+    label, inputs, kw = case
+    seen: list[Any] = []
+
+    def run() -> None:
+        expected = ref("conv", "conv_forward_naive")(*(v.copy() for v in inputs.values()), **kw)[0]
+        got, _ = call_pair(S, "conv_forward_naive", inputs, kw)
+        seen.append(got)
+        alts = safe_bugs(_conv_fwd_bugs, {k: v.copy() for k, v in inputs.items()}, dict(kw))
+        compare_alternatives(got, expected, "conv_forward_naive output", alts, context=describe_case(label, inputs | kw))
+
+    _explained(S, "conv_forward_naive", inputs, kw, run, observed=lambda hw: bool(seen) and _spatial(seen[0]) == hw)
+
+
 @_fwd.check("two fixed examples: stride 1 and 2, pad 1", 1.5)
 def _fwd_visible(S: Student) -> None:
     for case in _conv_visible():
-        forward_matches(S, "conv_forward_naive", ref("conv", "conv_forward_naive"), case, _conv_fwd_bugs)
+        _fwd_case(S, case)
 
 
 @_fwd.check("random shapes: batch of 1, stride 2 and 3, pad 2, a 3×2 kernel, one filter", 2, hidden=True)
 def _fwd_hidden(S: Student) -> None:
     for case in _conv_hidden(_rng(ASSIGNMENT, "forward")):
-        forward_matches(S, "conv_forward_naive", ref("conv", "conv_forward_naive"), case, _conv_fwd_bugs)
+        _fwd_case(S, case)
 
 
 @_fwd.check("the defaults stride=1, pad=0 (called without keywords)", 0.5, hidden=True)
 def _fwd_defaults(S: Student) -> None:
     rng = _rng(ASSIGNMENT, "defaults")
     inputs = {"x": rng.standard_normal((2, 2, 4, 5)), "w": rng.standard_normal((3, 2, 2, 3)), "b": rng.standard_normal(3)}
-    forward_matches(S, "conv_forward_naive", ref("conv", "conv_forward_naive"), ("defaults", inputs, {}), _conv_fwd_bugs)
+    _fwd_case(S, ("defaults", inputs, {}))
 
 
 # =============================================================================================
@@ -262,25 +400,36 @@ def _conv_bwd_bugs(inp: dict[str, np.ndarray], kw: dict[str, Any], dout: np.ndar
 
 def _bwd_reference(S: Student, grad: str) -> None:
     for k, case in enumerate(_conv_hidden(_rng(ASSIGNMENT, "reference"))):
-        backward_matches(
-            S, "conv_forward_naive", "conv_backward_naive", ref("conv", "conv_forward"), ref("conv", "conv_backward"),
-            case, grads=[grad], bugs=_conv_bwd_bugs, seed=k,
+        _label, inputs, kw = case
+        _explained(
+            S, "conv_forward_naive", inputs, kw,
+            lambda case=case, k=k: backward_matches(
+                S, "conv_forward_naive", "conv_backward_naive", ref("conv", "conv_forward"), ref("conv", "conv_backward"),
+                case, grads=[grad], bugs=_conv_bwd_bugs, seed=k,
+            ),
+            observed=_student_forward_hw(S, inputs, kw),
         )
+
+
+def _bwd_numeric_case(S: Student, inputs: dict[str, np.ndarray], kw: dict[str, Any], seed: int, context: str) -> None:
+    _explained(
+        S, "conv_forward_naive", inputs, kw,
+        lambda: check_pair(S, "conv_forward_naive", "conv_backward_naive", inputs, kwargs=kw, seed=seed, context=context),
+        observed=_student_forward_hw(S, inputs, kw),
+    )
 
 
 @_bwd.check("dx, dw, db vs the numerical gradient of your conv_forward_naive (fixed example, pad 1)", 1.5)
 def _bwd_visible(S: Student) -> None:
     _label, inputs, kw = _conv_visible()[0]
     small = {"x": inputs["x"][:, :2, :3, :4].copy(), "w": inputs["w"][:2, :2].copy(), "b": inputs["b"][:2].copy()}
-    check_pair(S, "conv_forward_naive", "conv_backward_naive", small, kwargs=kw,
-               context="x[:, :2, :3, :4], w[:2, :2], b[:2] of the forward example, stride 1, pad 1")
+    _bwd_numeric_case(S, small, kw, 0, "x[:, :2, :3, :4], w[:2, :2], b[:2] of the forward example, stride 1, pad 1")
 
 
 @_bwd.check("dx, dw, db vs numerical gradients of your forward (random shapes, stride, padding)", 1.5, hidden=True)
 def _bwd_numeric(S: Student) -> None:
     for k, (label, inputs, kw) in enumerate(_conv_numeric(_rng(ASSIGNMENT, "numeric"))):
-        check_pair(S, "conv_forward_naive", "conv_backward_naive", inputs, kwargs=kw, seed=k,
-                   context=f"{label}, stride {kw['stride']}, pad {kw['pad']}")
+        _bwd_numeric_case(S, inputs, kw, k, f"{label}, stride {kw['stride']}, pad {kw['pad']}")
 
 
 @_bwd.check("dx matches the reference (random shapes, random upstream gradient)", 1, hidden=True)
@@ -328,9 +477,19 @@ def _im2col_bugs(x: np.ndarray, HH: int, WW: int, stride: int, pad: int) -> dict
 
 def _im2col_case(S: Student, label: str, x: np.ndarray, HH: int, WW: int, stride: int, pad: int) -> None:
     ctx = f"{label}: x of shape {x.shape}, HH={HH}, WW={WW}, stride={stride}, pad={pad}"
-    expected = ref("conv", "im2col")(x.copy(), HH, WW, stride, pad)
-    got = S.fn("im2col")(x.copy(), HH, WW, stride, pad)
-    compare_alternatives(got, expected, "im2col(x, HH, WW, stride, pad)", _im2col_bugs(x, HH, WW, stride, pad), context=ctx)
+    seen: list[Any] = []
+
+    def run() -> None:
+        expected = ref("conv", "im2col")(x.copy(), HH, WW, stride, pad)
+        got = S.fn("im2col")(x.copy(), HH, WW, stride, pad)
+        seen.append(got)
+        compare_alternatives(got, expected, "im2col(x, HH, WW, stride, pad)", _im2col_bugs(x, HH, WW, stride, pad), context=ctx)
+
+    def observed(hw: tuple[int, int]) -> bool:
+        # one row per window of every example: N·Ho·Wo rows
+        return bool(seen) and np.ndim(seen[0]) == 2 and np.shape(seen[0])[0] == x.shape[0] * hw[0] * hw[1]
+
+    _explained(S, "im2col", {"x": x, "w": np.empty((1, 1, HH, WW))}, {"stride": stride, "pad": pad}, run, observed)
 
 
 @_im2col.check("x = arange(2·2·4·4).reshape(2, 2, 4, 4), a 2×3 kernel, stride 1 and stride 2 pad 1", 1)

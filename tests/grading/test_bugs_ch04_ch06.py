@@ -3,9 +3,11 @@ correct alternative implementations get full marks. In-process (forked checks), 
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
-from grading_helpers import grade_both, notebook_namespace
+from grading_helpers import COURSE, grade_both, notebook_namespace
 from numpy.lib.stride_tricks import sliding_window_view
 
 from course_lib import grading
@@ -495,3 +497,98 @@ def test_reference_full_marks_and_stub_zero(task):
     earned, possible, report = grade_both(task, student(task, stubs), isolate=False)
     assert earned == 0, report
     assert "not implemented yet" in report
+
+
+# ------------------------------------------------ chapter 4: a wrong task 1 named in tasks 2-4
+# The template's conv_forward_naive and im2col call the student's conv_output_size (one notebook
+# namespace), so a wrong size fails them with a bare shape mismatch unless the grader names it.
+# A fresh namespace per test: the solutions look conv_output_size up in the dict they were defined
+# in, so replacing it in a copy (as `student` does) would not reach them.
+def _ch04_with_size(size_fn) -> dict:
+    ns = notebook_namespace("ch04_conv")
+    ns["conv_output_size"] = size_fn
+    return ns
+
+
+SIZE_BUGS = [size_no_plus_one, size_pad_once, size_true_division]
+LATER_TASKS = ["ch04_conv.conv_forward", "ch04_conv.conv_backward", "ch04_conv.im2col"]
+
+
+@pytest.mark.parametrize("size_fn", SIZE_BUGS, ids=[f.__name__ for f in SIZE_BUGS])
+@pytest.mark.parametrize("task", LATER_TASKS)
+def test_wrong_conv_output_size_is_named_in_later_tasks(task, size_fn):
+    ns = _ch04_with_size(size_fn)
+    earned, possible, report = grade_both(task, ns, isolate=False)
+    assert earned < possible, report
+    assert "likely cause: your conv_output_size(n=" in report, report
+    assert "fix task 1 (conv_output_size) first" in report, report
+    # the hint is only text: the same functions with task 1 fixed score full marks
+    ns["conv_output_size"] = SOL4["conv_output_size"]
+    assert grade_both(task, ns, isolate=False)[:2] == (possible, possible)
+
+
+def test_size_hint_states_the_numbers_of_the_failing_case():
+    # visible forward case: H = W = 5, 3×3 kernel, pad 1, stride 1. Windows start at rows
+    # 0..4 of the 7-row padded input (the last at row 4 covers rows 4-6): 5 fit; without +1: 4
+    _, _, report = grade_both("ch04_conv.conv_forward", _ch04_with_size(size_no_plus_one), isolate=False)
+    assert "output has shape (2, 4, 4, 4), expected (2, 4, 5, 5)" in report, report
+    assert "your conv_output_size(n=5, k=3, pad=1, stride=1) returns 4, but 5 windows fit" in report, report
+    # pad counted once, visible im2col case 2: H = 4, HH = 2, pad 1, stride 2: (4 + 2 − 2)//2 + 1 = 3
+    # windows, (4 + 1 − 2)//2 + 1 = 2 with one pad; the 3-wide axis gives (4 + 2 − 3)//2 + 1 = 2 either way
+    _, _, report = grade_both("ch04_conv.im2col", _ch04_with_size(size_pad_once), isolate=False)
+    assert "your conv_output_size(n=4, k=2, pad=1, stride=2) returns 2, but 3 windows fit" in report, report
+    assert "conv_output_size(n=4, k=3, pad=1, stride=2)" not in report, report
+    # a float size breaks np.zeros: the hint says why
+    _, _, report = grade_both("ch04_conv.conv_forward", _ch04_with_size(size_true_division), isolate=False)
+    assert "returns the float 5.0: array sizes must be ints" in report, report
+
+
+def test_size_hint_in_the_forked_runner():
+    vis = grading.run_task("ch04_conv.conv_forward", _ch04_with_size(size_no_plus_one), isolate=True)
+    assert vis.earned == 0, str(vis)
+    assert "likely cause: your conv_output_size(n=5, k=3, pad=1, stride=1) returns 4" in str(vis), str(vis)
+
+
+def test_size_hint_in_the_trusted_sandbox(tmp_path):
+    from course_lib import sandbox
+
+    source = COURSE / "source" / "ch04_conv" / "ch04_conv.ipynb"
+    nb = json.loads(source.read_text(encoding="utf-8"))
+    cell = next(c for c in nb["cells"] if c["metadata"].get("nbgrader", {}).get("grade_id") == "conv-output-size-solution")
+    head = "".join(cell["source"]).split("### BEGIN SOLUTION")[0]
+    cell["source"] = head.rstrip() + "\n    return (n + 2 * pad - k) // stride  # the +1 is missing\n"
+    folder = tmp_path / "ch04_conv"
+    folder.mkdir()
+    (folder / "ch04_conv.ipynb").write_text(json.dumps(nb), encoding="utf-8")
+    cells = {c.grade_id: c for c in sandbox.grade_cells_from_notebook(source)}
+    result = sandbox.grade_submission(folder, "ch04_conv", [cells["conv-forward-tests"], cells["im2col-tests"]],
+                                      allowed=sandbox.allowed_imports(source))
+    report = result.report()
+    assert result.score == 0, report
+    assert "your conv_output_size(n=5, k=3, pad=1, stride=1) returns 4, but 5 windows fit" in report, report
+    assert "im2col uses it for the output size" in report, report
+
+
+def test_size_hint_is_only_a_suspect_when_the_size_is_computed_inline():
+    # conv_forward_flipped computes Ho, Wo itself: its output has the right shape, so the wrong
+    # conv_output_size is mentioned as a suspect, not as the cause; the flip stays the diagnosis
+    ns = _ch04_with_size(size_no_plus_one)
+    ns["conv_forward_naive"] = conv_forward_flipped
+    _, _, report = grade_both("ch04_conv.conv_forward", ns, isolate=False)
+    assert "recognised mistake: the kernel is flipped" in report, report
+    assert "also: your conv_output_size(n=5, k=3, pad=1, stride=1) returns 4" in report, report
+    assert "likely cause: your conv_output_size" not in report, report
+
+
+CH04_LATER_BUGS = [b for b in BUGS if b[0] in LATER_TASKS]
+
+
+@pytest.mark.parametrize(("task", "overrides", "phrase"), CH04_LATER_BUGS,
+                         ids=[f"{t}-{next(iter(o.values())).__name__}" for t, o, _ in CH04_LATER_BUGS])
+def test_correct_conv_output_size_never_blamed(task, overrides, phrase):
+    # the student's own correct conv_output_size stays in the namespace the template's code uses
+    ns = notebook_namespace("ch04_conv")
+    ns.update(overrides)
+    earned, possible, report = grade_both(task, ns, isolate=False)
+    assert earned < possible and phrase in report, report
+    assert "conv_output_size" not in report and "fix task 1" not in report, report
