@@ -29,3 +29,22 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 def rng() -> np.random.Generator:
     """A fresh, seeded generator per test: tests never share random state."""
     return np.random.default_rng(1234)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Refuse to run if xdist's `--dist loadgroup` is asked for but not applied.
+
+    The book build and the nbgrader tests share on-disk state (book/_build, the execution cache)
+    and must run in one worker. pytest-xdist marks grouped tests by suffixing their node id with
+    ``@group``; with an incompatible pytest (9.x with xdist 3.8) the suffix silently disappears and
+    two workers build the book at once, corrupting each other's files.
+    """
+    if os.environ.get("PYTEST_XDIST_WORKER") is None or config.getoption("dist", "no") != "loadgroup":
+        return
+    for item in items:
+        if item.get_closest_marker("xdist_group") is not None and "@" not in item.nodeid:
+            raise pytest.UsageError(
+                f"pytest-xdist did not apply the xdist_group of {item.nodeid}: grouped tests would "
+                "run on several workers at once. Use the pinned versions (pip install -e '.[dev]')."
+            )
