@@ -146,23 +146,31 @@ def _pair(v: Any, name: str) -> tuple[int, int]:
 
 
 def _check_conv_arrays(
-    x: Any, w: Any, b: Any, stride: Any, pad: Any
+    x: Any, w: Any, b: Any, stride: Any, pad: Any, *, transposed: bool = False
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, int, int]:
-    """Validate a convolution's inputs except the fit of the kernel; one common float dtype."""
+    """Validate a convolution's inputs except the fit of the kernel; one common float dtype.
+
+    ``transposed`` reads ``w`` in the transposed layout (C_in, F_out, HH, WW) instead of
+    (F, C, HH, WW); the checks are the same, the error messages name the axes of that layout.
+    """
     x = check_array(x, "x", ndim=4)
     w = check_array(w, "w", ndim=4)
     b = check_array(b, "b", ndim=1)
     stride = check_int(stride, "stride", low=1)
     pad = check_int(pad, "pad", low=0)
-    C, (F, Cw) = x.shape[1], w.shape[:2]
+    C = x.shape[1]
+    if transposed:
+        (Cw, F), c, f, w_axes = w.shape[:2], "C_in", "F_out", "(C_in, F_out, HH, WW)"
+    else:
+        (F, Cw), c, f, w_axes = w.shape[:2], "C", "F", "(F, C, HH, WW)"
     if C != Cw:
         raise ValueError(
-            f"channel mismatch: x of shape {x.shape} (N, C, H, W) has C={C} channels but w of "
-            f"shape {w.shape} (F, C, HH, WW) expects C={Cw}"
+            f"channel mismatch: x of shape {x.shape} (N, {c}, H, W) has {c}={C} channels but w of "
+            f"shape {w.shape} {w_axes} expects {c}={Cw}"
         )
     if b.shape != (F,):
         raise ValueError(
-            f"b must have shape (F,) = ({F},) to match w of shape {w.shape}, got {b.shape}"
+            f"b must have shape ({f},) = ({F},) to match w of shape {w.shape}, got {b.shape}"
         )
     if min(x.shape) == 0 or min(w.shape) == 0:
         raise ValueError(f"empty input: x has shape {x.shape}, w has shape {w.shape}")
@@ -604,32 +612,14 @@ def _conv_backward(
 def _check_convT_inputs(
     x: Any, w: Any, b: Any, stride: Any, pad: Any
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, int, int, int, int]:
-    x = check_array(x, "x", ndim=4)
-    w = check_array(w, "w", ndim=4)
-    b = check_array(b, "b", ndim=1)
-    stride = check_int(stride, "stride", low=1)
-    pad = check_int(pad, "pad", low=0)
-    _N, C_in, H, W = x.shape
-    Cw, F_out, HH, WW = w.shape
-    if C_in != Cw:
-        raise ValueError(
-            f"channel mismatch: x of shape {x.shape} (N, C_in, H, W) has C_in={C_in} channels "
-            f"but w of shape {w.shape} (C_in, F_out, HH, WW) expects C_in={Cw}"
-        )
-    if b.shape != (F_out,):
-        raise ValueError(
-            f"b must have shape (F_out,) = ({F_out},) to match w of shape {w.shape}, got {b.shape}"
-        )
-    if min(x.shape) == 0 or min(w.shape) == 0:
-        raise ValueError(f"empty input: x has shape {x.shape}, w has shape {w.shape}")
+    """Validate a transposed convolution's inputs; one common float dtype plus Ho, Wo."""
+    x, w, b, stride, pad = _check_conv_arrays(x, w, b, stride, pad, transposed=True)
     try:
-        Ho = conv_transpose_output_size(H, HH, pad, stride)
-        Wo = conv_transpose_output_size(W, WW, pad, stride)
+        Ho = conv_transpose_output_size(x.shape[2], w.shape[2], pad, stride)
+        Wo = conv_transpose_output_size(x.shape[3], w.shape[3], pad, stride)
     except ValueError as e:
         raise ValueError(f"x of shape {x.shape} and w of shape {w.shape}: {e}") from None
-    dt = np.result_type(x.dtype, w.dtype, b.dtype)
-    return (x.astype(dt, copy=False), w.astype(dt, copy=False), b.astype(dt, copy=False),
-            stride, pad, Ho, Wo)
+    return x, w, b, stride, pad, Ho, Wo
 
 
 def conv_transpose_forward_naive(
