@@ -44,7 +44,7 @@ import urllib.error
 import urllib.request
 import warnings
 import zlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from http.client import HTTPException
 from pathlib import Path
@@ -284,10 +284,16 @@ def write_idx(path: str | os.PathLike[str], array: np.ndarray, *, compress: bool
 
 
 def _atomic_write_bytes(path: Path, payload: bytes) -> None:
+    _atomic_write(path, lambda f: f.write(payload))
+
+
+def _atomic_write(path: Path, write: Callable[[BinaryIO], object]) -> None:
+    """Let ``write`` fill a temporary file next to ``path``, then publish it in one rename:
+    readers see the old file or the whole new one, never a partial write."""
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
     try:
         with os.fdopen(fd, "wb") as f:
-            f.write(payload)
+            write(f)
             f.flush()
             os.fsync(f.fileno())
         _publish(tmp, path)
@@ -615,17 +621,8 @@ def _write_cache(path: Path, key: str, arrays: dict[str, np.ndarray]) -> None:
     if not gitignore.exists():
         # Keeps the cache out of git without touching the repository's .gitignore.
         gitignore.write_text("# parsed-array cache written by course_lib.data\n*\n")
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".npz.part")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, key=np.array(key), digest=np.array(_arrays_digest(arrays)), **arrays)
-            f.flush()
-            os.fsync(f.fileno())
-        _publish(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
+    digest = _arrays_digest(arrays)
+    _atomic_write(path, lambda f: np.savez(f, key=np.array(key), digest=np.array(digest), **arrays))
 
 
 # --------------------------------------------------------------------------------------------
