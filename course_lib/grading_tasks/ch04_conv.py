@@ -7,6 +7,7 @@ names a bug only when the student's numbers are exactly what that bug produces.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import Any
 
@@ -251,14 +252,19 @@ def _conv_visible() -> list[Case]:
     ]
 
 
-def _conv_hidden(rng: np.random.Generator) -> list[Case]:
-    def case(label: str, xs: tuple[int, ...], ws: tuple[int, ...], stride: int, pad: int) -> Case:
-        return (
-            label,
-            {"x": rng.standard_normal(xs), "w": rng.standard_normal(ws), "b": rng.standard_normal(ws[0])},
-            {"stride": stride, "pad": pad},
-        )
+def _random_conv_case(
+    rng: np.random.Generator, label: str, xs: tuple[int, ...], ws: tuple[int, ...], stride: int, pad: int
+) -> Case:
+    """A case with standard-normal x of shape ``xs``, w of shape ``ws`` and b (x, w, b drawn in that order)."""
+    return (
+        label,
+        {"x": rng.standard_normal(xs), "w": rng.standard_normal(ws), "b": rng.standard_normal(ws[0])},
+        {"stride": stride, "pad": pad},
+    )
 
+
+def _conv_hidden(rng: np.random.Generator) -> list[Case]:
+    case = functools.partial(_random_conv_case, rng)
     return [
         case("batch of 1, pad 1", (1, 2, 5, 5), (2, 2, 3, 3), 1, 1),
         case("stride 2, the last column is never read (floor)", (2, 1, 7, 6), (3, 1, 3, 3), 2, 0),
@@ -269,14 +275,7 @@ def _conv_hidden(rng: np.random.Generator) -> list[Case]:
 
 def _conv_numeric(rng: np.random.Generator) -> list[Case]:
     """Smaller versions of the hidden cases: every entry costs two forward passes here."""
-
-    def case(label: str, xs: tuple[int, ...], ws: tuple[int, ...], stride: int, pad: int) -> Case:
-        return (
-            label,
-            {"x": rng.standard_normal(xs), "w": rng.standard_normal(ws), "b": rng.standard_normal(ws[0])},
-            {"stride": stride, "pad": pad},
-        )
-
+    case = functools.partial(_random_conv_case, rng)
     return [
         case("batch of 1, pad 1", (1, 2, 4, 4), (2, 2, 3, 3), 1, 1),
         case("stride 2, the last row is never read (floor)", (2, 1, 5, 4), (2, 1, 3, 3), 2, 0),
