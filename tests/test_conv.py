@@ -248,24 +248,24 @@ def _conv_inputs(rng, N=2, C=3, H=5, W=5, F=4, HH=3, WW=3):
     }
 
 
+def _assert_gradients_agree(forward, backward, inputs, stride, pad):
+    """Analytic and numerical gradients of x, w and b agree to a relative error < 1e-7."""
+    report = check_layer(forward, backward, inputs, kwargs={"stride": stride, "pad": pad})
+    assert report.passed, str(report)
+    for name in "xwb":
+        assert report[name].rel_error < 1e-7, str(report)
+
+
 @pytest.mark.parametrize(("N", "stride", "pad"), [(2, 1, 0), (1, 1, 1), (2, 2, 1), (2, 2, 2)])
 def test_conv_naive_gradient_check(rng, N, stride, pad):
     # Small shapes: the numerical gradient runs the naive forward twice per input entry.
     inputs = _conv_inputs(rng, N=N, C=2, H=4, W=5, F=2, HH=3, WW=2)
-    report = check_layer(conv_forward_naive, conv_backward_naive, inputs,
-                         kwargs={"stride": stride, "pad": pad})
-    assert report.passed, str(report)
-    for name in "xwb":
-        assert report[name].rel_error < 1e-7, str(report)
+    _assert_gradients_agree(conv_forward_naive, conv_backward_naive, inputs, stride, pad)
 
 
 @pytest.mark.parametrize(("stride", "pad"), [(1, 0), (1, 1), (2, 1), (2, 2), (3, 0)])
 def test_conv_fast_gradient_check(rng, stride, pad):
-    report = check_layer(conv_forward, conv_backward, _conv_inputs(rng, H=6, W=7),
-                         kwargs={"stride": stride, "pad": pad})
-    assert report.passed, str(report)
-    for name in "xwb":
-        assert report[name].rel_error < 1e-7, str(report)
+    _assert_gradients_agree(conv_forward, conv_backward, _conv_inputs(rng, H=6, W=7), stride, pad)
 
 
 @given(
@@ -284,11 +284,7 @@ def test_conv_fast_gradient_check_random_shapes(N, C, F, H, W, HH, WW, stride, p
 def test_conv_transpose_gradient_check(rng, stride, pad):
     inputs = {"x": rng.standard_normal((2, 3, 3, 4)), "w": rng.standard_normal((3, 2, 3, 3)),
               "b": rng.standard_normal(2)}
-    report = check_layer(conv_transpose_forward, conv_transpose_backward, inputs,
-                         kwargs={"stride": stride, "pad": pad})
-    assert report.passed, str(report)
-    for name in "xwb":
-        assert report[name].rel_error < 1e-7, str(report)
+    _assert_gradients_agree(conv_transpose_forward, conv_transpose_backward, inputs, stride, pad)
 
 
 # --------------------------------------------------------------------------------------------
