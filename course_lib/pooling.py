@@ -40,8 +40,8 @@ from typing import Any
 
 import numpy as np
 
-from course_lib._validate import check_array, check_int
-from course_lib.conv import _scratch, conv_output_size  # _scratch: layer workspaces
+from course_lib._validate import check_array
+from course_lib.conv import _pair, _scratch, conv_output_size  # _scratch: layer workspaces
 from course_lib.layers import Layer
 
 __all__ = [
@@ -59,15 +59,6 @@ __all__ = [
     "max_pool_forward",
     "max_pool_forward_naive",
 ]
-
-
-def _pair(v: Any, name: str) -> tuple[int, int]:
-    if isinstance(v, tuple | list):
-        if len(v) != 2:
-            raise ValueError(f"{name} must be an int or a pair (h, w), got {v!r}")
-        return check_int(v[0], f"{name}[0]", low=1), check_int(v[1], f"{name}[1]", low=1)
-    k = check_int(v, name, low=1)
-    return k, k
 
 
 def _geometry(
