@@ -5,18 +5,17 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from grading_helpers import grade_both, notebook_namespace
+from grading_helpers import (
+    assert_full_marks,
+    assert_loses_points,
+    assert_reference_full_and_stub_zero,
+    notebook_namespace,
+)
+from grading_helpers import student_namespace as student
 
 from course_lib import grading
 
 NS = notebook_namespace("ch01_neuron")  # for ACTIVATIONS in the versions below
-
-
-def student(task: str, overrides: dict) -> dict:
-    """The solution notebook's namespace with some functions replaced, as a student would."""
-    ns = notebook_namespace(task.split(".")[0])
-    ns.update(overrides)
-    return ns
 
 
 # ------------------------------------------------------------------ chapter 1 buggy versions
@@ -281,9 +280,7 @@ BUGS = [
 
 @pytest.mark.parametrize(("task", "overrides", "phrase"), BUGS, ids=[f"{t}-{next(iter(o.values())).__name__}" for t, o, _ in BUGS])
 def test_bug_loses_points_with_pointed_message(task, overrides, phrase):
-    earned, possible, report = grade_both(task, student(task, overrides))
-    assert earned < possible, report
-    assert phrase in report, report
+    assert_loses_points(task, student(task, overrides), phrase)
 
 
 ALTERNATIVES = [
@@ -299,19 +296,9 @@ ALTERNATIVES = [
 
 @pytest.mark.parametrize(("task", "overrides"), ALTERNATIVES, ids=[f"{t}-{next(iter(o.values())).__name__}" for t, o in ALTERNATIVES])
 def test_correct_alternative_gets_full_marks(task, overrides):
-    earned, possible, report = grade_both(task, student(task, overrides))
-    assert earned == possible, report
+    assert_full_marks(task, student(task, overrides))
 
 
 @pytest.mark.parametrize("task", [t for t in grading.TASKS if t.split(".")[0] in ("ch01_neuron", "ch02_loss", "ch03_gradient_descent")])
 def test_reference_full_marks_and_stub_zero(task):
-    earned, possible, report = grade_both(task, student(task, {}))
-    assert earned == possible > 0, report
-
-    def stub(*args, **kwargs):
-        raise NotImplementedError()
-
-    stubs = {f: stub for f in grading.TASKS[task].functions}
-    earned, possible, report = grade_both(task, student(task, stubs))
-    assert earned == 0, report
-    assert "not implemented yet" in report
+    assert_reference_full_and_stub_zero(task, student)

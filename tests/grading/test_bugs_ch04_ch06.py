@@ -7,7 +7,14 @@ import json
 
 import numpy as np
 import pytest
-from grading_helpers import COURSE, grade_both, notebook_namespace
+from grading_helpers import (
+    COURSE,
+    assert_full_marks,
+    assert_loses_points,
+    assert_reference_full_and_stub_zero,
+    grade_both,
+    notebook_namespace,
+)
 from numpy.lib.stride_tricks import sliding_window_view
 
 from course_lib import grading
@@ -455,9 +462,7 @@ BUGS = [
 
 @pytest.mark.parametrize(("task", "overrides", "phrase"), BUGS, ids=[f"{t}-{next(iter(o.values())).__name__}" for t, o, _ in BUGS])
 def test_bug_loses_points_with_pointed_message(task, overrides, phrase):
-    earned, possible, report = grade_both(task, student(task, overrides), isolate=False)
-    assert earned < possible, report
-    assert phrase in report, report
+    assert_loses_points(task, student(task, overrides), phrase, isolate=False)
 
 
 def test_every_assignment_has_at_least_five_bugs():
@@ -481,22 +486,12 @@ ALTERNATIVES = [
 
 @pytest.mark.parametrize(("task", "overrides"), ALTERNATIVES, ids=[f"{t}-{next(iter(o.values())).__name__}" for t, o in ALTERNATIVES])
 def test_correct_alternative_gets_full_marks(task, overrides):
-    earned, possible, report = grade_both(task, student(task, overrides), isolate=False)
-    assert earned == possible, report
+    assert_full_marks(task, student(task, overrides), isolate=False)
 
 
 @pytest.mark.parametrize("task", [t for t in grading.TASKS if t.split(".")[0] in ASSIGNMENTS])
 def test_reference_full_marks_and_stub_zero(task):
-    earned, possible, report = grade_both(task, student(task, {}), isolate=False)
-    assert earned == possible > 0, report
-
-    def stub(*args, **kwargs):
-        raise NotImplementedError()
-
-    stubs = {f: stub for f in grading.TASKS[task].functions}
-    earned, possible, report = grade_both(task, student(task, stubs), isolate=False)
-    assert earned == 0, report
-    assert "not implemented yet" in report
+    assert_reference_full_and_stub_zero(task, student, isolate=False)
 
 
 # ------------------------------------------------ chapter 4: a wrong task 1 named in tasks 2-4
