@@ -81,6 +81,17 @@ def numerical_gradient(f: Callable[[np.ndarray], float], x: np.ndarray, h: float
     """
     _require_float64(x, "x")
     check_number(h, "h", low=0, low_inclusive=False)
+    return _central_differences(x, h, lambda: _scalar(f(x)), lambda fp, fm: fp - fm)
+
+
+def _central_differences(
+    x: np.ndarray, h: float, probe: Callable[[], Any], diff: Callable[[Any, Any], float]
+) -> np.ndarray:
+    """``grad[i] = diff(probe() at x[i] + h, probe() at x[i] − h) / 2h`` for every entry of ``x``.
+
+    ``x`` is perturbed in place one entry at a time and always restored, even if ``probe`` raises;
+    ``diff`` runs after the restore.
+    """
     grad = np.zeros_like(x)
     it = np.nditer(x, flags=["multi_index"], op_flags=[["readwrite"]])
     while not it.finished:
@@ -88,12 +99,12 @@ def numerical_gradient(f: Callable[[np.ndarray], float], x: np.ndarray, h: float
         old = x[i]
         try:
             x[i] = old + h
-            fp = _scalar(f(x))
+            fp = probe()
             x[i] = old - h
-            fm = _scalar(f(x))
+            fm = probe()
         finally:
             x[i] = old
-        grad[i] = (fp - fm) / (2 * h)
+        grad[i] = diff(fp, fm) / (2 * h)
         it.iternext()
     return grad
 
@@ -117,23 +128,16 @@ def numerical_gradient_array(
     _require_float64(x, "x")
     _require_float64(dout, "dout")
     check_number(h, "h", low=0, low_inclusive=False)
-    grad = np.zeros_like(x)
-    it = np.nditer(x, flags=["multi_index"], op_flags=[["readwrite"]])
-    while not it.finished:
-        i = it.multi_index
-        old = x[i]
-        try:
-            x[i] = old + h
-            pos = np.array(f(x), dtype=np.float64, copy=True)
-            x[i] = old - h
-            neg = np.array(f(x), dtype=np.float64, copy=True)
-        finally:
-            x[i] = old
+
+    def probe() -> np.ndarray:
+        return np.array(f(x), dtype=np.float64, copy=True)
+
+    def diff(pos: np.ndarray, neg: np.ndarray) -> float:
         if pos.shape != dout.shape:
             raise ValueError(f"f(x) has shape {pos.shape} but dout has shape {dout.shape}")
-        grad[i] = np.sum((pos - neg) * dout) / (2 * h)
-        it.iternext()
-    return grad
+        return np.sum((pos - neg) * dout)
+
+    return _central_differences(x, h, probe, diff)
 
 
 def rel_error(a: np.ndarray, b: np.ndarray) -> float:
