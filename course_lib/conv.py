@@ -719,7 +719,37 @@ def _init_weights(shape: tuple[int, ...], init: str, rng: Any, dtype: Any) -> np
     raise ValueError(f"init must be 'he' or 'xavier', got {init!r}")
 
 
-class Conv2D(Layer):
+class _ConvLayer(Layer):
+    """What Conv2D and ConvTranspose2D share: hyperparameter checks, the example-shape check,
+    gradients returned in the parameters' dtype, and the repr."""
+
+    def _set_geometry(self, in_channels: Any, out_channels: Any, kernel_size: Any, stride: Any, pad: Any) -> None:
+        self.in_channels = check_int(in_channels, "in_channels", low=1)
+        self.out_channels = check_int(out_channels, "out_channels", low=1)
+        self.kernel_size = _pair(kernel_size, "kernel_size")
+        self.stride = check_int(stride, "stride", low=1)
+        self.pad = check_int(pad, "pad", low=0)
+
+    def _check_example(self, input_shape: tuple[int, ...]) -> tuple[int, int, int]:
+        """(C, H, W) of one example, with C = in_channels."""
+        name = type(self).__name__
+        if len(input_shape) != 3:
+            raise ValueError(f"{name}.output_shape takes one example's (C, H, W), got {tuple(input_shape)}")
+        C, H, W = input_shape
+        if C != self.in_channels:
+            raise ValueError(f"{name} expects {self.in_channels} input channels, got input shape {tuple(input_shape)}")
+        return C, H, W
+
+    def _grads(self, dx: Any, dw: np.ndarray, db: np.ndarray) -> tuple[Any, dict[str, np.ndarray]]:
+        pw, pb = self.params["w"], self.params["b"]
+        return dx, {"w": dw.astype(pw.dtype, copy=False), "b": db.astype(pb.dtype, copy=False)}
+
+    def __repr__(self) -> str:
+        return (f"{type(self).__name__}({self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
+                f"stride={self.stride}, pad={self.pad})")
+
+
+class Conv2D(_ConvLayer):
     """Convolution layer: (N, C, H, W) -> (N, F, Ho, Wo), wrapping :func:`conv_forward`.
 
     Parameters ``w`` (F, C, HH, WW) and ``b`` (F,). Set ``need_dx=False`` on the first layer of
@@ -740,11 +770,7 @@ class Conv2D(Layer):
         need_dx: bool = True,
     ) -> None:
         super().__init__()
-        self.in_channels = check_int(in_channels, "in_channels", low=1)
-        self.out_channels = check_int(out_channels, "out_channels", low=1)
-        self.kernel_size = _pair(kernel_size, "kernel_size")
-        self.stride = check_int(stride, "stride", low=1)
-        self.pad = check_int(pad, "pad", low=0)
+        self._set_geometry(in_channels, out_channels, kernel_size, stride, pad)
         self.need_dx = bool(need_dx)
         shape = (self.out_channels, self.in_channels, *self.kernel_size)
         self.params["w"] = _init_weights(shape, init, as_rng(rng), dtype)
@@ -763,16 +789,10 @@ class Conv2D(Layer):
         return _conv_forward(x, w, b, self.stride, self.pad, self._workspace)
 
     def _backward(self, dout: np.ndarray, cache: Any) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-        dx, dw, db = _conv_backward(dout, cache, self.need_dx, self._workspace)
-        pw, pb = self.params["w"], self.params["b"]
-        return dx, {"w": dw.astype(pw.dtype, copy=False), "b": db.astype(pb.dtype, copy=False)}
+        return self._grads(*_conv_backward(dout, cache, self.need_dx, self._workspace))
 
     def output_shape(self, input_shape: tuple[int, ...]) -> tuple[int, ...]:
-        if len(input_shape) != 3:
-            raise ValueError(f"Conv2D.output_shape takes one example's (C, H, W), got {tuple(input_shape)}")
-        C, H, W = input_shape
-        if C != self.in_channels:
-            raise ValueError(f"Conv2D expects {self.in_channels} input channels, got input shape {tuple(input_shape)}")
+        _, H, W = self._check_example(input_shape)
         HH, WW = self.kernel_size
         return (self.out_channels, conv_output_size(H, HH, self.pad, self.stride),
                 conv_output_size(W, WW, self.pad, self.stride))
@@ -782,12 +802,8 @@ class Conv2D(Layer):
         HH, WW = self.kernel_size
         return int(F * Ho * Wo * self.in_channels * HH * WW)
 
-    def __repr__(self) -> str:
-        return (f"Conv2D({self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
-                f"stride={self.stride}, pad={self.pad})")
 
-
-class ConvTranspose2D(Layer):
+class ConvTranspose2D(_ConvLayer):
     """Transposed convolution layer: (N, C_in, H, W) -> (N, F_out, (H−1)·s − 2·pad + HH, ...).
 
     Parameters ``w`` (C_in, F_out, HH, WW) — PyTorch's layout, so that the same ``w`` used in a
@@ -809,11 +825,7 @@ class ConvTranspose2D(Layer):
         dtype: Any = np.float64,
     ) -> None:
         super().__init__()
-        self.in_channels = check_int(in_channels, "in_channels", low=1)
-        self.out_channels = check_int(out_channels, "out_channels", low=1)
-        self.kernel_size = _pair(kernel_size, "kernel_size")
-        self.stride = check_int(stride, "stride", low=1)
-        self.pad = check_int(pad, "pad", low=0)
+        self._set_geometry(in_channels, out_channels, kernel_size, stride, pad)
         # Draw as (F_out, C_in, HH, WW) so that fans() sees fan_in = C_in·HH·WW, then reorder.
         shape = (self.out_channels, self.in_channels, *self.kernel_size)
         w = _init_weights(shape, init, as_rng(rng), dtype)
@@ -827,20 +839,10 @@ class ConvTranspose2D(Layer):
         return conv_transpose_forward(x, w, b, stride=self.stride, pad=self.pad)
 
     def _backward(self, dout: np.ndarray, cache: Any) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-        dx, dw, db = conv_transpose_backward(dout, cache)
-        pw, pb = self.params["w"], self.params["b"]
-        return dx, {"w": dw.astype(pw.dtype, copy=False), "b": db.astype(pb.dtype, copy=False)}
+        return self._grads(*conv_transpose_backward(dout, cache))
 
     def output_shape(self, input_shape: tuple[int, ...]) -> tuple[int, ...]:
-        if len(input_shape) != 3:
-            raise ValueError(
-                f"ConvTranspose2D.output_shape takes one example's (C, H, W), got {tuple(input_shape)}"
-            )
-        C, H, W = input_shape
-        if C != self.in_channels:
-            raise ValueError(
-                f"ConvTranspose2D expects {self.in_channels} input channels, got input shape {tuple(input_shape)}"
-            )
+        _, H, W = self._check_example(input_shape)
         HH, WW = self.kernel_size
         return (self.out_channels, conv_transpose_output_size(H, HH, self.pad, self.stride),
                 conv_transpose_output_size(W, WW, self.pad, self.stride))
@@ -850,7 +852,3 @@ class ConvTranspose2D(Layer):
         self.output_shape(input_shape)
         HH, WW = self.kernel_size
         return int(C * H * W * self.out_channels * HH * WW)
-
-    def __repr__(self) -> str:
-        return (f"ConvTranspose2D({self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
-                f"stride={self.stride}, pad={self.pad})")
