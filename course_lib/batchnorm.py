@@ -142,49 +142,8 @@ def _check_bn_param(bn_param: object, d: int) -> tuple[str, float, float]:
 
 
 # ------------------------------------------------------------------------------------------------
-# core (2-D, already validated)
+# small helpers (validation of the backward inputs, the closed form)
 # ------------------------------------------------------------------------------------------------
-
-def _forward_2d(
-    x: np.ndarray,
-    gamma: np.ndarray,
-    beta: np.ndarray,
-    bn_param: MutableMapping[str, Any],
-    mode: str,
-    eps: float,
-    momentum: float,
-) -> tuple[np.ndarray, BatchNormCache]:
-    m, d = x.shape
-    # Created here on the first call; zeros/ones are what an untrained layer should assume.
-    running_mean = bn_param.get("running_mean")
-    running_var = bn_param.get("running_var")
-    if running_mean is None:
-        running_mean = np.zeros(d, dtype=x.dtype)
-    if running_var is None:
-        running_var = np.ones(d, dtype=x.dtype)
-
-    if mode == "train":
-        mu = x.mean(axis=0)  # step 1
-        xmu = x - mu  # step 2
-        var = (xmu**2).mean(axis=0)  # steps 3-4 (biased)
-        unbiased = var * (m / (m - 1))
-        # New arrays, never in-place updates: a caller holding the old arrays keeps them intact.
-        bn_param["running_mean"] = (momentum * running_mean + (1 - momentum) * mu).astype(
-            running_mean.dtype
-        )
-        bn_param["running_var"] = (momentum * running_var + (1 - momentum) * unbiased).astype(
-            running_var.dtype
-        )
-    else:
-        xmu = x - running_mean.astype(x.dtype)
-        var = running_var.astype(x.dtype)
-        bn_param["running_mean"], bn_param["running_var"] = running_mean, running_var
-    sqrtvar = np.sqrt(var + eps)  # step 5
-    ivar = 1.0 / sqrtvar  # step 6
-    xhat = xmu * ivar  # step 7
-    out = (gamma * xhat + beta).astype(x.dtype, copy=False)  # steps 8-9
-    return out, BatchNormCache(mode, x, xmu, var, sqrtvar, ivar, xhat, gamma, eps)
-
 
 def _check_cache(cache: object, kind: type) -> None:
     if not isinstance(cache, kind):
@@ -199,35 +158,6 @@ def _check_dout(dout: object, shape: tuple[int, ...]) -> np.ndarray:
     if dout.shape != shape:
         raise ValueError(f"dout must have the shape of the forward output {shape}, got {dout.shape}")
     return dout
-
-
-def _backward_staged(dout: np.ndarray, c: BatchNormCache) -> tuple[np.ndarray, ...]:
-    m = c.x.shape[0]
-    # steps 9 and 8: out = gammax + beta, gammax = gamma * xhat
-    dbeta = dout.sum(axis=0)
-    dgamma = (dout * c.xhat).sum(axis=0)
-    dxhat = dout * c.gamma
-    if c.mode == "test":
-        # mean and variance are constants at test time: the layer is affine in x.
-        dx = dxhat * c.ivar
-    else:
-        # step 7: xhat = xmu * ivar (xmu feeds two branches: here and the variance)
-        divar = (dxhat * c.xmu).sum(axis=0)
-        dxmu1 = dxhat * c.ivar
-        # step 6: ivar = 1 / sqrtvar
-        dsqrtvar = -divar / c.sqrtvar**2
-        # step 5: sqrtvar = sqrt(var + eps)
-        dvar = 0.5 * dsqrtvar / c.sqrtvar
-        # step 4: var = mean(sq) over the batch -> each of the m rows gets 1/m of it
-        dsq = np.broadcast_to(dvar / m, c.x.shape)
-        # step 3: sq = xmu ** 2
-        dxmu2 = 2.0 * c.xmu * dsq
-        # step 2: xmu = x − mu; both branches into xmu add up
-        dx1 = dxmu1 + dxmu2
-        dmu = -dx1.sum(axis=0)
-        # step 1: mu = mean(x) -> each row gets 1/m of dmu (the "mean term")
-        dx = dx1 + dmu / m
-    return dx, dgamma, dbeta
 
 
 def _backward_closed(dout: np.ndarray, c: BatchNormCache) -> tuple[np.ndarray, ...]:
@@ -302,7 +232,35 @@ def batchnorm_forward(
             "the variance of one sample is 0 and x − mean is 0, so every output would equal beta "
             "whatever the input (and dx would be 0); use bn_param['mode'] = 'test' for single examples"
         )
-    return _forward_2d(x, gamma, beta, bn_param, mode, eps, momentum)
+    # Created here on the first call; zeros/ones are what an untrained layer should assume.
+    running_mean = bn_param.get("running_mean")
+    running_var = bn_param.get("running_var")
+    if running_mean is None:
+        running_mean = np.zeros(d, dtype=x.dtype)
+    if running_var is None:
+        running_var = np.ones(d, dtype=x.dtype)
+
+    if mode == "train":
+        mu = x.mean(axis=0)  # step 1
+        xmu = x - mu  # step 2
+        var = (xmu**2).mean(axis=0)  # steps 3-4 (biased)
+        unbiased = var * (n / (n - 1))
+        # New arrays, never in-place updates: a caller holding the old arrays keeps them intact.
+        bn_param["running_mean"] = (momentum * running_mean + (1 - momentum) * mu).astype(
+            running_mean.dtype
+        )
+        bn_param["running_var"] = (momentum * running_var + (1 - momentum) * unbiased).astype(
+            running_var.dtype
+        )
+    else:
+        xmu = x - running_mean.astype(x.dtype)
+        var = running_var.astype(x.dtype)
+        bn_param["running_mean"], bn_param["running_var"] = running_mean, running_var
+    sqrtvar = np.sqrt(var + eps)  # step 5
+    ivar = 1.0 / sqrtvar  # step 6
+    xhat = xmu * ivar  # step 7
+    out = (gamma * xhat + beta).astype(x.dtype, copy=False)  # steps 8-9
+    return out, BatchNormCache(mode, x, xmu, var, sqrtvar, ivar, xhat, gamma, eps)
 
 
 def batchnorm_backward(
@@ -324,7 +282,36 @@ def batchnorm_backward(
     """
     _check_cache(cache, BatchNormCache)
     dout = _check_dout(dout, cache.x.shape)
-    return _cast(_backward_staged(dout, cache), cache)
+    x, xmu, sqrtvar, ivar, xhat, gamma = (
+        cache.x, cache.xmu, cache.sqrtvar, cache.ivar, cache.xhat, cache.gamma
+    )
+    n = x.shape[0]
+    # steps 9 and 8: out = gammax + beta, gammax = gamma * xhat
+    dbeta = dout.sum(axis=0)
+    dgamma = (dout * xhat).sum(axis=0)
+    dxhat = dout * gamma
+    if cache.mode == "test":
+        # mean and variance are constants at test time: the layer is affine in x.
+        dx = dxhat * ivar
+    else:
+        # step 7: xhat = xmu * ivar (xmu feeds two branches: here and the variance)
+        divar = (dxhat * xmu).sum(axis=0)
+        dxmu1 = dxhat * ivar
+        # step 6: ivar = 1 / sqrtvar
+        dsqrtvar = -divar / sqrtvar**2
+        # step 5: sqrtvar = sqrt(var + eps)
+        dvar = 0.5 * dsqrtvar / sqrtvar
+        # step 4: var = mean(sq) over the batch -> each of the n rows gets 1/n of it
+        dsq = np.broadcast_to(dvar / n, x.shape)
+        # step 3: sq = xmu ** 2
+        dxmu2 = 2.0 * xmu * dsq
+        # step 2: xmu = x − mu; both branches into xmu add up
+        dx1 = dxmu1 + dxmu2
+        dmu = -dx1.sum(axis=0)
+        # step 1: mu = mean(x) -> each row gets 1/n of dmu (the "mean term")
+        dx = dx1 + dmu / n
+    # float32 in -> float32 out, whatever dtype the intermediate sums were promoted to
+    return dx.astype(x.dtype, copy=False), dgamma.astype(gamma.dtype, copy=False), dbeta.astype(gamma.dtype, copy=False)
 
 
 def batchnorm_backward_alt(
@@ -347,16 +334,6 @@ def batchnorm_backward_alt(
     _check_cache(cache, BatchNormCache)
     dout = _check_dout(dout, cache.x.shape)
     return _cast(_backward_closed(dout, cache), cache)
-
-
-def _to_rows(x: np.ndarray) -> np.ndarray:
-    n, c, h, w = x.shape
-    return x.transpose(0, 2, 3, 1).reshape(n * h * w, c)
-
-
-def _from_rows(rows: np.ndarray, shape: tuple[int, int, int, int]) -> np.ndarray:
-    n, c, h, w = shape
-    return rows.reshape(n, h, w, c).transpose(0, 3, 1, 2)
 
 
 def spatial_batchnorm_forward(
@@ -383,23 +360,27 @@ def spatial_batchnorm_forward(
         ValueError: x not 4-D, gamma/beta not (C,), bad ``bn_param``, or fewer than two values per
             channel (N·H·W < 2) in train mode.
     """
+    # Validated here, before batchnorm_forward, so that the messages speak of channels and N·H·W.
     x = check_array(x, "x", ndim=4)
     n, c, h, w = x.shape
     _check_params(gamma, beta, c, x.shape, "channel (axis 1)")
-    mode, eps, momentum = _check_bn_param(bn_param, c)
+    mode, _, _ = _check_bn_param(bn_param, c)
     if mode == "train" and n * h * w < 2:
         raise ValueError(
             f"spatial batch normalisation in train mode needs N·H·W >= 2 values per channel, got x "
             f"of shape {x.shape}: the variance of one value is 0, so every output would equal beta"
         )
-    out, inner = _forward_2d(_to_rows(x), gamma, beta, bn_param, mode, eps, momentum)
-    return _from_rows(out, x.shape), SpatialBatchNormCache(inner, (n, c, h, w))
+    # channel axis last, then one row per (example, position): the columns are the channels
+    rows = x.transpose(0, 2, 3, 1).reshape(n * h * w, c)
+    out, inner = batchnorm_forward(rows, gamma, beta, bn_param)
+    return out.reshape(n, h, w, c).transpose(0, 3, 1, 2), SpatialBatchNormCache(inner, (n, c, h, w))
 
 
 def spatial_batchnorm_backward(
     dout: np.ndarray, cache: SpatialBatchNormCache
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Backward pass of :func:`spatial_batchnorm_forward` (closed form on the (N·H·W, C) view).
+    """Backward pass of :func:`spatial_batchnorm_forward`: :func:`batchnorm_backward` on the
+    same (N·H·W, C) view.
 
     Args:
         dout: (N, C, H, W) upstream gradient (not modified).
@@ -410,8 +391,10 @@ def spatial_batchnorm_backward(
     """
     _check_cache(cache, SpatialBatchNormCache)
     dout = _check_dout(dout, cache.shape)
-    dx, dgamma, dbeta = _cast(_backward_closed(_to_rows(dout), cache.inner), cache.inner)
-    return _from_rows(dx, cache.shape), dgamma, dbeta
+    n, c, h, w = cache.shape
+    rows = dout.transpose(0, 2, 3, 1).reshape(n * h * w, c)
+    dx, dgamma, dbeta = batchnorm_backward(rows, cache.inner)
+    return dx.reshape(n, h, w, c).transpose(0, 3, 1, 2), dgamma, dbeta
 
 
 # ------------------------------------------------------------------------------------------------

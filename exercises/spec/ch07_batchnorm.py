@@ -3,7 +3,7 @@
 from course_lib.exercises_gen import Markdown, Setup, Solution, Tests, Written
 
 ASSIGNMENT = "ch07_batchnorm"
-_S = "course_lib.grading_tasks.solutions_ch07"
+_S = "course_lib.batchnorm"
 
 CELLS = [
     Markdown(
