@@ -41,9 +41,10 @@ def build_tiny_book(tmp_path: Path, body: str) -> subprocess.CompletedProcess[st
     config = yaml.safe_load((ROOT / "_config.yml").read_text(encoding="utf-8"))
     # Keep what decides pass/fail (execute: and sphinx: config), drop what points into the repo.
     config["sphinx"].pop("local_extensions", None)
-    for key in ("html_static_path", "mathjax_path"):
+    for key in ("html_static_path", "html_css_files", "mathjax_path", "bibtex_reference_style"):
         config["sphinx"]["config"].pop(key, None)
-    config.pop("exclude_patterns", None)
+    for key in ("exclude_patterns", "bibtex_bibfiles"):
+        config.pop(key, None)
     config["execute"]["cache"] = str(tmp_path / "_build" / ".jupyter_cache")
     (tmp_path / "_config.yml").write_text(yaml.safe_dump(config), encoding="utf-8")
     (tmp_path / "_toc.yml").write_text("format: jb-book\nroot: intro\n", encoding="utf-8")
