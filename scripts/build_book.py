@@ -42,11 +42,14 @@ MATHJAX_VERSION = "3.2.2"
 # The vendored subset of the npm package (see book/_static/mathjax/README.md).
 MATHJAX_PARTS = ("tex-chtml.js", "output/chtml/fonts/woff-v2", "input/tex/extensions")
 
+# Run in every page's kernel first: NumPy's line width, the figures' smallest-text record.
+KERNEL_STARTUP = BOOK / "_ext" / "kernel_startup.py"
 # Kernel settings for every page: PNG figures at a dpi that is sharp on screen but keeps pages small.
-KERNEL_CONFIG = """\
+KERNEL_CONFIG = f"""\
 c = get_config()  # noqa: F821 (IPython injects it)
-c.InlineBackend.figure_formats = {"png"}
-c.InlineBackend.print_figure_kwargs = {"bbox_inches": "tight", "dpi": 110}
+c.InlineBackend.figure_formats = {{"png"}}
+c.InlineBackend.print_figure_kwargs = {{"bbox_inches": "tight", "dpi": 110}}
+c.InteractiveShellApp.exec_files = [{str(KERNEL_STARTUP)!r}]
 """
 
 
@@ -85,6 +88,7 @@ def library_fingerprint() -> str:
     page would still show the old library's output (or hide a new failure).
     """
     digest = hashlib.sha256(KERNEL_CONFIG.encode())
+    digest.update(KERNEL_STARTUP.read_bytes())
     for path in sorted((ROOT / "course_lib").rglob("*")):
         if path.is_file() and path.suffix in {".py", ".json", ".txt", ".csv", ".npz"}:
             digest.update(path.relative_to(ROOT).as_posix().encode())

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from test_build import built_book, built_pages  # noqa: F401  (a fixture, used by name)
+from test_build import built_pages  # (built_book is the session fixture of conftest.py)
 
 pytestmark = [pytest.mark.book, pytest.mark.xdist_group("book")]
 
@@ -121,7 +121,7 @@ def test_the_leak_checker_flags_a_page_that_prints_a_solution() -> None:
     assert not leaks(solution, page_text("<p>Some prose.</p>"))
 
 
-def test_no_page_prints_a_model_solution(built_book: Path) -> None:  # noqa: F811
+def test_no_page_prints_a_model_solution(built_book: Path) -> None:
     solutions = all_solutions()
     problems = []
     for page in built_pages():
@@ -215,7 +215,7 @@ def test_the_admonition_checker_flags_untitled_boxes() -> None:
     assert admonition_problems(admonitions(plain_note)[0]) == []
 
 
-def test_every_admonition_renders_its_title(built_book: Path) -> None:  # noqa: F811
+def test_every_admonition_renders_its_title(built_book: Path) -> None:
     problems, errata = [], 0
     for page in built_pages():
         for box in admonitions(page.read_text(encoding="utf-8")):

@@ -1,6 +1,6 @@
 """Build the book and check every page, statically and in headless Chromium.
 
-One module-scoped build (scripts/build_book.py, with its execution cache), then:
+One build per session (the `built_book` fixture of conftest.py, with its execution cache), then:
 
 * static checks on every built HTML page: no tracebacks, error or stderr output, raw object reprs
   or external resources; every internal link, anchor and image resolves; every notebook page
@@ -16,39 +16,21 @@ these browser tests fail when CI=true and skip otherwise.
 from __future__ import annotations
 
 import json
-import os
 import re
-import shutil
-import subprocess
-import sys
-import tempfile
 from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import unquote, urldefrag, urlsplit
 
 import numpy as np
 import pytest
-import yaml
+
+from tests.book.browser import run_chromium, toc_pages
 
 pytestmark = [pytest.mark.book, pytest.mark.xdist_group("book")]
 
 ROOT = Path(__file__).resolve().parents[2]
 HTML = ROOT / "book" / "_build" / "html"
 SCREENSHOTS = ROOT / "artifacts" / "screenshots"
-CHROMIUM_FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-    "--hide-scrollbars",
-    "--window-size=1280,2000",
-    # Virtual time lets MathJax (asynchronous, loads fonts) finish before the DOM is dumped.
-    "--virtual-time-budget=15000",
-]
 
 # Text that must never reach a reader: failed cells, warnings, unrendered objects.
 FORBIDDEN = {
@@ -77,15 +59,6 @@ window.addEventListener('load', function () {
 """
 
 
-def toc_pages() -> list[str]:
-    """Docnames in _toc.yml order: root, then every chapter of every part."""
-    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
-    pages = [toc["root"]]
-    for part in toc.get("parts", []):
-        pages += [chapter["file"] for chapter in part["chapters"]]
-    return pages
-
-
 PAGES = toc_pages()
 
 
@@ -96,23 +69,6 @@ def page_id(docname: str) -> str:
 # ------------------------------------------------------------------------------------------------
 # Build
 # ------------------------------------------------------------------------------------------------
-
-@pytest.fixture(scope="module")
-def built_book() -> Path:
-    """Run scripts/build_book.py once for this module (incremental: cached cells are reused)."""
-    result = subprocess.run(
-        [sys.executable, str(ROOT / "scripts" / "build_book.py"), "--quiet"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=1500,
-        check=False,
-    )
-    log = (result.stdout + result.stderr)[-8000:]
-    assert result.returncode == 0, f"book build failed (exit {result.returncode}):\n{log}"
-    assert (HTML / "index.html").is_file(), log
-    return HTML
-
 
 def test_build_prints_where_the_html_is(built_book: Path) -> None:
     assert (built_book / "book" / "intro.html").is_file()
@@ -239,37 +195,6 @@ def test_vendored_mathjax_is_used(built_book: Path) -> None:
 # ------------------------------------------------------------------------------------------------
 # Browser checks
 # ------------------------------------------------------------------------------------------------
-
-def find_chromium() -> str:
-    for name in ("chromium", "chromium-browser", "google-chrome"):
-        found = shutil.which(name)
-        if found:
-            return found
-    if Path("/usr/bin/chromium").is_file():
-        return "/usr/bin/chromium"
-    message = "headless Chromium not found: install it with `make browser` (Debian package chromium)"
-    if os.environ.get("CI", "").lower() == "true":
-        pytest.fail(message)
-    pytest.skip(message)
-
-
-def run_chromium(chromium: str, args: list[str], url: str) -> str:
-    with tempfile.TemporaryDirectory(prefix="chromium-profile-") as profile:
-        result = subprocess.run(
-            [chromium, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", *args, url],
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
-        )
-    assert result.returncode == 0, f"chromium failed on {url}:\n{result.stderr[-3000:]}"
-    return result.stdout
-
-
-@pytest.fixture(scope="module")
-def chromium() -> str:
-    return find_chromium()
-
 
 @pytest.fixture(scope="module")
 def rendered(built_book: Path, chromium: str) -> dict[str, str]:
