@@ -35,10 +35,10 @@ test: setup browser lint
 	$(PY) -m pytest -n 2 --dist loadgroup
 
 exercises: setup
-	$(PY) -m course_lib.cli release --all
+	cd exercises && ../$(PY) -m course_grader.cli release --all
 
 grade-demo: setup
-	$(PY) -m course_lib.cli demo
+	cd exercises && ../$(PY) -m course_grader.cli demo
 
 bench: setup
 	$(PY) -m pip install --quiet -e ".[bench]"

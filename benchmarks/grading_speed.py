@@ -18,7 +18,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from course_lib import cli
+from course_grader import cli
 
 COURSE = Path(__file__).resolve().parents[1] / "exercises"
 

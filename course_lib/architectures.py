@@ -47,9 +47,9 @@ from typing import Any
 
 import numpy as np
 
-from course_lib._validate import check_array, check_int
 from course_lib.init import as_rng
 from course_lib.layers import Layer
+from course_lib.validate import check_array, check_int
 
 __all__ = [
     "FORMAT_VERSION",

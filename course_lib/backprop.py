@@ -39,12 +39,12 @@ from typing import Any
 
 import numpy as np
 
-from course_lib._validate import check_array, check_int, check_number, describe
 from course_lib.gradient_descent import make_optimizer
 from course_lib.init import as_rng, he_init, xavier_init
 from course_lib.layers import Layer
 from course_lib.loss import l2_penalty, softmax_cross_entropy
 from course_lib.neuron import relu_backward, relu_forward
+from course_lib.validate import AffineCache, check_array, check_int, check_number, describe
 
 __all__ = [
     "AddGate",
@@ -472,9 +472,6 @@ class SigmoidGate(_Gate):
 # ============================================================================================
 # 3. The affine (fully connected) layer
 # ============================================================================================
-
-AffineCache = tuple[np.ndarray, np.ndarray, np.ndarray]
-
 
 def affine_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, AffineCache]:
     """Fully connected layer ``out = x @ w + b``.

@@ -44,17 +44,22 @@ N, H and W, which is what a convolutional network needs (a feature map shares on
 from __future__ import annotations
 
 from collections.abc import MutableMapping
-from typing import Any, NamedTuple
+from typing import Any
 
 import numpy as np
 
-from course_lib._validate import (
+from course_lib.layers import Layer
+from course_lib.validate import (
+    BatchNormCache,
+    SpatialBatchNormCache,
     check_array,
+    check_bn_param,
+    check_bn_params,
+    check_cache,
+    check_dout,
     check_int,
-    check_number,
     describe,
 )
-from course_lib.layers import Layer
 
 __all__ = [
     "BatchNorm",
@@ -66,99 +71,9 @@ __all__ = [
     "spatial_batchnorm_forward",
 ]
 
-_MODES = ("train", "test")
-_BN_KEYS = frozenset({"mode", "eps", "momentum", "running_mean", "running_var"})
-
-
-class BatchNormCache(NamedTuple):
-    """What the backward passes need from the forward pass (2-D view: rows are samples)."""
-
-    mode: str
-    x: np.ndarray  # (M, D) input
-    xmu: np.ndarray  # (M, D) x − mean
-    var: np.ndarray  # (D,) variance used to normalise (batch σ² in train mode, running in test)
-    sqrtvar: np.ndarray  # (D,) sqrt(var + eps)
-    ivar: np.ndarray  # (D,) 1 / sqrtvar
-    xhat: np.ndarray  # (M, D) normalised input
-    gamma: np.ndarray  # (D,)
-    eps: float
-
-
-class SpatialBatchNormCache(NamedTuple):
-    """The 2-D cache plus the original (N, C, H, W) shape."""
-
-    inner: BatchNormCache
-    shape: tuple[int, int, int, int]
-
-
-# ------------------------------------------------------------------------------------------------
-# validation
-# ------------------------------------------------------------------------------------------------
-
-def _check_eps(eps: object) -> float:
-    return check_number(eps, "eps", low=0, low_inclusive=False)
-
-
-def _check_momentum(momentum: object) -> float:
-    # momentum = 1 would freeze the running averages at their initial values forever.
-    return check_number(momentum, "momentum", low=0, high=1, high_inclusive=False)
-
-
-def _check_params(gamma: object, beta: object, d: int, x_shape: tuple[int, ...], what: str) -> None:
-    gamma = check_array(gamma, "gamma", ndim=1)
-    beta = check_array(beta, "beta", ndim=1)
-    if gamma.shape != (d,) or beta.shape != (d,):
-        raise ValueError(
-            f"gamma and beta must have shape ({d},), one entry per {what} of x {x_shape}; "
-            f"got gamma {gamma.shape} and beta {beta.shape}"
-        )
-
-
-def _check_bn_param(bn_param: object, d: int) -> tuple[str, float, float]:
-    if not isinstance(bn_param, MutableMapping):
-        raise TypeError(
-            f"bn_param must be a dict (it stores the running statistics), got {describe(bn_param)}"
-        )
-    unknown = set(bn_param) - _BN_KEYS
-    if unknown:
-        raise ValueError(
-            f"bn_param has unknown key(s) {sorted(map(str, unknown))}; allowed: {sorted(_BN_KEYS)}"
-        )
-    mode = bn_param.get("mode", "train")
-    if mode not in _MODES:
-        raise ValueError(f"bn_param['mode'] must be 'train' or 'test', got {mode!r}")
-    eps = _check_eps(bn_param.get("eps", 1e-5))
-    momentum = _check_momentum(bn_param.get("momentum", 0.9))
-    for key in ("running_mean", "running_var"):
-        if key in bn_param:
-            arr = check_array(bn_param[key], f"bn_param['{key}']", ndim=1)
-            if arr.shape != (d,):
-                raise ValueError(
-                    f"bn_param['{key}'] must have shape ({d},) to match x, got {arr.shape}"
-                )
-    if "running_var" in bn_param and np.any(bn_param["running_var"] < 0):
-        raise ValueError("bn_param['running_var'] contains negative variances")
-    return mode, eps, momentum
-
-
 # ------------------------------------------------------------------------------------------------
 # small helpers (validation of the backward inputs, the closed form)
 # ------------------------------------------------------------------------------------------------
-
-def _check_cache(cache: object, kind: type) -> None:
-    if not isinstance(cache, kind):
-        raise TypeError(
-            f"cache must be the {kind.__name__} returned by the matching forward pass, "
-            f"got {describe(cache)}"
-        )
-
-
-def _check_dout(dout: object, shape: tuple[int, ...]) -> np.ndarray:
-    dout = check_array(dout, "dout", ndim=len(shape))
-    if dout.shape != shape:
-        raise ValueError(f"dout must have the shape of the forward output {shape}, got {dout.shape}")
-    return dout
-
 
 def _backward_closed(dout: np.ndarray, c: BatchNormCache) -> tuple[np.ndarray, ...]:
     m = c.x.shape[0]
@@ -224,8 +139,8 @@ def batchnorm_forward(
     """
     x = check_array(x, "x", ndim=2)
     n, d = x.shape
-    _check_params(gamma, beta, d, x.shape, "feature (column)")
-    mode, eps, momentum = _check_bn_param(bn_param, d)
+    check_bn_params(gamma, beta, d, x.shape, "feature (column)")
+    mode, eps, momentum = check_bn_param(bn_param, d)
     if mode == "train" and n < 2:
         raise ValueError(
             f"batch normalisation in train mode needs N >= 2 examples, got x of shape {x.shape}: "
@@ -280,8 +195,8 @@ def batchnorm_backward(
     Returns:
         dx (N, D), dgamma (D,), dbeta (D,).
     """
-    _check_cache(cache, BatchNormCache)
-    dout = _check_dout(dout, cache.x.shape)
+    check_cache(cache, BatchNormCache)
+    dout = check_dout(dout, cache.x.shape)
     x, xmu, sqrtvar, ivar, xhat, gamma = (
         cache.x, cache.xmu, cache.sqrtvar, cache.ivar, cache.xhat, cache.gamma
     )
@@ -331,8 +246,8 @@ def batchnorm_backward_alt(
     Returns:
         dx (N, D), dgamma (D,), dbeta (D,) — equal to :func:`batchnorm_backward`'s to rounding.
     """
-    _check_cache(cache, BatchNormCache)
-    dout = _check_dout(dout, cache.x.shape)
+    check_cache(cache, BatchNormCache)
+    dout = check_dout(dout, cache.x.shape)
     return _cast(_backward_closed(dout, cache), cache)
 
 
@@ -363,8 +278,8 @@ def spatial_batchnorm_forward(
     # Validated here, before batchnorm_forward, so that the messages speak of channels and N·H·W.
     x = check_array(x, "x", ndim=4)
     n, c, h, w = x.shape
-    _check_params(gamma, beta, c, x.shape, "channel (axis 1)")
-    mode, _, _ = _check_bn_param(bn_param, c)
+    check_bn_params(gamma, beta, c, x.shape, "channel (axis 1)")
+    mode, _, _ = check_bn_param(bn_param, c)
     if mode == "train" and n * h * w < 2:
         raise ValueError(
             f"spatial batch normalisation in train mode needs N·H·W >= 2 values per channel, got x "
@@ -389,8 +304,8 @@ def spatial_batchnorm_backward(
     Returns:
         dx (N, C, H, W), dgamma (C,), dbeta (C,).
     """
-    _check_cache(cache, SpatialBatchNormCache)
-    dout = _check_dout(dout, cache.shape)
+    check_cache(cache, SpatialBatchNormCache)
+    dout = check_dout(dout, cache.shape)
     n, c, h, w = cache.shape
     rows = dout.transpose(0, 2, 3, 1).reshape(n * h * w, c)
     dx, dgamma, dbeta = batchnorm_backward(rows, cache.inner)
@@ -421,8 +336,7 @@ class BatchNorm(Layer):
     ) -> None:
         super().__init__()
         self.num_features = check_int(num_features, self._what, low=1)
-        self.momentum = _check_momentum(momentum)
-        self.eps = _check_eps(eps)
+        _, self.eps, self.momentum = check_bn_param({"eps": eps, "momentum": momentum}, d=0)
         if not np.issubdtype(np.dtype(dtype), np.floating):
             raise TypeError(f"dtype must be a floating type, got {dtype}")
         d = self.num_features

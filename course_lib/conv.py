@@ -42,9 +42,9 @@ from typing import Any
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from course_lib._validate import check_array, check_int
 from course_lib.init import as_rng, he_init, xavier_init
 from course_lib.layers import Layer
+from course_lib.validate import check_array, check_conv_arrays, check_dout, check_int
 
 __all__ = [
     "Conv2D",
@@ -145,59 +145,17 @@ def _pair(v: Any, name: str) -> tuple[int, int]:
     return k, k
 
 
-def _check_conv_arrays(
-    x: Any, w: Any, b: Any, stride: Any, pad: Any, *, transposed: bool = False
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, int, int]:
-    """Validate a convolution's inputs except the fit of the kernel; one common float dtype.
-
-    ``transposed`` reads ``w`` in the transposed layout (C_in, F_out, HH, WW) instead of
-    (F, C, HH, WW); the checks are the same, the error messages name the axes of that layout.
-    """
-    x = check_array(x, "x", ndim=4)
-    w = check_array(w, "w", ndim=4)
-    b = check_array(b, "b", ndim=1)
-    stride = check_int(stride, "stride", low=1)
-    pad = check_int(pad, "pad", low=0)
-    C = x.shape[1]
-    if transposed:
-        (Cw, F), c, f, w_axes = w.shape[:2], "C_in", "F_out", "(C_in, F_out, HH, WW)"
-    else:
-        (F, Cw), c, f, w_axes = w.shape[:2], "C", "F", "(F, C, HH, WW)"
-    if C != Cw:
-        raise ValueError(
-            f"channel mismatch: x of shape {x.shape} (N, {c}, H, W) has {c}={C} channels but w of "
-            f"shape {w.shape} {w_axes} expects {c}={Cw}"
-        )
-    if b.shape != (F,):
-        raise ValueError(
-            f"b must have shape ({f},) = ({F},) to match w of shape {w.shape}, got {b.shape}"
-        )
-    if min(x.shape) == 0 or min(w.shape) == 0:
-        raise ValueError(f"empty input: x has shape {x.shape}, w has shape {w.shape}")
-    dt = np.result_type(x.dtype, w.dtype, b.dtype)
-    return x.astype(dt, copy=False), w.astype(dt, copy=False), b.astype(dt, copy=False), stride, pad
-
-
 def _check_conv_inputs(
     x: Any, w: Any, b: Any, stride: Any, pad: Any
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, int, int, int, int]:
     """Validate a convolution's inputs; return them in one common float dtype plus Ho, Wo."""
-    x, w, b, stride, pad = _check_conv_arrays(x, w, b, stride, pad)
+    x, w, b, stride, pad = check_conv_arrays(x, w, b, stride, pad)
     try:
         Ho = conv_output_size(x.shape[2], w.shape[2], pad, stride)
         Wo = conv_output_size(x.shape[3], w.shape[3], pad, stride)
     except ValueError as e:
         raise ValueError(f"x of shape {x.shape} and w of shape {w.shape}: {e}") from None
     return x, w, b, stride, pad, Ho, Wo
-
-
-def _check_dout(dout: Any, shape: tuple[int, ...]) -> np.ndarray:
-    dout = check_array(dout, "dout", ndim=4)
-    if dout.shape != tuple(shape):
-        raise ValueError(
-            f"dout must have the shape of the forward output {tuple(shape)}, got {dout.shape}"
-        )
-    return dout
 
 
 # --------------------------------------------------------------------------------------------
@@ -220,7 +178,7 @@ def conv_forward_naive(
         out: shape (N, F, Ho, Wo) with Ho = (H + 2·pad − HH)//stride + 1 (same for Wo);
         cache: (x, w, b, stride, pad) for :func:`conv_backward_naive`.
     """
-    x, w, b, stride, pad = _check_conv_arrays(x, w, b, stride, pad)
+    x, w, b, stride, pad = check_conv_arrays(x, w, b, stride, pad)
     N, _, H, W = x.shape
     F, _, HH, WW = w.shape
     try:
@@ -254,7 +212,7 @@ def conv_backward_naive(dout: np.ndarray, cache: tuple) -> tuple[np.ndarray, np.
     F, _, HH, WW = w.shape
     Ho = (H + 2 * pad - HH) // stride + 1
     Wo = (W + 2 * pad - WW) // stride + 1
-    dout = _check_dout(dout, (N, F, Ho, Wo))
+    dout = check_dout(dout, (N, F, Ho, Wo))
     x_pad = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
     dx_pad = np.zeros_like(x_pad)
     dw = np.zeros_like(w)
@@ -584,7 +542,7 @@ def _conv_backward(
     F, _, HH, WW = w_shape
     Ho = (H + 2 * pad - HH) // stride + 1
     Wo = (W + 2 * pad - WW) // stride + 1
-    dout = _check_dout(dout, (N, F, Ho, Wo))
+    dout = check_dout(dout, (N, F, Ho, Wo))
     g = dout.transpose(0, 2, 3, 1).reshape(N * Ho * Wo, F).astype(cols.dtype, copy=False)
     K = HH * WW * C
     if cols.shape[1] == K + 1:
@@ -613,7 +571,7 @@ def _check_convT_inputs(
     x: Any, w: Any, b: Any, stride: Any, pad: Any
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, int, int, int, int]:
     """Validate a transposed convolution's inputs; one common float dtype plus Ho, Wo."""
-    x, w, b, stride, pad = _check_conv_arrays(x, w, b, stride, pad, transposed=True)
+    x, w, b, stride, pad = check_conv_arrays(x, w, b, stride, pad, transposed=True)
     try:
         Ho = conv_transpose_output_size(x.shape[2], w.shape[2], pad, stride)
         Wo = conv_transpose_output_size(x.shape[3], w.shape[3], pad, stride)
@@ -699,7 +657,7 @@ def conv_transpose_backward(
     _, F_out, HH, WW = w_shape
     Ho = (H - 1) * stride - 2 * pad + HH
     Wo = (W - 1) * stride - 2 * pad + WW
-    dout = _check_dout(dout, (N, F_out, Ho, Wo)).astype(g.dtype, copy=False)
+    dout = check_dout(dout, (N, F_out, Ho, Wo)).astype(g.dtype, copy=False)
     db = dout.sum(axis=(0, 2, 3))
     dcols = _im2col_nhwc(_to_nhwc_padded(dout, pad), HH, WW, stride, H, W)  # (N·H·W, HH·WW·F_out)
     dx = (dcols @ wmat.T).reshape(N, H, W, C_in).transpose(0, 3, 1, 2)

@@ -53,8 +53,8 @@ from typing import BinaryIO
 import numpy as np
 
 from course_lib import __version__
-from course_lib._validate import check_array, check_int, check_number, describe
 from course_lib.init import as_rng
+from course_lib.validate import check_array, check_int, check_number, describe
 
 __all__ = [
     "DEFAULT_MIRRORS",

@@ -26,13 +26,21 @@ seed reproduces one mask.
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple
+from typing import Any
 
 import numpy as np
 
-from course_lib._validate import check_array, check_int, check_number, describe
 from course_lib.init import as_rng, he_init, xavier_init
 from course_lib.layers import Layer
+from course_lib.validate import (
+    DROPOUT_MODES,
+    DropoutCache,
+    check_array,
+    check_int,
+    check_keep_prob,
+    check_number,
+    describe,
+)
 
 __all__ = [
     "Dropout",
@@ -43,21 +51,6 @@ __all__ = [
     "he_init",
     "xavier_init",
 ]
-
-_MODES = ("train", "test")
-
-
-class DropoutCache(NamedTuple):
-    """The mask used by the forward pass (None in test mode, where dropout is the identity)."""
-
-    mask: np.ndarray | None
-    shape: tuple[int, ...]
-
-
-def _check_keep_prob(keep_prob: object) -> float:
-    # keep_prob = 0 would drop everything and divide by zero.
-    return check_number(keep_prob, "keep_prob", low=0, low_inclusive=False, high=1)
-
 
 def dropout_forward(
     x: np.ndarray,
@@ -88,8 +81,8 @@ def dropout_forward(
     x = check_array(x, "x")
     if x.ndim == 0:
         raise ValueError("x must have at least one axis (a batch), got a 0-d array")
-    keep_prob = _check_keep_prob(keep_prob)
-    if mode not in _MODES:
+    keep_prob = check_keep_prob(keep_prob)
+    if mode not in DROPOUT_MODES:
         raise ValueError(f"mode must be 'train' or 'test', got {mode!r}")
     if mode == "test":
         return x.copy(), DropoutCache(None, x.shape)
@@ -133,7 +126,7 @@ class Dropout(Layer):
 
     def __init__(self, keep_prob: float = 0.5, *, rng: np.random.Generator | int | None = None) -> None:
         super().__init__()
-        self.keep_prob = _check_keep_prob(keep_prob)
+        self.keep_prob = check_keep_prob(keep_prob)
         self.rng = as_rng(rng)
 
     def _forward(self, x: np.ndarray) -> tuple[np.ndarray, Any]:

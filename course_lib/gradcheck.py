@@ -32,7 +32,7 @@ from typing import Any
 
 import numpy as np
 
-from course_lib._validate import check_number, describe
+from course_lib.validate import check_number, describe
 
 __all__ = [
     "InputResult",

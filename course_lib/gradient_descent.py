@@ -16,7 +16,7 @@ rule                update (g = dL/dw of the current mini-batch)
 ==================  ==========================================================================
 
 Each rule has the CS231n signature ``next_w, config = rule(w, dw, config)``: ``config`` is a dict
-holding the hyperparameters (missing ones are filled with the defaults in ``DEFAULTS``) and the
+holding the hyperparameters (missing ones are filled with ``validate.OPTIMIZER_DEFAULTS``) and the
 rule's state (``velocity``, ``cache``, ``m``, ``v``, ``t``). The rules never modify ``w``, ``dw``
 or the ``config`` passed in: they return a new array and a new dict; pass the returned dict to
 the next call. (:class:`Optimizer` is the one place that writes into parameter arrays, see there.)
@@ -36,16 +36,20 @@ from typing import Any
 
 import numpy as np
 
-from course_lib._validate import (
+from course_lib.init import as_rng
+from course_lib.validate import (
+    OPTIMIZER_DEFAULTS,
+    OPTIMIZER_STATE,
+    Config,
     check_array,
     check_int,
     check_number,
+    check_optimizer_hyper,
     check_same_shape,
+    prepare_optimizer_config,
 )
-from course_lib.init import as_rng
 
 __all__ = [
-    "DEFAULTS",
     "RULES",
     "LinearRegressionHistory",
     "Objective2D",
@@ -68,82 +72,6 @@ __all__ = [
     "step_decay",
 ]
 
-Config = dict[str, Any]
-
-#: Default hyperparameters of each rule (CS231n's defaults; Adam's are those of Kingma & Ba).
-DEFAULTS: dict[str, dict[str, float]] = {
-    "sgd": {"learning_rate": 1e-2},
-    "sgd_momentum": {"learning_rate": 1e-2, "momentum": 0.9},
-    "nesterov": {"learning_rate": 1e-2, "momentum": 0.9},
-    "rmsprop": {"learning_rate": 1e-2, "decay_rate": 0.99, "epsilon": 1e-8},
-    "adam": {"learning_rate": 1e-3, "beta1": 0.9, "beta2": 0.999, "epsilon": 1e-8},
-}
-
-# State each rule keeps between steps (arrays of w's shape, except Adam's step counter t).
-_STATE: dict[str, tuple[str, ...]] = {
-    "sgd": (),
-    "sgd_momentum": ("velocity",),
-    "nesterov": ("velocity",),
-    "rmsprop": ("cache",),
-    "adam": ("m", "v", "t"),
-}
-
-
-# --------------------------------------------------------------------------------------------
-# Validation shared by the rules
-# --------------------------------------------------------------------------------------------
-
-def _check_hyper(rule: str, hyper: Mapping[str, Any]) -> None:
-    """Validate hyperparameter values; reject unknown keys (a typo like ``lr`` would be ignored)."""
-    allowed = set(DEFAULTS[rule]) | set(_STATE[rule])
-    unknown = sorted(set(hyper) - allowed)
-    if unknown:
-        raise ValueError(
-            f"{rule}: unknown config key(s) {unknown}; allowed are {sorted(allowed)} "
-            "(the learning rate is called 'learning_rate')"
-        )
-    if "learning_rate" in hyper:
-        check_number(hyper["learning_rate"], "learning_rate", low=0, low_inclusive=False)
-    if "momentum" in hyper:
-        # μ = 1 never forgets old gradients (the velocity does not decay); μ < 0 is not momentum.
-        check_number(hyper["momentum"], "momentum", low=0, high=1, high_inclusive=False)
-    if "decay_rate" in hyper:
-        check_number(hyper["decay_rate"], "decay_rate", low=0, high=1, high_inclusive=False)
-    for beta in ("beta1", "beta2"):
-        if beta in hyper:
-            # β = 1 would make the bias correction 1 / (1 − βᵗ) divide by zero.
-            check_number(hyper[beta], beta, low=0, high=1, high_inclusive=False)
-    if "epsilon" in hyper:
-        check_number(hyper["epsilon"], "epsilon", low=0, low_inclusive=False)
-
-
-def _prepare(rule: str, w: object, dw: object, config: Mapping[str, Any] | None) -> Config:
-    """Check ``w``/``dw``/``config`` and return a *new* config filled with defaults and state."""
-    w = check_array(w, "w")
-    dw = check_array(dw, "dw")  # NaN/inf in the gradient -> ValueError (a diverged run)
-    check_same_shape(w, dw, "w", "dw")
-    if config is not None and not isinstance(config, Mapping):
-        raise TypeError(f"config must be a dict or None, got {type(config).__name__}")
-    cfg: Config = dict(config or {})
-    _check_hyper(rule, cfg)
-    for key, value in DEFAULTS[rule].items():
-        cfg.setdefault(key, value)
-    for key in _STATE[rule]:
-        if key == "t":
-            cfg["t"] = check_int(cfg.get("t", 0), "t", low=0)
-            continue
-        if key not in cfg:
-            cfg[key] = np.zeros_like(w)
-        else:
-            state = check_array(cfg[key], f"config[{key!r}]")
-            if state.shape != w.shape:
-                raise ValueError(
-                    f"config[{key!r}] has shape {state.shape} but w has shape {w.shape}: "
-                    "was this config made for another parameter?"
-                )
-    return cfg
-
-
 # --------------------------------------------------------------------------------------------
 # Update rules
 # --------------------------------------------------------------------------------------------
@@ -159,7 +87,7 @@ def sgd(w: np.ndarray, dw: np.ndarray, config: Mapping[str, Any] | None = None) 
     Returns:
         ``(next_w, config)``: a new array of ``w``'s shape and dtype, and the filled config.
     """
-    cfg = _prepare("sgd", w, dw, config)
+    cfg = prepare_optimizer_config("sgd", w, dw, config)
     next_w = w - cfg["learning_rate"] * dw
     return next_w.astype(w.dtype, copy=False), cfg
 
@@ -181,7 +109,7 @@ def sgd_momentum(
     Returns:
         ``(next_w, config)`` with the updated ``velocity``.
     """
-    cfg = _prepare("sgd_momentum", w, dw, config)
+    cfg = prepare_optimizer_config("sgd_momentum", w, dw, config)
     v = cfg["momentum"] * cfg["velocity"] - cfg["learning_rate"] * dw
     cfg["velocity"] = v.astype(w.dtype, copy=False)
     return (w + cfg["velocity"]).astype(w.dtype, copy=False), cfg
@@ -202,7 +130,7 @@ def nesterov(w: np.ndarray, dw: np.ndarray, config: Mapping[str, Any] | None = N
     Returns:
         ``(next_w, config)`` with the updated ``velocity``.
     """
-    cfg = _prepare("nesterov", w, dw, config)
+    cfg = prepare_optimizer_config("nesterov", w, dw, config)
     mu = cfg["momentum"]
     v_old = cfg["velocity"]
     v = (mu * v_old - cfg["learning_rate"] * dw).astype(w.dtype, copy=False)
@@ -225,7 +153,7 @@ def rmsprop(w: np.ndarray, dw: np.ndarray, config: Mapping[str, Any] | None = No
     Returns:
         ``(next_w, config)`` with the updated ``cache``.
     """
-    cfg = _prepare("rmsprop", w, dw, config)
+    cfg = prepare_optimizer_config("rmsprop", w, dw, config)
     rho = cfg["decay_rate"]
     cache = (rho * cfg["cache"] + (1 - rho) * dw * dw).astype(w.dtype, copy=False)
     cfg["cache"] = cache
@@ -249,7 +177,7 @@ def adam(w: np.ndarray, dw: np.ndarray, config: Mapping[str, Any] | None = None)
     Returns:
         ``(next_w, config)`` with updated ``m``, ``v`` and ``t``.
     """
-    cfg = _prepare("adam", w, dw, config)
+    cfg = prepare_optimizer_config("adam", w, dw, config)
     b1, b2 = cfg["beta1"], cfg["beta2"]
     t = cfg["t"] + 1
     m = (b1 * cfg["m"] + (1 - b1) * dw).astype(w.dtype, copy=False)
@@ -301,12 +229,12 @@ class Optimizer:
 
     def __init__(self, name: str, **hyper: Any) -> None:
         self.name, self._update = _rule(name)
-        stateful = set(_STATE[self.name])
+        stateful = set(OPTIMIZER_STATE[self.name])
         bad = sorted(stateful & set(hyper))
         if bad:
             raise ValueError(f"{bad} is optimiser state, not a hyperparameter; do not pass it")
-        _check_hyper(self.name, hyper)
-        self.hyper: dict[str, float] = {**DEFAULTS[self.name], **hyper}
+        check_optimizer_hyper(self.name, hyper)
+        self.hyper: dict[str, float] = {**OPTIMIZER_DEFAULTS[self.name], **hyper}
         self.configs: dict[str, Config] = {}
         self._scratch: dict[str, tuple[np.ndarray, np.ndarray]] = {}
 
@@ -367,7 +295,7 @@ class Optimizer:
         for key, w in params.items():
             check_array(w, "w")
             check_same_shape(w, check_array(grads[key], "dw"), "w", "dw")
-            _check_hyper(self.name, self.configs[key])
+            check_optimizer_hyper(self.name, self.configs[key])
             check_int(self.configs[key]["t"], "t", low=0)
         for key, w in params.items():
             cfg, dw = self.configs[key], grads[key]
@@ -615,8 +543,8 @@ def minimize(
     if p.shape != (2,):
         raise ValueError(f"start must have shape (2,), got {p.shape}")
     check_array(p, "start")
-    _check_hyper(name, hyper)
-    if set(hyper) & set(_STATE[name]):
+    check_optimizer_hyper(name, hyper)
+    if set(hyper) & set(OPTIMIZER_STATE[name]):
         raise ValueError("pass hyperparameters only, not optimiser state")
     config: Config = dict(hyper)
     points, values = [p.copy()], [func.f(p)]
@@ -635,7 +563,7 @@ def minimize(
             break
         points.append(p.copy())
         values.append(value)
-    return Trajectory(np.array(points), np.array(values), name, {**DEFAULTS[name], **hyper}, diverged)
+    return Trajectory(np.array(points), np.array(values), name, {**OPTIMIZER_DEFAULTS[name], **hyper}, diverged)
 
 
 # --------------------------------------------------------------------------------------------

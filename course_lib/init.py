@@ -17,18 +17,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from course_lib._validate import check_int
+from course_lib.validate import as_rng, check_float_dtype, check_int
 
 __all__ = ["as_rng", "fans", "he_init", "xavier_init"]
-
-
-def as_rng(rng: np.random.Generator | int | None) -> np.random.Generator:
-    """Turn a seed (or None) into a Generator; pass a Generator through unchanged."""
-    if isinstance(rng, np.random.Generator):
-        return rng
-    if rng is None or (isinstance(rng, int | np.integer) and not isinstance(rng, bool)):
-        return np.random.default_rng(rng)
-    raise TypeError(f"rng must be a numpy Generator, an integer seed or None, got {type(rng).__name__}")
 
 
 def fans(shape: tuple[int, ...]) -> tuple[int, int]:
@@ -55,12 +46,6 @@ def fans(shape: tuple[int, ...]) -> tuple[int, int]:
     raise ValueError(f"shape must be 2-D (D, M) or 4-D (F, C, HH, WW), got {shape}")
 
 
-def _check_dtype(dtype: object) -> None:
-    # An integer dtype would silently round every weight of size ~0.1 to 0.
-    if not np.issubdtype(np.dtype(dtype), np.floating):
-        raise TypeError(f"dtype must be a floating type (float32 or float64), got {dtype}")
-
-
 def he_init(
     shape: tuple[int, ...],
     rng: np.random.Generator | int | None = None,
@@ -76,7 +61,7 @@ def he_init(
     Returns:
         array of the given shape and dtype.
     """
-    _check_dtype(dtype)
+    check_float_dtype(dtype)
     fan_in, _ = fans(shape)
     return (as_rng(rng).standard_normal(shape) * np.sqrt(2.0 / fan_in)).astype(dtype)
 
@@ -91,6 +76,6 @@ def xavier_init(
     Arguments and result as in :func:`he_init`: shape (D, M) or (F, C, HH, WW) in, an array of
     that shape and ``dtype`` out.
     """
-    _check_dtype(dtype)
+    check_float_dtype(dtype)
     fan_in, fan_out = fans(shape)
     return (as_rng(rng).standard_normal(shape) * np.sqrt(2.0 / (fan_in + fan_out))).astype(dtype)

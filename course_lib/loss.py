@@ -21,7 +21,12 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from course_lib._validate import check_array, check_labels, check_number, check_same_shape
+from course_lib.validate import (
+    check_array,
+    check_number,
+    check_same_shape,
+    check_scores_labels,
+)
 
 __all__ = [
     "binary_cross_entropy",
@@ -33,20 +38,6 @@ __all__ = [
     "softmax",
     "softmax_cross_entropy",
 ]
-
-
-def _check_scores_labels(scores: object, y: object) -> tuple[np.ndarray, np.ndarray]:
-    scores = check_array(scores, "scores", ndim=2)
-    n, c = scores.shape
-    if isinstance(y, np.ndarray) and np.issubdtype(y.dtype, np.integer) and y.shape != (n,):
-        raise ValueError(
-            f"y has shape {y.shape} but scores has shape {scores.shape}: "
-            f"y needs one integer label per row of scores, shape ({n},)"
-        )
-    y = check_labels(y, n, c, "y")
-    if n == 0:
-        raise ValueError(f"scores must hold at least one example, got shape {scores.shape}")
-    return scores, y
 
 
 # ------------------------------------------------------------------------------------------------
@@ -133,7 +124,7 @@ def softmax_cross_entropy(scores: np.ndarray, y: np.ndarray) -> tuple[float, np.
     Returns:
         ``(loss, dscores)``; ``loss >= 0``, ``dscores`` of shape (N, C).
     """
-    scores, y = _check_scores_labels(scores, y)
+    scores, y = check_scores_labels(scores, y)
     n = scores.shape[0]
     logp = log_softmax(scores)
     loss = -float(logp[np.arange(n), y].mean())
@@ -164,7 +155,7 @@ def hinge_loss(scores: np.ndarray, y: np.ndarray, margin: float = 1.0) -> tuple[
     Returns:
         ``(loss, dscores)``; ``loss >= 0``, ``dscores`` of shape (N, C).
     """
-    scores, y = _check_scores_labels(scores, y)
+    scores, y = check_scores_labels(scores, y)
     margin = check_number(margin, "margin", low=0.0)
     n = scores.shape[0]
     rows = np.arange(n)

@@ -35,8 +35,8 @@ from typing import Any
 
 import numpy as np
 
-from course_lib._validate import check_array, check_number, check_same_shape, describe
 from course_lib.layers import Layer
+from course_lib.validate import check_array, check_dout, check_number, describe
 
 __all__ = [
     "ACTIVATIONS",
@@ -68,12 +68,6 @@ __all__ = [
     "tanh_forward",
     "xor_network",
 ]
-
-
-def _check_dout(dout: object, like: np.ndarray) -> np.ndarray:
-    dout = check_array(dout, "dout")
-    check_same_shape(dout, like, "dout", "the forward output")
-    return dout
 
 
 # ------------------------------------------------------------------------------------------------
@@ -109,7 +103,7 @@ def sigmoid_forward(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def sigmoid_backward(dout: np.ndarray, cache: np.ndarray) -> np.ndarray:
     """``dx = dout · σ(x)(1 − σ(x))``, from the cached output (no second exp needed)."""
     out = cache
-    dout = _check_dout(dout, out)
+    dout = check_dout(dout, out.shape)
     return dout * out * (1 - out)
 
 
@@ -129,7 +123,7 @@ def tanh_forward(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def tanh_backward(dout: np.ndarray, cache: np.ndarray) -> np.ndarray:
     """``dx = dout · (1 − tanh²(x))``."""
     out = cache
-    dout = _check_dout(dout, out)
+    dout = check_dout(dout, out.shape)
     return dout * (1 - out * out)
 
 
@@ -146,7 +140,7 @@ def relu_forward(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def relu_backward(dout: np.ndarray, cache: np.ndarray) -> np.ndarray:
     """``dx = dout`` where ``x > 0``, else 0 (also at x = 0)."""
     x = cache
-    dout = _check_dout(dout, x)
+    dout = check_dout(dout, x.shape)
     # dout · [x > 0], the mask written as 1.0/0.0 straight into the result (no boolean
     # temporary): ~10× faster than np.where(x > 0, dout, 0), and the same numbers (dout is
     # finite, so no NaN·0). The result keeps dout's dtype and memory layout.
@@ -179,7 +173,7 @@ def leaky_relu_forward(x: np.ndarray, alpha: float = 0.01) -> tuple[np.ndarray, 
 def leaky_relu_backward(dout: np.ndarray, cache: tuple[np.ndarray, float]) -> np.ndarray:
     """``dx = dout`` where x > 0, else ``alpha·dout``."""
     x, alpha = cache
-    dout = _check_dout(dout, x)
+    dout = check_dout(dout, x.shape)
     return np.where(x > 0, dout, alpha * dout).astype(dout.dtype, copy=False)
 
 
@@ -208,7 +202,7 @@ def elu_forward(x: np.ndarray, alpha: float = 1.0) -> tuple[np.ndarray, tuple[np
 def elu_backward(dout: np.ndarray, cache: tuple[np.ndarray, np.ndarray, float]) -> np.ndarray:
     """``dx = dout`` where x > 0, else ``dout·alpha·e^x`` (which equals ``dout·(out + alpha)``)."""
     x, slope, _alpha = cache
-    dout = _check_dout(dout, x)
+    dout = check_dout(dout, x.shape)
     with np.errstate(under="ignore"):
         return np.where(x > 0, dout, dout * slope).astype(dout.dtype, copy=False)
 

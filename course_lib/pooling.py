@@ -40,9 +40,9 @@ from typing import Any
 
 import numpy as np
 
-from course_lib._validate import check_array
 from course_lib.conv import _pair, _scratch, conv_output_size  # _scratch: layer workspaces
 from course_lib.layers import Layer
+from course_lib.validate import check_array, check_dout
 
 __all__ = [
     "AvgPool2D",
@@ -84,13 +84,6 @@ def _check_x(x: Any) -> np.ndarray:
     if x.size == 0:
         raise ValueError(f"x must not be empty, got shape {x.shape}")
     return x
-
-
-def _check_dout(dout: Any, shape: tuple[int, ...]) -> np.ndarray:
-    dout = check_array(dout, "dout", ndim=len(shape))
-    if dout.shape != tuple(shape):
-        raise ValueError(f"dout must have the shape of the forward output {tuple(shape)}, got {dout.shape}")
-    return dout
 
 
 def _window_view(a: np.ndarray, p: int, q: int, sh: int, sw: int, Ho: int, Wo: int) -> np.ndarray:
@@ -147,7 +140,7 @@ def max_pool_backward_naive(dout: np.ndarray, cache: tuple) -> np.ndarray:
     """
     x, (ph, pw, sh, sw, Ho, Wo) = cache
     N, C, _, _ = x.shape
-    dout = _check_dout(dout, (N, C, Ho, Wo))
+    dout = check_dout(dout, (N, C, Ho, Wo))
     dx = np.zeros_like(x)
     for n in range(N):
         for c in range(C):
@@ -257,7 +250,7 @@ def _max_pool_backward_nhwc(
     dout: np.ndarray, cache: tuple, workspace: dict[str, np.ndarray] | None
 ) -> np.ndarray:
     _, (N, C, H, W), dtype, col_idx, row_idx, (ph, pw, _sh, _sw, Ho, Wo) = cache
-    dout = _check_dout(dout, (N, C, Ho, Wo))
+    dout = check_dout(dout, (N, C, Ho, Wo))
     d = np.ascontiguousarray(dout.transpose(0, 2, 3, 1)).reshape(N, Ho, Wo * C)
     # the gradient of the row stage's output, (N, H, Wo, C) memory
     rows = _scratch(workspace, "rows", (N, H, Wo, C), dtype).reshape(N, Ho, ph, Wo * C)
@@ -295,7 +288,7 @@ def _max_pool_backward(dout: Any, cache: tuple, workspace: dict[str, np.ndarray]
     if isinstance(cache[0], str):  # the (N, H, W, C) two-stage path
         return _max_pool_backward_nhwc(dout, cache, workspace)
     x, out, (ph, pw, sh, sw, Ho, Wo) = cache
-    dout = _check_dout(dout, out.shape)
+    dout = check_dout(dout, out.shape)
     if dout.strides != out.strides:
         # One cheap copy into out's memory layout (e.g. an (N, C, H, W) gradient from Flatten
         # against an (N, H, W, C) forward buffer): the ph·pw passes below then run along
@@ -348,7 +341,7 @@ def avg_pool_backward_naive(dout: np.ndarray, cache: tuple) -> np.ndarray:
     """Backward pass of average pooling with loops: each window spreads dout/(ph·pw) evenly."""
     x_shape, dtype, (ph, pw, sh, sw, Ho, Wo) = cache
     N, C, _, _ = x_shape
-    dout = _check_dout(dout, (N, C, Ho, Wo))
+    dout = check_dout(dout, (N, C, Ho, Wo))
     dx = np.zeros(x_shape, dtype=np.result_type(dtype, dout.dtype))
     for n in range(N):
         for c in range(C):
@@ -379,7 +372,7 @@ def avg_pool_backward(dout: np.ndarray, cache: tuple) -> np.ndarray:
     """Fast backward pass of :func:`avg_pool_forward`: one slice-add per window offset."""
     x_shape, dtype, (ph, pw, sh, sw, Ho, Wo) = cache
     N, C, _, _ = x_shape
-    dout = _check_dout(dout, (N, C, Ho, Wo))
+    dout = check_dout(dout, (N, C, Ho, Wo))
     share = dout / (ph * pw)
     dx = np.zeros(x_shape, dtype=np.result_type(dtype, dout.dtype))
     for p in range(ph):
@@ -409,7 +402,7 @@ def global_avg_pool_backward(dout: np.ndarray, cache: tuple) -> np.ndarray:
     """
     x_shape, dtype = cache
     N, C, H, W = x_shape
-    dout = _check_dout(dout, (N, C))
+    dout = check_dout(dout, (N, C))
     dx = np.empty(x_shape, dtype=np.result_type(dtype, dout.dtype))
     dx[...] = (dout / (H * W))[:, :, None, None]
     return dx

@@ -33,11 +33,11 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from course_lib import loss as loss_module
-from course_lib._validate import check_array, check_int, check_labels, check_number
 from course_lib.architectures import Sequential
 from course_lib.data import Dataset, iterate_minibatches
 from course_lib.gradient_descent import Optimizer, cosine_annealing, make_optimizer, step_decay
 from course_lib.init import as_rng
+from course_lib.validate import check_array, check_int, check_labels, check_number
 
 __all__ = [
     "History",

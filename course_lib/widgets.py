@@ -30,7 +30,7 @@ import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
-from course_lib._validate import check_array, check_int, check_number
+from course_lib.validate import check_array, check_int, check_number
 
 __all__ = [
     "ACTIVATION_NAMES",

@@ -17,7 +17,7 @@ c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedE
 c.ClearSolutions.text_stub = "YOUR ANSWER HERE"
 
 # A grade cell runs a handful of sub-checks, each in a forked child with its own time limit
-# (course_lib.grading); this is only the outer bound for one cell.
+# (course_grader.grading); this is only the outer bound for one cell.
 c.ExecutePreprocessor.timeout = 300
 c.Execute.timeout = 300
 c.Execute.interrupt_on_timeout = True

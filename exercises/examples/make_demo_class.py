@@ -15,7 +15,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from course_lib import cli
+from course_grader import cli
 
 HERE = Path(__file__).resolve().parent
 COURSE = HERE.parent

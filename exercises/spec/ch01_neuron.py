@@ -1,6 +1,6 @@
 """Spec of assignment ch01_neuron: activations and the neuron of chapter 1."""
 
-from course_lib.exercises_gen import Markdown, Setup, Solution, Tests, Written
+from course_grader.generate import Markdown, Setup, Solution, Tests, Written
 
 ASSIGNMENT = "ch01_neuron"
 

@@ -1,6 +1,6 @@
 """Spec of assignment ch02_loss: the loss functions of chapter 2."""
 
-from course_lib.exercises_gen import Markdown, Setup, Solution, Tests, Written
+from course_grader.generate import Markdown, Setup, Solution, Tests, Written
 
 ASSIGNMENT = "ch02_loss"
 

@@ -1,6 +1,6 @@
 """Spec of assignment ch03_gradient_descent: the update rules of chapter 3."""
 
-from course_lib.exercises_gen import Markdown, Setup, Solution, Tests, Written
+from course_grader.generate import Markdown, Setup, Solution, Tests, Written
 
 ASSIGNMENT = "ch03_gradient_descent"
 

@@ -1,6 +1,6 @@
 """Spec of assignment ch04_conv: the convolution layer of chapter 4."""
 
-from course_lib.exercises_gen import Markdown, Setup, Solution, Tests, Written
+from course_grader.generate import Markdown, Setup, Solution, Tests, Written
 
 ASSIGNMENT = "ch04_conv"
 

@@ -1,9 +1,9 @@
 """Spec of assignment ch05_pooling: the pooling layers of chapter 5."""
 
-from course_lib.exercises_gen import Markdown, Setup, Solution, Tests, Written
+from course_grader.generate import Markdown, Setup, Solution, Tests, Written
 
 ASSIGNMENT = "ch05_pooling"
-_S = "course_lib.grading_tasks.solutions_ch05"
+_S = "solutions/ch05_pooling.py"
 
 CELLS = [
     Markdown(

@@ -1,9 +1,9 @@
 """Spec of assignment ch06_backprop: gates, the affine layer and a two-layer network (chapter 6)."""
 
-from course_lib.exercises_gen import Markdown, Setup, Solution, Tests, Written
+from course_grader.generate import Markdown, Setup, Solution, Tests, Written
 
 ASSIGNMENT = "ch06_backprop"
-_S = "course_lib.grading_tasks.solutions_ch06"
+_S = "solutions/ch06_backprop.py"
 
 CELLS = [
     Markdown(

@@ -1,6 +1,6 @@
 """Spec of assignment ch07_batchnorm: batch normalisation (chapter 7)."""
 
-from course_lib.exercises_gen import Markdown, Setup, Solution, Tests, Written
+from course_grader.generate import Markdown, Setup, Solution, Tests, Written
 
 ASSIGNMENT = "ch07_batchnorm"
 _S = "course_lib.batchnorm"

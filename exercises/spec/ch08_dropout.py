@@ -1,6 +1,6 @@
 """Spec of assignment ch08_dropout: inverted dropout and weight initialisation (chapter 8)."""
 
-from course_lib.exercises_gen import Markdown, Setup, Solution, Tests, Written
+from course_grader.generate import Markdown, Setup, Solution, Tests, Written
 
 ASSIGNMENT = "ch08_dropout"
 

@@ -1,10 +1,10 @@
 """Spec of assignment ch09_architectures: describe, build, run and train a small CNN (chapter 9)."""
 
-from course_lib.exercises_gen import Code, Markdown, Setup, Solution, Tests, Written
-from course_lib.grading_tasks.ch09_architectures import TARGET_ACCURACY, TRAIN_SECONDS, given_source
+from course_grader.generate import Code, Markdown, Setup, Solution, Tests, Written
+from course_grader.tasks.ch09_architectures import TARGET_ACCURACY, TRAIN_SECONDS, given_source
 
 ASSIGNMENT = "ch09_architectures"
-_S = "course_lib.grading_tasks.solutions_ch09"
+_S = "solutions/ch09_architectures.py"
 
 CELLS = [
     Markdown(

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from course_lib import grading
+from course_grader import grading
 
 COURSE = Path(__file__).resolve().parents[2] / "exercises"
 

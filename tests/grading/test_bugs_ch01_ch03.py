@@ -13,7 +13,7 @@ from grading_helpers import (
 )
 from grading_helpers import student_namespace as student
 
-from course_lib import grading
+from course_grader import grading
 
 NS = notebook_namespace("ch01_neuron")  # for ACTIVATIONS in the versions below
 

@@ -17,7 +17,7 @@ from grading_helpers import (
 )
 from numpy.lib.stride_tricks import sliding_window_view
 
-from course_lib import grading
+from course_grader import grading
 
 ASSIGNMENTS = ("ch04_conv", "ch05_pooling", "ch06_backprop")
 _NS = {a: notebook_namespace(a) for a in ASSIGNMENTS}
@@ -545,7 +545,7 @@ def test_size_hint_in_the_forked_runner():
 
 
 def test_size_hint_in_the_trusted_sandbox(tmp_path):
-    from course_lib import sandbox
+    from course_grader import sandbox
 
     source = COURSE / "source" / "ch04_conv" / "ch04_conv.ipynb"
     nb = json.loads(source.read_text(encoding="utf-8"))

@@ -13,7 +13,7 @@ from grading_helpers import (
     student_namespace,
 )
 
-from course_lib import grading
+from course_grader import grading
 
 _NS_CACHE: dict[str, dict] = {}
 
@@ -478,8 +478,8 @@ ALTERNATIVES += [
 
 def test_given_layers_match_the_library():
     """The notebook's compact layers compute what course_lib computes (random inputs, random dout)."""
+    from course_grader.tasks import given_ch09 as g
     from course_lib import backprop, conv, loss, pooling
-    from course_lib.grading_tasks import given_ch09 as g
 
     rng = np.random.default_rng(0)
     x, w, b = rng.standard_normal((2, 3, 7, 6)), rng.standard_normal((4, 3, 3, 3)), rng.standard_normal(4)
@@ -514,8 +514,8 @@ def test_given_layers_match_the_library():
 
 def test_summary_solution_matches_the_library():
     """The model summary agrees with course_lib.architectures.summary on LeNet-5-like and strided nets."""
+    from course_grader.tasks.ch09_architectures import _ARCHS_HIDDEN, _R
     from course_lib.architectures import LayerSpec, ModelSpec, summary
-    from course_lib.grading_tasks.ch09_architectures import _ARCHS_HIDDEN, _R
 
     kinds = {"relu": "ReLU", "pool": "MaxPool2D", "flatten": "Flatten"}
     for arch, shape in _ARCHS_HIDDEN[:2]:

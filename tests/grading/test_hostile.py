@@ -1,7 +1,7 @@
 """Hostile and broken submissions: the trusted grader is never fooled, never stopped, never lost.
 
 In-process tests grade each submission of tests/grading/hostile/cases.py with
-:func:`course_lib.sandbox.grade_submission` (the student's code runs in a sandbox child, the checks
+:func:`course_grader.sandbox.grade_submission` (the student's code runs in a sandbox child, the checks
 here). The nbgrader tests at the end grade a mixed batch through ``course autograde`` once, and
 kill a second run midway and resume it.
 """
@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from course_lib import sandbox
+from course_grader import sandbox
 
 sys.path.insert(0, str(Path(__file__).resolve().parent / "hostile"))
 import cases
@@ -71,10 +71,10 @@ def test_hidden_parts_of_a_good_notebook_score_full_marks(tmp_path):
 
 def test_scan_flags_each_kind_of_tampering_and_attributes_it():
     cells = [
-        (1, "import numpy as xp\nfrom course_lib import grading\n"),
+        (1, "import numpy as xp\nfrom course_grader import grading\n"),
         (3, "def sigmoid_forward(x):\n    xp.allclose = None\n    return x, x\n"),
         (5, "setattr(xp.testing, 'assert_allclose', print)\n"),
-        (7, "import sys\nsys.modules['course_lib.grading'] = None\n"),
+        (7, "import sys\nsys.modules['course_grader.grading'] = None\n"),
         (9, "def tanh_forward(x):\n    from course_lib.neuron import tanh_forward as t\n    return t(x)\n"),
         (11, "grading = None\n"),
     ]
@@ -104,7 +104,7 @@ def test_helper_stubs_expose_helpers_but_not_the_reference():
 def test_wire_format_round_trips_plain_data_and_refuses_objects():
     import numpy as np
 
-    from course_lib import _sandbox_child as wire
+    from course_grader import sandbox_child as wire
 
     value = {"a": (np.arange(6.0).reshape(2, 3).T, np.float32(2), np.array(0.5)), 3: [None, True, 1 + 2j, b"x"]}
     back = wire.decode(wire.encode(value))
@@ -128,7 +128,7 @@ def test_object_arrays_never_cross_the_pipe():
 
     import numpy as np
 
-    from course_lib import _sandbox_child as wire
+    from course_grader import sandbox_child as wire
 
     head = json.dumps({"tree": ["a", 0, "|O", [1]], "sizes": [8]}).encode()
     with pytest.raises(wire.EncodeError, match="unsupported"):
@@ -187,7 +187,7 @@ def test_batch_of_hostile_submissions_killed_midway_and_resumed(tmp_path):
     import subprocess
     import time
 
-    from course_lib import cli
+    from course_grader import cli
 
     course = tmp_path / "course"
     course.mkdir()
@@ -202,7 +202,7 @@ def test_batch_of_hostile_submissions_killed_midway_and_resumed(tmp_path):
         by_name[name].write(course / "submitted" / name / cases.ASSIGNMENT)
     submitted = _tree_digest(course / "submitted")
 
-    cmd = [sys.executable, "-m", "course_lib.cli", "autograde", cases.ASSIGNMENT, "--course", str(course), "--quiet"]
+    cmd = [sys.executable, "-m", "course_grader.cli", "autograde", cases.ASSIGNMENT, "--course", str(course), "--quiet"]
     proc = subprocess.Popen(cmd, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     journals = course / "reports" / cases.ASSIGNMENT
     deadline = time.monotonic() + 300

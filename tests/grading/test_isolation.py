@@ -8,7 +8,7 @@ import sys
 import numpy as np
 from grading_helpers import notebook_namespace
 
-from course_lib import grading
+from course_grader import grading
 
 TASK = "ch02_loss.mse"
 

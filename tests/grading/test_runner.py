@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from grading_helpers import notebook_namespace
 
-from course_lib import cli, grading
+from course_grader import cli, grading
 
 
 class _Interrupt(BaseException):
@@ -80,7 +80,7 @@ def _fake_grade_one(log: Path, parent: int):
         time.sleep(0.05)
         return student, student != "boom", ([f"{student} failed"] if student == "boom" else [])
 
-    _grade_one.__module__, _grade_one.__qualname__ = "course_lib.cli", "_grade_one"  # pickled by name
+    _grade_one.__module__, _grade_one.__qualname__ = "course_grader.cli", "_grade_one"  # pickled by name
     return _grade_one
 
 

@@ -174,7 +174,7 @@ class grading:
 '''
 
 PATCH_GRADER = '''
-import course_lib.grading as g
+import course_grader.grading as g
 g.compare = lambda *a, **k: None
 g._SNAPSHOT["numpy"]["allclose"] = lambda *a, **k: True
 '''
@@ -341,8 +341,8 @@ CASES: list[Case] = [
          ["TAMPERING", "builtins.isinstance"]),
     Case("fake_grading", "rebinds `grading` to a fake returning full marks (stub code)",
          with_extra_cell("setup", FAKE_GRADING, base=release_like), ZERO, ["rebinds the name `grading`"]),
-    Case("patch_grader", "patches course_lib.grading (compare, snapshot) in the kernel",
-         with_extra_cell("setup", PATCH_GRADER), ZERO, ["course_lib.grading", "TAMPERING"]),
+    Case("patch_grader", "patches course_grader.grading (compare, snapshot) in the kernel",
+         with_extra_cell("setup", PATCH_GRADER), ZERO, ["course_grader.grading", "TAMPERING"]),
     Case("import_reference", "relu = the reference implementation (import)",
          with_solution("relu-forward-solution", RELU_REFERENCE), FULL | {"relu-tests": 0.0, "neuron-tests": 0.0},
          ["reference implementation"]),

@@ -9,6 +9,7 @@ runs it; the handed-out layers and ``summary`` are checked against :mod:`course_
 
 from __future__ import annotations
 
+import functools
 import inspect
 import math
 import time
@@ -16,20 +17,20 @@ from typing import Any
 
 import numpy as np
 
-from course_lib import gradcheck
-from course_lib.grading import (
+from course_grader.course import load_course_module
+from course_grader.engine import (
     REF,
     Fail,
     Student,
-    _rng,
-    _task,
     as_array,
     compare,
     compare_alternatives,
+    rng_for,
+    task,
 )
-from course_lib.grading_tasks import given_ch09, solutions_ch09
+from course_lib import gradcheck
 
-A = "ch09_architectures"
+ASSIGNMENT = "ch09_architectures"
 
 #: The network trained on the digits (also defined in the notebook's given cell).
 DIGITS_ARCH: list[dict[str, Any]] = [
@@ -42,14 +43,16 @@ DIGITS_ARCH: list[dict[str, Any]] = [
 TARGET_ACCURACY = 0.90
 TRAIN_SECONDS = 15.0
 
-_GIVEN_NAMES = list(given_ch09.__all__)
+def _given() -> Any:
+    return load_course_module("solutions/ch09_architectures_given.py")
 
 
 def given_source() -> str:
     """The source of the notebook's locked cell: the layer functions and DIGITS_ARCH."""
+    given = _given()
     parts = ["from typing import Any", ""]
-    for name in _GIVEN_NAMES:
-        parts.append(inspect.getsource(getattr(given_ch09, name)).rstrip("\n"))
+    for name in given.__all__:
+        parts.append(inspect.getsource(getattr(given, name)).rstrip("\n"))
         parts.append("\n")
     body = ",\n".join(f"    {d!r}" for d in DIGITS_ARCH)
     parts.append(f"# the network of task 4 (8×8 digits -> 10 classes)\nDIGITS_ARCH = [\n{body},\n]")
@@ -59,14 +62,19 @@ def given_source() -> str:
 def reference_namespace() -> dict[str, Any]:
     """Given layers + model solutions, executed together like the notebook's cells."""
     ns: dict[str, Any] = {"np": np, "Any": Any, "DIGITS_ARCH": [dict(d) for d in DIGITS_ARCH]}
-    ns.update({n: getattr(given_ch09, n) for n in _GIVEN_NAMES})
-    for name in solutions_ch09.__all__:
-        src = inspect.getsource(getattr(solutions_ch09, name))
+    given = _given()
+    solutions = load_course_module("solutions/ch09_architectures.py")
+    ns.update({n: getattr(given, n) for n in given.__all__})
+    for name in solutions.__all__:
+        src = inspect.getsource(getattr(solutions, name))
         exec(compile(src, f"<solution {name}>", "exec", flags=__import__("__future__").annotations.compiler_flag, dont_inherit=True), ns)
     return ns
 
 
-_R = reference_namespace()
+@functools.cache
+def _reference() -> dict[str, Any]:
+    """The reference namespace, built on first use (it needs the course directory)."""
+    return reference_namespace()
 
 
 def _copy_layers(layers: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -114,7 +122,7 @@ _NET_ARCH = [
 
 
 def _net(rng: np.random.Generator, arch: list[dict[str, Any]], in_shape: tuple[int, ...]) -> list[dict[str, Any]]:
-    layers = _R["build_network"](arch, in_shape, int(rng.integers(1 << 30)))
+    layers = _reference()["build_network"](arch, in_shape, int(rng.integers(1 << 30)))
     for layer in layers:  # nonzero biases, so that a forgotten bias shows
         if "b" in layer:
             layer["b"] = rng.standard_normal(layer["b"].shape) * 0.1
@@ -125,11 +133,11 @@ def _net(rng: np.random.Generator, arch: list[dict[str, Any]], in_shape: tuple[i
 # Task 1: summary and build_network
 # ---------------------------------------------------------------------------------------------
 
-_t1 = _task(f"{A}.build", "summary (shapes, parameter counts) and build_network", ["summary", "build_network"], needs=["architectures"])
+_t1 = task(f"{ASSIGNMENT}.build", "summary (shapes, parameter counts) and build_network", ["summary", "build_network"], needs=["architectures"])
 
 
 def _check_summary(S: Student, arch: list[dict[str, Any]], shape: tuple[int, ...]) -> None:
-    expected = _R["summary"](arch, shape)
+    expected = _reference()["summary"](arch, shape)
     got = S.fn("summary")([dict(d) for d in arch], tuple(shape))
     ctx = f"{_arch_text(arch)} on input {tuple(shape)}"
     if not isinstance(got, list | tuple) or len(got) != len(expected):
@@ -163,7 +171,7 @@ def _check_build(S: Student, arch: list[dict[str, Any]], shape: tuple[int, ...],
     ctx = f"{_arch_text(arch)} on input {tuple(shape)}, seed {seed}"
     got = S.fn("build_network")([dict(d) for d in arch], tuple(shape), seed)
     again = S.fn("build_network")([dict(d) for d in arch], tuple(shape), seed)
-    expected = _R["build_network"](arch, shape, seed)
+    expected = _reference()["build_network"](arch, shape, seed)
     if not isinstance(got, list) or len(got) != len(expected):
         raise Fail(f"build_network must return a list with one dict per layer ({len(expected)}), got {type(got).__name__} ({ctx})")
     for i, (g, e) in enumerate(zip(got, expected)):
@@ -219,7 +227,7 @@ def _t1_build_hidden(S: Student) -> None:
 # Task 2: model_forward / model_backward
 # ---------------------------------------------------------------------------------------------
 
-_t2 = _task(f"{A}.model", "model_forward and model_backward", ["model_forward", "model_backward"], needs=["architectures"])
+_t2 = task(f"{ASSIGNMENT}.model", "model_forward and model_backward", ["model_forward", "model_backward"], needs=["architectures"])
 
 
 def _forward(S: Student, layers: list[dict[str, Any]], x: np.ndarray, mode: str, seed: int) -> tuple[np.ndarray, Any]:
@@ -231,18 +239,18 @@ def _forward(S: Student, layers: list[dict[str, Any]], x: np.ndarray, mode: str,
 
 def _check_forward(S: Student, layers: list[dict[str, Any]], x: np.ndarray, mode: str, seed: int) -> None:
     ctx = f"{_arch_text(layers)}, x of shape {x.shape}, mode={mode!r}, seed={seed}"
-    expected, _ = _R["model_forward"](_copy_layers(layers), x.copy(), mode=mode, seed=seed)
+    expected, _ = _reference()["model_forward"](_copy_layers(layers), x.copy(), mode=mode, seed=seed)
     got, _ = _forward(S, layers, x, mode, seed)
     other = "test" if mode == "train" else "train"
-    alt = {f"the dropout layers run in {other} mode: pass `mode` on to dropout_forward": _R["model_forward"](_copy_layers(layers), x.copy(), mode=other, seed=seed)[0]}
+    alt = {f"the dropout layers run in {other} mode: pass `mode` on to dropout_forward": _reference()["model_forward"](_copy_layers(layers), x.copy(), mode=other, seed=seed)[0]}
     compare_alternatives(got, expected, "scores from model_forward", alt, context=ctx)
 
 
 def _check_backward(S: Student, layers: list[dict[str, Any]], x: np.ndarray, seed: int, dseed: int) -> None:
     ctx = f"{_arch_text(layers)}, x of shape {x.shape}, mode='train', seed={seed}, random dscores"
-    scores, caches = _R["model_forward"](_copy_layers(layers), x.copy(), mode="train", seed=seed)
+    scores, caches = _reference()["model_forward"](_copy_layers(layers), x.copy(), mode="train", seed=seed)
     dscores = np.random.default_rng(dseed).standard_normal(scores.shape)
-    edx, egrads = _R["model_backward"](dscores.copy(), caches)
+    edx, egrads = _reference()["model_backward"](dscores.copy(), caches)
     _, mine = _forward(S, layers, x, "train", seed)
     res = S.fn("model_backward")(dscores.copy(), mine)
     if not isinstance(res, tuple | list) or len(res) != 2:
@@ -337,7 +345,7 @@ def _t2_bwd_visible(S: Student) -> None:
 
 @_t2.check("model_forward on random nets (batch of 1, odd sizes, strided conv, two dropout layers)", 0.5, hidden=True)
 def _t2_fwd_hidden(S: Student) -> None:
-    rng = _rng(A, "forward")
+    rng = rng_for(ASSIGNMENT, "forward")
     arch = [{"type": "dropout", "keep_prob": 0.8}, *_ARCHS_HIDDEN[1][0]]
     for n in (1, 3):
         layers = _net(rng, arch, (2, 11, 9))
@@ -348,7 +356,7 @@ def _t2_fwd_hidden(S: Student) -> None:
 
 @_t2.check("model_backward vs numerical gradients of your model_forward and vs the reference (random nets)", 1.5, hidden=True)
 def _t2_bwd_hidden(S: Student) -> None:
-    rng = _rng(A, "backward")
+    rng = rng_for(ASSIGNMENT, "backward")
     arch = [{"type": "conv", "filters": 2, "kernel": 3, "stride": 2, "pad": 1}, {"type": "relu"}, {"type": "pool"},
             {"type": "dropout", "keep_prob": 0.6}, {"type": "flatten"}, {"type": "affine", "units": 3}]
     layers = _net(rng, arch, (1, 5, 6))
@@ -363,7 +371,7 @@ def _t2_bwd_hidden(S: Student) -> None:
 # Task 3: train_step
 # ---------------------------------------------------------------------------------------------
 
-_t3 = _task(f"{A}.train_step", "one training step (forward, loss, backward, SGD update)", ["train_step"], needs=["architectures"])
+_t3 = task(f"{ASSIGNMENT}.train_step", "one training step (forward, loss, backward, SGD update)", ["train_step"], needs=["architectures"])
 
 
 def _check_steps(S: Student, layers: list[dict[str, Any]], batches: list[tuple[np.ndarray, np.ndarray]], lr: float) -> None:
@@ -371,14 +379,14 @@ def _check_steps(S: Student, layers: list[dict[str, Any]], batches: list[tuple[n
     prev_grads: list[dict[str, np.ndarray]] | None = None
     for k, (x, y) in enumerate(batches):
         ctx = f"{_arch_text(layers)}, step {k + 1} of {len(batches)}, x of shape {x.shape}, learning_rate={lr}, seed={k}"
-        exp_loss, exp_layers = _R["train_step"](_copy_layers(theirs), x.copy(), y.copy(), learning_rate=lr, seed=k)
+        exp_loss, exp_layers = _reference()["train_step"](_copy_layers(theirs), x.copy(), y.copy(), learning_rate=lr, seed=k)
         # the mistakes, from the state both runs share at this step
-        scores, caches = _R["model_forward"](_copy_layers(theirs), x.copy(), mode="train", seed=k)
-        _, dsc = _R["softmax_cross_entropy"](scores, y)
-        _, grads = _R["model_backward"](dsc, caches)
-        s_eval, c_eval = _R["model_forward"](_copy_layers(theirs), x.copy(), mode="test", seed=k)
-        eval_loss, d_eval = _R["softmax_cross_entropy"](s_eval, y)
-        _, g_eval = _R["model_backward"](d_eval, c_eval)
+        scores, caches = _reference()["model_forward"](_copy_layers(theirs), x.copy(), mode="train", seed=k)
+        _, dsc = _reference()["softmax_cross_entropy"](scores, y)
+        _, grads = _reference()["model_backward"](dsc, caches)
+        s_eval, c_eval = _reference()["model_forward"](_copy_layers(theirs), x.copy(), mode="test", seed=k)
+        eval_loss, d_eval = _reference()["softmax_cross_entropy"](s_eval, y)
+        _, g_eval = _reference()["model_backward"](d_eval, c_eval)
         res = S.fn("train_step")(_copy_layers(mine), x.copy(), y.copy(), learning_rate=lr, seed=k)
         if not isinstance(res, tuple | list) or len(res) != 2:
             raise Fail(f"train_step must return a pair (loss, new_layers), got {type(res).__name__}")
@@ -421,7 +429,7 @@ def _t3_visible(S: Student) -> None:
 
 @_t3.check("three steps in a row (the state carries over, nothing accumulates); other nets and rates", 1.5, hidden=True)
 def _t3_hidden(S: Student) -> None:
-    rng = _rng(A, "train_step")
+    rng = rng_for(ASSIGNMENT, "train_step")
     _check_steps(S, _net(rng, _NET_ARCH, (1, 6, 6)), _batches(rng, 5, (1, 6, 6), 4, 3), 0.05)
     arch, shape = _ARCHS_HIDDEN[1]
     _check_steps(S, _net(rng, arch, shape), _batches(rng, 1, shape, 7, 2), 0.2)
@@ -431,7 +439,7 @@ def _t3_hidden(S: Student) -> None:
 # Task 4: train on the digits
 # ---------------------------------------------------------------------------------------------
 
-_t4 = _task(f"{A}.digits", f"train DIGITS_ARCH on the 8×8 digits to {TARGET_ACCURACY:.0%} test accuracy", ["train_digits"], needs=["architectures", "data"])
+_t4 = task(f"{ASSIGNMENT}.digits", f"train DIGITS_ARCH on the 8×8 digits to {TARGET_ACCURACY:.0%} test accuracy", ["train_digits"], needs=["architectures", "data"])
 
 
 def _digits() -> Any:
@@ -443,14 +451,14 @@ def _train_and_score(S: Student, seed: int) -> float:
     t0 = time.perf_counter()
     layers = S.fn("train_digits")(data.X_train.copy(), data.y_train.copy(), seed)
     seconds = time.perf_counter() - t0
-    expected = _R["build_network"](DIGITS_ARCH, data.X_train.shape[1:], 0)
+    expected = _reference()["build_network"](DIGITS_ARCH, data.X_train.shape[1:], 0)
     if not isinstance(layers, list) or len(layers) != len(expected):
         raise Fail(f"train_digits must return the trained layers of DIGITS_ARCH (a list of {len(expected)} dicts)")
     for i, (g, e) in enumerate(zip(layers, expected)):
         for key in ("w", "b"):
             if key in e and (not isinstance(g, dict) or key not in g or np.shape(g[key]) != e[key].shape):
                 raise Fail(f"layer {i} of the result must have {key!r} of shape {e[key].shape} (the DIGITS_ARCH network)")
-    scores, _ = _R["model_forward"](_copy_layers(layers), data.X_test.copy(), mode="test", seed=0)
+    scores, _ = _reference()["model_forward"](_copy_layers(layers), data.X_test.copy(), mode="test", seed=0)
     acc = float(np.mean(scores.argmax(axis=1) == data.y_test))
     if acc < TARGET_ACCURACY:
         raise Fail(

@@ -1,6 +1,6 @@
 """Grading of assignment ch05_pooling: max pooling forward/backward, average pooling.
 
-Registered in :data:`course_lib.grading.TASKS` when :mod:`course_lib.grading` is imported. The
+Registered in :data:`course_grader.grading.TASKS` when :mod:`course_grader.grading` is imported. The
 known mistakes are computed on the same input by :func:`_max_backward_variant`, so a message names
 a bug only when the student's numbers are exactly what it produces.
 """
@@ -11,13 +11,13 @@ from typing import Any
 
 import numpy as np
 
-from course_lib.grading import Student, _rng, _task, check_pair, ref
-from course_lib.grading_tasks._common import (
+from course_grader.checks import (
     Case,
     backward_matches,
     expect_value_error,
     forward_matches,
 )
+from course_grader.engine import Student, check_pair, ref, rng_for, task
 
 ASSIGNMENT = "ch05_pooling"
 
@@ -83,7 +83,7 @@ def _fwd_bugs(kind: str) -> Any:
 # Task 1: max pooling forward
 # =============================================================================================
 
-_maxf = _task(f"{ASSIGNMENT}.max_forward", "max_pool_forward", ["pool_geometry", "max_pool_forward"], needs=["pooling"])
+_maxf = task(f"{ASSIGNMENT}.max_forward", "max_pool_forward", ["pool_geometry", "max_pool_forward"], needs=["pooling"])
 
 _X_FIXED = np.array(
     [[[[1.0, 5.0, 2.0, 0.0], [3.0, -1.0, 4.0, 6.0], [7.0, 2.0, -3.0, 1.0], [0.0, 8.0, 2.0, 2.5]],
@@ -99,7 +99,7 @@ def _maxf_visible(S: Student) -> None:
 
 @_maxf.check("random shapes: batch of 1, overlapping windows, floor, a 2×3 window", 1.5, hidden=True)
 def _maxf_hidden(S: Student) -> None:
-    rng = _rng(ASSIGNMENT, "max forward")
+    rng = rng_for(ASSIGNMENT, "max forward")
     for case in _pool_cases(rng, lambda shape: rng.standard_normal(shape)):
         forward_matches(S, "max_pool_forward", _ref_max, case, _fwd_bugs("max"))
 
@@ -115,7 +115,7 @@ def _maxf_error(S: Student) -> None:
 # Task 2: max pooling backward
 # =============================================================================================
 
-_maxb = _task(f"{ASSIGNMENT}.max_backward", "max_pool_backward", ["max_pool_forward", "max_pool_backward"], needs=["pooling"])
+_maxb = task(f"{ASSIGNMENT}.max_backward", "max_pool_backward", ["max_pool_forward", "max_pool_backward"], needs=["pooling"])
 
 
 def _max_backward_variant(x: np.ndarray, dout: np.ndarray, kw: dict[str, Any], mode: str) -> np.ndarray:
@@ -194,25 +194,25 @@ def _maxb_ties_visible(S: Student) -> None:
 
 @_maxb.check("dx vs numerical gradients of your forward (random shapes, overlapping windows)", 1, hidden=True)
 def _maxb_numeric(S: Student) -> None:
-    for k, (label, inputs, kw) in enumerate(_pool_cases(_rng(ASSIGNMENT, "max numeric"))):
+    for k, (label, inputs, kw) in enumerate(_pool_cases(rng_for(ASSIGNMENT, "max numeric"))):
         check_pair(S, "max_pool_forward", "max_pool_backward", inputs, kwargs=kw, seed=k, context=f"{label}, {kw}")
 
 
 @_maxb.check("dx matches the reference (random shapes, random upstream gradient)", 1, hidden=True)
 def _maxb_reference(S: Student) -> None:
-    _max_reference(S, _pool_cases(_rng(ASSIGNMENT, "max reference")))
+    _max_reference(S, _pool_cases(rng_for(ASSIGNMENT, "max reference")))
 
 
 @_maxb.check("ties after a ReLU: many windows full of zeros (first maximum gets the gradient)", 0.5, hidden=True)
 def _maxb_relu(S: Student) -> None:
-    rng = _rng(ASSIGNMENT, "relu ties")
+    rng = rng_for(ASSIGNMENT, "relu ties")
     cases = _pool_cases(rng, lambda shape: np.maximum(np.round(rng.standard_normal(shape), 1), 0.0) * (rng.random(shape) < 0.5))
     _max_reference(S, cases, seed=10)
 
 
 @_maxb.check("overlapping windows that share their maximum add up their gradients", 0.5, hidden=True)
 def _maxb_overlap(S: Student) -> None:
-    rng = _rng(ASSIGNMENT, "overlap")
+    rng = rng_for(ASSIGNMENT, "overlap")
     x = _distinct(rng, (2, 1, 5, 5)) * 0.1
     x[:, :, 2, 2] = 10.0  # the maximum of all four overlapping 3×3 windows
     x[1, 0, 0, 4] = 9.0   # and one shared by two windows
@@ -224,7 +224,7 @@ def _maxb_overlap(S: Student) -> None:
 # Task 3: average pooling
 # =============================================================================================
 
-_avg = _task(f"{ASSIGNMENT}.avg_pool", "average pooling forward and backward", ["avg_pool_forward", "avg_pool_backward"], needs=["pooling"])
+_avg = task(f"{ASSIGNMENT}.avg_pool", "average pooling forward and backward", ["avg_pool_forward", "avg_pool_backward"], needs=["pooling"])
 
 
 def _avg_bwd_bugs(inp: dict[str, np.ndarray], kw: dict[str, Any], dout: np.ndarray) -> dict[str, dict[str, Any]]:
@@ -259,21 +259,21 @@ def _avg_bwd_visible(S: Student) -> None:
 
 @_avg.check("avg_pool_forward on random shapes (batch of 1, overlapping windows, floor, 2×3 window)", 0.5, hidden=True)
 def _avg_fwd_hidden(S: Student) -> None:
-    rng = _rng(ASSIGNMENT, "avg forward")
+    rng = rng_for(ASSIGNMENT, "avg forward")
     for case in _pool_cases(rng, lambda shape: rng.standard_normal(shape)):
         forward_matches(S, "avg_pool_forward", _ref_avg, case, _fwd_bugs("avg"))
 
 
 @_avg.check("avg_pool_backward vs numerical gradients of your forward (random shapes)", 0.5, hidden=True)
 def _avg_numeric(S: Student) -> None:
-    rng = _rng(ASSIGNMENT, "avg numeric")
+    rng = rng_for(ASSIGNMENT, "avg numeric")
     for k, (label, inputs, kw) in enumerate(_pool_cases(rng, lambda shape: rng.standard_normal(shape))):
         check_pair(S, "avg_pool_forward", "avg_pool_backward", inputs, kwargs=kw, seed=k, context=f"{label}, {kw}")
 
 
 @_avg.check("avg_pool_backward matches the reference (random shapes, random upstream gradient)", 1, hidden=True)
 def _avg_reference(S: Student) -> None:
-    rng = _rng(ASSIGNMENT, "avg reference")
+    rng = rng_for(ASSIGNMENT, "avg reference")
     for k, case in enumerate(_pool_cases(rng, lambda shape: rng.standard_normal(shape))):
         backward_matches(S, "avg_pool_forward", "avg_pool_backward", _ref_avg, ref("pooling", "avg_pool_backward"),
                          case, bugs=_avg_bwd_bugs, seed=k)

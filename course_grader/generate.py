@@ -3,15 +3,15 @@
 One source of truth: a spec lists the cells of an assignment (text, the functions to implement, the
 tests, the written questions); the *solution* of a function is the body of the reference function
 in ``course_lib`` (read with :func:`inspect.getsource`, never a pasted copy), and the points of a
-test cell are the points of the sub-checks that :mod:`course_lib.grading` registers for the task.
+test cell are the points of the sub-checks that :mod:`course_grader.grading` registers for the task.
 So a change to the library or to the grader shows up in the notebooks at the next
-``python -m course_lib.exercises_gen``, and ``tests/grading/test_generated.py`` fails while the
+``python -m course_grader.generate``, and ``tests/grading/test_generated.py`` fails while the
 committed notebooks are stale.
 
 Cell kinds (nbgrader metadata in brackets):
 
 - :class:`Markdown` — free text;
-- :class:`Setup` — the locked first code cell: imports, with ``course_lib.grading`` imported
+- :class:`Setup` — the locked first code cell: imports, with ``course_grader.grading`` imported
   before any student code runs;
 - :class:`Solution` — "autograded answer": signature + docstring of each reference function, the
   body between ``### BEGIN SOLUTION`` / ``### END SOLUTION`` (nbgrader replaces it with
@@ -40,6 +40,9 @@ from typing import Any
 
 import nbformat
 
+from course_grader.course import find_course, load_course_module, using
+from course_grader.tasks import ASSIGNMENTS
+
 __all__ = [
     "ASSIGNMENTS",
     "Code",
@@ -57,22 +60,12 @@ __all__ = [
     "write_all",
 ]
 
-ASSIGNMENTS = (
-    "ch01_neuron",
-    "ch02_loss",
-    "ch03_gradient_descent",
-    "ch04_conv",
-    "ch05_pooling",
-    "ch06_backprop",
-    "ch07_batchnorm",
-    "ch08_dropout",
-    "ch09_architectures",
-)
 
 
 def course_dir() -> Path:
-    """The nbgrader course directory ``exercises/`` of this repository."""
-    return Path(__file__).resolve().parents[1] / "exercises"
+    """The course directory (``--course``, ``COURSE_DIR`` or the working directory; see
+    :func:`course_grader.course.find_course`)."""
+    return find_course()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -160,8 +153,13 @@ def _unique(ctx: _Context, cell_id: str) -> str:
 # ---------------------------------------------------------------------------------------------
 
 def _resolve(ref: str) -> tuple[Any, Any]:
+    """``"course_lib.conv:conv_forward_naive"`` (a public library function) or
+    ``"solutions/ch05_pooling.py:pool_geometry"`` (a file of the course's solutions/)."""
     module_name, _, attr = ref.partition(":")
-    module = importlib.import_module(module_name)
+    if module_name.endswith(".py"):
+        module = load_course_module(module_name)
+    else:
+        module = importlib.import_module(module_name)
     obj = module
     for part in attr.split("."):
         obj = getattr(obj, part)
@@ -201,8 +199,13 @@ def _free_names(body: str) -> set[str]:
 
 
 def _import_line(module: Any, name: str) -> str:
-    """``from X import name`` with X the module that defines ``name`` (else ``module``)."""
+    """``from X import name`` with X ``course_lib.validate`` if it holds ``name``, else the module
+    that defines ``name``, else ``module``."""
     obj = getattr(module, name)
+    from course_lib import validate
+
+    if name in validate.__all__ and getattr(validate, name) is obj:
+        return f"from course_lib.validate import {name}"
     origin = getattr(obj, "__module__", None)
     if isinstance(origin, str) and origin not in ("builtins", "__main__"):
         with contextlib.suppress(ImportError):
@@ -257,7 +260,7 @@ def _short(task_id: str) -> str:
 
 def render(cells: Sequence[Any], assignment: str) -> nbformat.NotebookNode:
     """Build the source notebook of ``assignment`` from its spec cells."""
-    from course_lib import grading  # the registry of tasks and their points
+    from course_grader import grading  # the registry of tasks and their points
 
     ctx = _Context()
     nb = nbformat.v4.new_notebook()
@@ -350,7 +353,7 @@ def render(cells: Sequence[Any], assignment: str) -> nbformat.NotebookNode:
     if setup is not None:
         spec_cell, index = setup
         std = sorted(x for x in ctx.header_imports if x.split()[1].split(".")[0] in sys.stdlib_module_names)
-        own = sorted(set(ctx.header_imports) - set(std) | {"from course_lib import grading"})
+        own = sorted(set(ctx.header_imports) - set(std) | {"from course_grader import grading"})
         src = "from __future__ import annotations\n\n"
         if std:
             src += "\n".join(std) + "\n\n"
@@ -383,8 +386,9 @@ def available(root: Path | None = None) -> list[str]:
 
 def build_notebook(assignment: str, root: Path | None = None) -> str:
     """The source notebook of ``assignment`` as JSON text (deterministic)."""
-    spec = load_spec(assignment, root)
-    nb = render(spec.CELLS, assignment)
+    with using(root or course_dir()) as root:
+        spec = load_spec(assignment, root)
+        nb = render(spec.CELLS, assignment)
     nbformat.validate(nb)
     return nbformat.writes(nb) + "\n"
 
@@ -419,26 +423,31 @@ def stale_notebooks(root: Path | None = None) -> list[str]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m course_lib.exercises_gen [--check] [ASSIGNMENT ...]``."""
+    """``python -m course_grader.generate [--check] [ASSIGNMENT ...]``."""
     p = argparse.ArgumentParser(
-        prog="python -m course_lib.exercises_gen",
+        prog="python -m course_grader.generate",
         description="Generate exercises/source/<assignment>/<assignment>.ipynb from exercises/spec/.",
     )
     p.add_argument("assignments", nargs="*", help="default: every assignment with a spec")
     p.add_argument("--check", action="store_true", help="only report stale notebooks; exit 1 if any")
+    p.add_argument("--course", help="course directory (default: found from the working directory)")
     args = p.parse_args(argv)
+    root = find_course(args.course)
     if args.check:
-        stale = stale_notebooks()
+        stale = stale_notebooks(root)
         for a in stale:
-            print(f"stale: {a} (run python -m course_lib.exercises_gen)")
+            print(f"stale: {a} (run python -m course_grader.generate)")
         return 1 if stale else 0
-    for path in write_all(args.assignments or None):
+    changed = write_all(args.assignments or None, root)
+    for path in changed:
         print(f"wrote {path}")
+    if not changed:
+        print(f"every source notebook in {root / 'source'} is up to date")
     return 0
 
 
 if __name__ == "__main__":
-    # the specs import the cell classes from course_lib.exercises_gen, not from __main__
-    from course_lib.exercises_gen import main as _main
+    # the specs import the cell classes from course_grader.generate, not from __main__
+    from course_grader.generate import main as _main
 
     sys.exit(_main())

@@ -116,12 +116,12 @@ class Fail(Exception):
     """A sub-check failed; the message tells the student what and (where known) why."""
 
 
-class _NotImplemented(Exception):
-    pass
+class NotImplementedByStudent(Exception):
+    """The student's function still raises ``NotImplementedError`` (the template's stub)."""
 
 
-class _Missing(Exception):
-    pass
+class MissingFunction(Exception):
+    """The notebook does not define a function a task needs (or the name is not a function)."""
 
 
 @dataclass
@@ -231,7 +231,8 @@ class Task:
 TASKS: dict[str, Task] = {}
 
 
-def _task(task_id: str, title: str, functions: Sequence[str], needs: Sequence[str] = ()) -> Task:
+def task(task_id: str, title: str, functions: Sequence[str], needs: Sequence[str] = ()) -> Task:
+    """Register a new task in :data:`TASKS` (task modules call this once per task)."""
     if task_id in TASKS:
         raise ValueError(f"task {task_id!r} registered twice")
     t = Task(task_id, title, tuple(functions), needs=tuple(needs))
@@ -286,9 +287,9 @@ class Student:
     def fn(self, name: str, mutable: Sequence[str] = ()) -> Callable[..., Any]:
         f = self._ns.get(name)
         if f is None:
-            raise _Missing(f"there is no function `{name}`: define it (keep the name from the template)")
+            raise MissingFunction(f"there is no function `{name}`: define it (keep the name from the template)")
         if not callable(f):
-            raise _Missing(f"`{name}` is a {type(f).__name__}, not a function")
+            raise MissingFunction(f"`{name}` is a {type(f).__name__}, not a function")
 
         def call(*args: Any, **kwargs: Any) -> Any:
             try:
@@ -304,7 +305,7 @@ class Student:
             except NotImplementedError as e:
                 where = _student_frame(e.__traceback__)
                 inner = where.split(",")[0].removeprefix("in ") if where else name
-                raise _NotImplemented(
+                raise NotImplementedByStudent(
                     f"{inner} is not implemented yet: replace `raise NotImplementedError()` "
                     "with your code"
                 ) from None
@@ -361,9 +362,9 @@ def _execute(check: Check, namespace: Mapping[str, Any]) -> dict[str, Any]:
         np_err = np.seterr(over="warn", divide="warn", invalid="warn", under="ignore")
         try:
             check.run(Student(namespace))
-        except _NotImplemented as e:
+        except NotImplementedByStudent as e:
             status, message = "not implemented", str(e)
-        except _Missing as e:
+        except MissingFunction as e:
             status, message = "missing", str(e)
         except Fail as e:
             status, message = "fail", str(e)
@@ -549,7 +550,7 @@ def grade(task_id: str, namespace: Mapping[str, Any], *, hidden: bool = False) -
 # Comparison helpers used by the checks
 # ---------------------------------------------------------------------------------------------
 
-def _rng(*parts: object) -> np.random.Generator:
+def rng_for(*parts: object) -> np.random.Generator:
     """A generator seeded from the check's name: the same inputs on every run and machine."""
     return np.random.default_rng(zlib.crc32("/".join(map(str, parts)).encode()))
 
@@ -703,7 +704,7 @@ def check_against_reference(
         raise Fail(f"{forward} must return a pair (out, cache), got {type(res).__name__}")
     out, cache = res
     compare(out, ref_out, f"{forward} output", context=context)
-    dout = _rng("dout", seed, forward).standard_normal(np.shape(ref_out))
+    dout = rng_for("dout", seed, forward).standard_normal(np.shape(ref_out))
     ref_grads = ref_backward(dout.copy(), ref_cache)
     if not isinstance(ref_grads, tuple | list):
         ref_grads = (ref_grads,)
@@ -756,446 +757,3 @@ def compare_alternatives(
             if v.shape == a.shape and np.allclose(a, v, rtol=1e-6, atol=1e-9):
                 raise Fail(f"{e}\n  recognised mistake: {text}") from None
         raise
-
-
-# =============================================================================================
-# Chapter 3: gradient descent (update rules ``update(w, dw, config) -> (w, config)``)
-# =============================================================================================
-
-_OPT_STATE = {"sgd_momentum": ("velocity",), "rmsprop": ("cache",), "adam": ("m", "v", "t")}
-
-
-def _opt_bugs(rule: str, w: np.ndarray, dw: np.ndarray, cfg: Mapping[str, Any]) -> dict[str, Any]:
-    """Results of common wrong versions of one update step (for 'recognised mistake')."""
-    gd = REF["gradient_descent"]
-    full = dict(gd.DEFAULTS[rule]) | {k: v for k, v in cfg.items()}
-    lr = full["learning_rate"]
-    bugs: dict[str, Any] = {"the update has the wrong sign (it climbs the gradient)": w + (_ref_step(rule, w, dw, cfg) - w) * -1}
-    if rule == "sgd_momentum":
-        v = full.get("velocity", np.zeros_like(w))
-        mu = full["momentum"]
-        bugs["the old velocity is ignored (plain SGD step)"] = w - lr * dw
-        bugs["the velocity is updated but w moves by the OLD velocity"] = w + v
-        bugs["v = mu*v - dw, without the learning rate"] = w + mu * v - dw
-    elif rule == "rmsprop":
-        cache = full.get("cache", np.zeros_like(w))
-        rho, eps = full["decay_rate"], full["epsilon"]
-        new = rho * cache + (1 - rho) * dw * dw
-        bugs["the step divides by the cache itself instead of its square root"] = w - lr * dw / (new + eps)
-        bugs["the cache averages dw instead of dw²"] = w - lr * dw / (np.sqrt(np.abs(rho * cache + (1 - rho) * dw)) + eps)
-        bugs["decay_rate and 1 - decay_rate are swapped"] = w - lr * dw / (np.sqrt((1 - rho) * cache + rho * dw * dw) + eps)
-    elif rule == "adam":
-        b1, b2, eps = full["beta1"], full["beta2"], full["epsilon"]
-        m0 = full.get("m", np.zeros_like(w))
-        v0 = full.get("v", np.zeros_like(w))
-        t = int(full.get("t", 0)) + 1
-        m = b1 * m0 + (1 - b1) * dw
-        v = b2 * v0 + (1 - b2) * dw * dw
-        bugs["the bias correction is missing (m and v used directly)"] = w - lr * m / (np.sqrt(v) + eps)
-        bugs["the step counter t is not incremented before the bias correction"] = (
-            w - lr * (m / (1 - b1 ** max(t - 1, 1))) / (np.sqrt(v / (1 - b2 ** max(t - 1, 1))) + eps)
-        )
-        bugs["beta1 and beta2 are swapped"] = w - lr * ((b2 * m0 + (1 - b2) * dw) / (1 - b2**t)) / (
-            np.sqrt((b1 * v0 + (1 - b1) * dw * dw) / (1 - b1**t)) + eps
-        )
-    return bugs
-
-
-def _ref_step(rule: str, w: np.ndarray, dw: np.ndarray, cfg: Mapping[str, Any]) -> np.ndarray:
-    return ref("gradient_descent", rule)(w.copy(), dw.copy(), _copy_cfg(cfg))[0]
-
-
-def _copy_cfg(cfg: Mapping[str, Any] | None) -> dict[str, Any] | None:
-    if cfg is None:
-        return None
-    return {k: (v.copy() if isinstance(v, np.ndarray) else v) for k, v in cfg.items()}
-
-
-def _run_optimizer(
-    S: Student, rule: str, w0: np.ndarray, dws: Sequence[np.ndarray], config: Mapping[str, Any] | None, context: str
-) -> None:
-    """Take ``len(dws)`` steps with the student's rule and the reference; compare w and the state."""
-    reference = ref("gradient_descent", rule)
-    update = S.fn(rule, mutable=("config",))
-    w_ref, cfg_ref = w0.copy(), _copy_cfg(config)
-    w_st, cfg_st = w0.copy(), _copy_cfg(config)
-    for k, dw in enumerate(dws, start=1):
-        step = f"{context}, step {k} of {len(dws)}"
-        try:
-            bugs = _opt_bugs(rule, w_st, dw, cfg_st or {})
-        except Exception:  # a malformed student state: no recognition, no crash
-            bugs = {}
-        w_ref, cfg_ref = reference(w_ref, dw.copy(), cfg_ref)
-        res = update(w_st, dw.copy(), cfg_st)
-        if not isinstance(res, tuple | list) or len(res) != 2:
-            raise Fail(f"{rule} must return a pair (next_w, config), got {type(res).__name__}")
-        w_new, cfg_new = res
-        compare_alternatives(w_new, w_ref, "next_w", bugs, context=step)
-        if not isinstance(cfg_new, dict):
-            raise Fail(f"{rule} must return the config dict as second value, got {type(cfg_new).__name__}")
-        for key in _OPT_STATE[rule]:
-            if key not in cfg_new:
-                raise Fail(
-                    f"the returned config has no {key!r} ({step}): store the state there, the next "
-                    "call needs it"
-                )
-            compare(cfg_new[key], cfg_ref[key], f"config[{key!r}]", context=step)
-        w_st, cfg_st = np.asarray(w_new, dtype=np.float64), cfg_new
-
-
-def _optimizer_task(rule: str, title: str, hyper: dict[str, float]) -> None:
-    t = _task(f"ch03_gradient_descent.{rule}", title, [rule], needs=["gradient_descent"])
-
-    @t.check(f"one step of {rule} on a fixed 2×3 example, config {hyper}", 1)
-    def visible(S: Student) -> None:
-        w = np.linspace(-0.4, 0.6, 6).reshape(2, 3)
-        dw = np.linspace(-0.6, 0.4, 6).reshape(2, 3)
-        _run_optimizer(S, rule, w, [dw], hyper, "w = linspace(-0.4, 0.6, 6).reshape(2, 3)")
-
-    @t.check("two steps on the same example: the state in config carries over", 0.5)
-    def visible2(S: Student) -> None:
-        w = np.linspace(-0.4, 0.6, 6).reshape(2, 3)
-        dws = [np.linspace(-0.6, 0.4, 6).reshape(2, 3), np.linspace(0.3, -0.2, 6).reshape(2, 3)]
-        _run_optimizer(S, rule, w, dws, hyper, "fixed 2×3 example")
-
-    @t.check("five steps on a random 4×7 parameter with other hyperparameters", 1, hidden=True)
-    def hidden_steps(S: Student) -> None:
-        rng = _rng(rule, "steps")
-        other = {k: (v * 0.5 if k == "learning_rate" else v) for k, v in hyper.items()}
-        for k in other:
-            if k in ("momentum", "beta1"):
-                other[k] = 0.8
-            elif k in ("decay_rate", "beta2"):
-                other[k] = 0.95
-        w = rng.standard_normal((4, 7))
-        dws = [rng.standard_normal((4, 7)) * s for s in (1.0, 3.0, 0.1, 1.0, 2.0)]
-        _run_optimizer(S, rule, w, dws, other, f"config {other}")
-
-    @t.check("config=None uses the documented defaults (three steps, a vector of 5)", 0.5, hidden=True)
-    def hidden_defaults(S: Student) -> None:
-        rng = _rng(rule, "defaults")
-        w = rng.standard_normal(5)
-        dws = [rng.standard_normal(5) for _ in range(3)]
-        _run_optimizer(S, rule, w, dws, None, "config=None")
-
-    @t.check("a 1×1 parameter and gradients of very different sizes", 0.5, hidden=True)
-    def hidden_scales(S: Student) -> None:
-        w = np.array([[0.5]])
-        dws = [np.array([[1e3]]), np.array([[-1e-3]]), np.array([[2.0]])]
-        _run_optimizer(S, rule, w, dws, hyper, "w of shape (1, 1)")
-
-
-_optimizer_task("sgd_momentum", "SGD with momentum", {"learning_rate": 0.1, "momentum": 0.9})
-_optimizer_task("rmsprop", "RMSProp", {"learning_rate": 0.01, "decay_rate": 0.9, "epsilon": 1e-8})
-_optimizer_task("adam", "Adam", {"learning_rate": 0.01, "beta1": 0.9, "beta2": 0.999, "epsilon": 1e-8})
-
-
-# =============================================================================================
-# Generic layer and loss tasks
-# =============================================================================================
-
-Case = tuple[str, dict[str, np.ndarray], dict[str, Any]]
-
-
-def _first(res: Any, fname: str) -> Any:
-    if not isinstance(res, tuple | list) or len(res) != 2:
-        raise Fail(f"{fname} must return a pair (out, cache), got {type(res).__name__}")
-    return res[0]
-
-
-def _layer_task(
-    task_id: str,
-    title: str,
-    module: str,
-    forward: str,
-    backward: str,
-    visible: Callable[[], Case],
-    hidden: Callable[[np.random.Generator], list[Case]],
-    *,
-    wrt: Sequence[str] | None = None,
-    points: tuple[float, float, float, float, float] = (1, 1, 1, 1, 1),
-    extra_functions: Sequence[str] = (),
-    ref_forward: str | None = None,
-    ref_backward: str | None = None,
-) -> Task:
-    """A forward/backward pair: forward vs reference, backward vs numerical and vs reference."""
-    t = _task(task_id, title, [forward, backward, *extra_functions], needs=[module])
-    rf = ref_forward or forward
-    rb = ref_backward or backward
-
-    @t.check(f"{forward} on a fixed example matches the reference", points[0])
-    def fwd_visible(S: Student) -> None:
-        label, inputs, kw = visible()
-        ctx = describe_case(label, inputs | kw)
-        expected = ref(module, rf)(*(v.copy() for v in inputs.values()), **kw)[0]
-        got = _first(S.fn(forward)(*(v.copy() for v in inputs.values()), **kw), forward)
-        compare(got, expected, f"{forward} output", context=ctx)
-
-    @t.check(f"{backward} agrees with the numerical gradient of your {forward} (fixed example)", points[1])
-    def bwd_visible(S: Student) -> None:
-        label, inputs, kw = visible()
-        check_pair(S, forward, backward, inputs, kwargs=kw, wrt=wrt, context=describe_case(label, inputs | kw))
-
-    @t.check(f"{forward} on random shapes (odd sizes, batch of 1, other options)", points[2], hidden=True)
-    def fwd_hidden(S: Student) -> None:
-        for label, inputs, kw in hidden(_rng(task_id, "forward")):
-            ctx = describe_case(label, inputs | kw)
-            expected = ref(module, rf)(*(v.copy() for v in inputs.values()), **kw)[0]
-            got = _first(S.fn(forward)(*(v.copy() for v in inputs.values()), **kw), forward)
-            compare(got, expected, f"{forward} output", context=ctx)
-
-    @t.check(f"{backward} agrees with the numerical gradient of your {forward} (random shapes)", points[3], hidden=True)
-    def bwd_numeric(S: Student) -> None:
-        for k, (label, inputs, kw) in enumerate(hidden(_rng(task_id, "numeric"))):
-            check_pair(S, forward, backward, inputs, kwargs=kw, wrt=wrt, seed=k, context=describe_case(label, inputs | kw))
-
-    @t.check(f"{backward} matches the reference gradients (random shapes, random upstream gradient)", points[4], hidden=True)
-    def bwd_reference(S: Student) -> None:
-        for k, (label, inputs, kw) in enumerate(hidden(_rng(task_id, "reference"))):
-            check_against_reference(
-                S, forward, backward, ref(module, rf), ref(module, rb), inputs,
-                kwargs=kw, grads=wrt, seed=k, context=describe_case(label, inputs | kw),
-            )
-
-    return t
-
-
-def _loss_task(
-    task_id: str,
-    title: str,
-    fname: str,
-    visible: Callable[[], Case],
-    hidden: Callable[[np.random.Generator], list[Case]],
-    *,
-    stable: Callable[[], Case] | None = None,
-    points: tuple[float, ...] = (1, 1, 1, 1, 1),
-) -> Task:
-    """A loss ``fname(scores, y, **kw) -> (loss, dscores)``: value and gradient."""
-    t = _task(task_id, title, [fname], needs=["loss"])
-
-    def run(S: Student, case: Case) -> tuple[float, np.ndarray, float, np.ndarray, str]:
-        label, inputs, kw = case
-        ctx = describe_case(label, inputs | kw)
-        args = list(inputs.values())
-        exp_loss, exp_grad = ref("loss", fname)(*(a.copy() for a in args), **kw)
-        res = S.fn(fname)(*(a.copy() for a in args), **kw)
-        if not isinstance(res, tuple | list) or len(res) != 2:
-            raise Fail(f"{fname} must return a pair (loss, gradient), got {type(res).__name__}")
-        return res[0], res[1], exp_loss, exp_grad, ctx
-
-    def value(S: Student, case: Case) -> None:
-        got, _, exp, _, ctx = run(S, case)
-        n = next(iter(case[1].values())).shape[0]
-        compare(np.asarray(as_array(got, "loss")).reshape(()) if np.size(got) == 1 else got, exp, "loss", context=ctx, batch_size=n)
-
-    def numeric(S: Student, case: Case) -> None:
-        label, inputs, kw = case
-        ctx = describe_case(label, inputs | kw)
-        names = list(inputs)
-        f = S.fn(fname)
-        first = inputs[names[0]].copy()
-        rest = [inputs[k].copy() for k in names[1:]]
-        res = f(first.copy(), *rest, **kw)
-        if not isinstance(res, tuple | list) or len(res) != 2:
-            raise Fail(f"{fname} must return a pair (loss, gradient), got {type(res).__name__}")
-        grad = res[1]
-
-        def loss_of(v: np.ndarray) -> float:
-            out = f(v.copy(), *rest, **kw)
-            return float(np.asarray(out[0], dtype=np.float64).reshape(()))
-
-        numerical = gradcheck.numerical_gradient(loss_of, first.copy())
-        a = as_array(grad, f"the gradient returned by {fname}", numerical.shape)
-        if a.shape != numerical.shape:
-            raise Fail(f"the gradient returned by {fname} has shape {a.shape}, expected {numerical.shape} ({ctx})")
-        err = gradcheck.rel_error(a, numerical)
-        if err > 1e-6:
-            idx, av, nv = gradcheck._worst(a, numerical)
-            hint = gradcheck.diagnose(a, numerical, first.shape[0])
-            raise Fail(
-                f"your gradient disagrees with the numerical gradient of your own loss ({ctx}): "
-                f"relative error {err:.2e}, worst at index {idx}: yours {av:.6g}, numerical {nv:.6g}"
-                + (f"\n  likely cause: {hint}" if hint else "")
-            )
-
-    def grad_ref(S: Student, case: Case) -> None:
-        _, got, _, exp, ctx = run(S, case)
-        n = next(iter(case[1].values())).shape[0]
-        compare(got, exp, "gradient", context=ctx, batch_size=n)
-
-    @t.check(f"{fname} value on a fixed example", points[0])
-    def v_visible(S: Student) -> None:
-        value(S, visible())
-
-    @t.check(f"{fname} gradient vs the numerical gradient of your loss (fixed example)", points[1])
-    def g_visible(S: Student) -> None:
-        numeric(S, visible())
-
-    @t.check(f"{fname} value on random shapes (batch of 1, odd sizes)", points[2], hidden=True)
-    def v_hidden(S: Student) -> None:
-        for case in hidden(_rng(task_id, "value")):
-            value(S, case)
-
-    @t.check(f"{fname} gradient vs numerical and reference (random shapes)", points[3], hidden=True)
-    def g_hidden(S: Student) -> None:
-        for case in hidden(_rng(task_id, "grad")):
-            numeric(S, case)
-            grad_ref(S, case)
-
-    if stable is not None:
-        @t.check(f"{fname} is numerically stable (scores around ±1000)", points[4], hidden=True)
-        def stable_check(S: Student) -> None:
-            case = stable()
-            value(S, case)
-            grad_ref(S, case)
-
-    return t
-
-
-# =============================================================================================
-# Chapter 1: the neuron and its activations
-# =============================================================================================
-
-def _act_visible() -> Case:
-    return "x = linspace(-3, 3, 12).reshape(3, 4)", {"x": np.linspace(-3, 3, 12).reshape(3, 4)}, {}
-
-
-def _act_hidden(rng: np.random.Generator) -> list[Case]:
-    def away_from_zero(shape: tuple[int, ...]) -> np.ndarray:
-        # keep |x| > 1e-3 so relu's kink never sits inside a finite-difference step
-        x = rng.standard_normal(shape) * 2
-        return np.where(np.abs(x) < 1e-3, 0.5, x)
-
-    return [
-        ("batch of 1", {"x": away_from_zero((1, 5))}, {}),
-        ("odd sizes", {"x": away_from_zero((3, 7))}, {}),
-        ("a vector", {"x": away_from_zero((9,))}, {}),
-        ("a 4-D batch of images", {"x": away_from_zero((2, 3, 4, 5))}, {}),
-    ]
-
-
-for _act in ("sigmoid", "tanh", "relu"):
-    _layer_task(
-        f"ch01_neuron.{_act}",
-        f"{_act} forward and backward",
-        "neuron",
-        f"{_act}_forward",
-        f"{_act}_backward",
-        _act_visible,
-        _act_hidden,
-        points=(0.5, 0.5, 0.5, 0.5, 0.5),
-    )
-
-_sig = TASKS["ch01_neuron.sigmoid"]
-
-
-@_sig.check("sigmoid_forward is stable for x = ±1000 (no overflow warning, no NaN)", 0.5, hidden=True)
-def _sigmoid_stable(S: Student) -> None:
-    x = np.array([[-1000.0, -50.0, 0.0, 50.0, 1000.0]])
-    got = _first(S.fn("sigmoid_forward")(x.copy()), "sigmoid_forward")
-    compare(got, ref("neuron", "sigmoid_forward")(x.copy())[0], "sigmoid_forward output", context="x = [-1000, -50, 0, 50, 1000]")
-
-
-_neuron = _task("ch01_neuron.neuron", "a neuron and a dense layer of neurons", ["neuron_forward"], needs=["neuron"])
-
-
-def _neuron_cases(rng: np.random.Generator) -> list[Case]:
-    return [
-        ("one neuron, a batch of 4", {"x": rng.standard_normal((4, 3)), "w": rng.standard_normal(3), "b": np.array(0.3)}, {"activation": "sigmoid"}),
-        ("a layer of 5 neurons, one example", {"x": rng.standard_normal(3), "w": rng.standard_normal((3, 5)), "b": rng.standard_normal(5)}, {"activation": "tanh"}),
-        ("a layer of 2 neurons, batch of 1", {"x": rng.standard_normal((1, 7)), "w": rng.standard_normal((7, 2)), "b": rng.standard_normal(2)}, {"activation": "relu"}),
-        ("a layer of 3 neurons, batch of 6", {"x": rng.standard_normal((6, 4)), "w": rng.standard_normal((4, 3)), "b": rng.standard_normal(3)}, {"activation": "sigmoid"}),
-    ]
-
-
-def _neuron_compare(S: Student, cases: list[Case]) -> None:
-    for label, inputs, kw in cases:
-        ctx = describe_case(label, inputs | kw)
-        b = inputs["b"]
-        args = (inputs["x"].copy(), inputs["w"].copy(), b.copy() if b.ndim else float(b))
-        expected = ref("neuron", "neuron_forward")(*args, **kw)[0]
-        got = _first(S.fn("neuron_forward")(*args, **kw), "neuron_forward")
-        bugs = {}
-        with contextlib.suppress(Exception):
-            x, w = inputs["x"], inputs["w"]
-            bugs["the bias b is not added"] = ref("neuron", "neuron_forward")(x.copy(), w.copy(), 0.0 if w.ndim == 1 else np.zeros(w.shape[1]), **kw)[0]
-            bugs["the activation is not applied (that is z = x·w + b)"] = x @ w + b
-        compare_alternatives(got, expected, "neuron_forward output", bugs, context=ctx)
-
-
-@_neuron.check("one sigmoid neuron, one example: x = [1, 2, -1], w = [0.5, -0.25, 1], b = 0.1", 1)
-def _neuron_visible(S: Student) -> None:
-    _neuron_compare(S, [("", {"x": np.array([1.0, 2.0, -1.0]), "w": np.array([0.5, -0.25, 1.0]), "b": np.array(0.1)}, {"activation": "sigmoid"})])
-
-
-@_neuron.check("batches, layers of neurons, batch of 1, other activations", 2, hidden=True)
-def _neuron_hidden(S: Student) -> None:
-    _neuron_compare(S, _neuron_cases(_rng("neuron")))
-
-
-# =============================================================================================
-# Chapter 2: loss functions
-# =============================================================================================
-
-def _mse_visible() -> Case:
-    return (
-        "pred = [[1, 2], [3, 4], [0, -1]], target = [[1, 0], [2, 4], [1, 1]]",
-        {"pred": np.array([[1.0, 2.0], [3.0, 4.0], [0.0, -1.0]]), "target": np.array([[1.0, 0.0], [2.0, 4.0], [1.0, 1.0]])},
-        {},
-    )
-
-
-def _mse_hidden(rng: np.random.Generator) -> list[Case]:
-    return [
-        ("batch of 1", {"pred": rng.standard_normal((1, 3)), "target": rng.standard_normal((1, 3))}, {}),
-        ("a vector of 7 predictions", {"pred": rng.standard_normal(7), "target": rng.standard_normal(7)}, {}),
-        ("odd sizes", {"pred": rng.standard_normal((5, 3)), "target": rng.standard_normal((5, 3))}, {}),
-    ]
-
-
-def _scores_visible() -> Case:
-    return (
-        "scores = linspace(-2, 2, 12).reshape(4, 3), y = [0, 2, 1, 2]",
-        {"scores": np.linspace(-2, 2, 12).reshape(4, 3), "y": np.array([0, 2, 1, 2])},
-        {},
-    )
-
-
-def _scores_hidden(rng: np.random.Generator) -> list[Case]:
-    return [
-        ("batch of 1", {"scores": rng.standard_normal((1, 4)), "y": np.array([2])}, {}),
-        ("odd sizes", {"scores": rng.standard_normal((7, 5)) * 3, "y": rng.integers(0, 5, 7)}, {}),
-        ("two classes", {"scores": rng.standard_normal((6, 2)), "y": rng.integers(0, 2, 6)}, {}),
-    ]
-
-
-def _scores_huge() -> Case:
-    s = np.array([[1000.0, 0.0, -1000.0], [-1000.0, 1000.0, 999.0], [5.0, 3.0, 1.0]])
-    return "scores with entries ±1000", {"scores": s, "y": np.array([0, 2, 1])}, {}
-
-
-_loss_task("ch02_loss.mse", "mean squared error", "mse_loss", _mse_visible, _mse_hidden)
-_loss_task(
-    "ch02_loss.softmax",
-    "softmax cross-entropy",
-    "softmax_cross_entropy",
-    _scores_visible,
-    _scores_hidden,
-    stable=_scores_huge,
-)
-
-
-def _hinge_hidden(rng: np.random.Generator) -> list[Case]:
-    cases = _scores_hidden(rng)
-    # scores in steps of 0.25 away from the margins' kinks would be exact; keep random but also a
-    # non-default margin
-    _, inputs, _ = cases[1]
-    cases.append(("margin = 0.5", {k: v.copy() for k, v in inputs.items()}, {"margin": 0.5}))
-    return cases
-
-
-_loss_task("ch02_loss.hinge", "multiclass hinge (SVM) loss", "hinge_loss", _scores_visible, _hinge_hidden)
-
-
-# Chapters 4-9 register their tasks from their own modules (course_lib/grading_tasks/).
-from course_lib import grading_tasks  # noqa: E402,F401

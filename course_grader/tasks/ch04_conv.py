@@ -1,6 +1,6 @@
 """Grading of assignment ch04_conv: output size, naive convolution forward/backward, im2col.
 
-Registered in :data:`course_lib.grading.TASKS` when :mod:`course_lib.grading` is imported.
+Registered in :data:`course_grader.grading.TASKS` when :mod:`course_grader.grading` is imported.
 Every "recognised mistake" below is computed from the reference on the same input, so a message
 names a bug only when the student's numbers are exactly what that bug produces.
 """
@@ -13,24 +13,24 @@ from typing import Any
 
 import numpy as np
 
-from course_lib.grading import (
-    Fail,
-    Student,
-    _Missing,
-    _NotImplemented,
-    _rng,
-    _task,
-    check_pair,
-    compare_alternatives,
-    describe_case,
-    ref,
-)
-from course_lib.grading_tasks._common import (
+from course_grader.checks import (
     Case,
     backward_matches,
     call_pair,
     expect_value_error,
     safe_bugs,
+)
+from course_grader.engine import (
+    Fail,
+    MissingFunction,
+    NotImplementedByStudent,
+    Student,
+    check_pair,
+    compare_alternatives,
+    describe_case,
+    ref,
+    rng_for,
+    task,
 )
 
 ASSIGNMENT = "ch04_conv"
@@ -44,7 +44,7 @@ def _conv(x: np.ndarray, w: np.ndarray, b: np.ndarray, stride: int = 1, pad: int
 # Task 1: output size
 # =============================================================================================
 
-_size = _task(f"{ASSIGNMENT}.output_size", "conv_output_size", ["conv_output_size"], needs=["conv"])
+_size = task(f"{ASSIGNMENT}.output_size", "conv_output_size", ["conv_output_size"], needs=["conv"])
 
 
 def _size_bugs(n: int, k: int, pad: int, stride: int) -> dict[str, Any]:
@@ -101,7 +101,7 @@ def _size_error_visible(S: Student) -> None:
 
 @_size.check("60 random (n, k, pad, stride), incl. windows that do not tile the input (floor)", 1, hidden=True)
 def _size_hidden(S: Student) -> None:
-    rng = _rng(ASSIGNMENT, "sizes")
+    rng = rng_for(ASSIGNMENT, "sizes")
     for _ in range(60):
         n = int(rng.integers(1, 40))
         pad = int(rng.integers(0, 4))
@@ -150,7 +150,7 @@ def _size_verdict(S: Student, n: int, k: int, pad: int, stride: int) -> tuple[st
     call = f"conv_output_size(n={n}, k={k}, pad={pad}, stride={stride})"
     try:
         got = S.fn("conv_output_size")(n, k, pad, stride)
-    except (_NotImplemented, _Missing):  # reported as such by task 1 (and by this task, if it calls it)
+    except (NotImplementedByStudent, MissingFunction):  # reported as such by task 1 (and by this task, if it calls it)
         return None
     except Exception as e:  # Fail from the wrapper ("conv_output_size raised ValueError: ...")
         text = str(e).splitlines()[0].removeprefix("conv_output_size ")
@@ -238,7 +238,7 @@ def _explained(S: Student, fname: str, inputs: dict[str, np.ndarray], kw: dict[s
 # Task 2: forward pass with loops
 # =============================================================================================
 
-_fwd = _task(f"{ASSIGNMENT}.conv_forward", "conv_forward_naive", ["conv_forward_naive"], needs=["conv"])
+_fwd = task(f"{ASSIGNMENT}.conv_forward", "conv_forward_naive", ["conv_forward_naive"], needs=["conv"])
 
 
 def _conv_visible() -> list[Case]:
@@ -255,7 +255,7 @@ def _conv_visible() -> list[Case]:
 def _random_conv_case(
     rng: np.random.Generator, label: str, xs: tuple[int, ...], ws: tuple[int, ...], stride: int, pad: int
 ) -> Case:
-    """A case with standard-normal x of shape ``xs``, w of shape ``ws`` and b (x, w, b drawn in that order)."""
+    """ASSIGNMENT case with standard-normal x of shape ``xs``, w of shape ``ws`` and b (x, w, b drawn in that order)."""
     return (
         label,
         {"x": rng.standard_normal(xs), "w": rng.standard_normal(ws), "b": rng.standard_normal(ws[0])},
@@ -306,7 +306,7 @@ def _conv_fwd_bugs(inp: dict[str, np.ndarray], kw: dict[str, Any]) -> dict[str, 
 
 
 def _fwd_case(S: Student, case: Case) -> None:
-    """:func:`~course_lib.grading_tasks._common.forward_matches`, keeping the student's output so
+    """:func:`~course_grader.tasks._common.forward_matches`, keeping the student's output so
     that a wrong size can be traced back to their conv_output_size."""
     label, inputs, kw = case
     seen: list[Any] = []
@@ -329,13 +329,13 @@ def _fwd_visible(S: Student) -> None:
 
 @_fwd.check("random shapes: batch of 1, stride 2 and 3, pad 2, a 3×2 kernel, one filter", 2, hidden=True)
 def _fwd_hidden(S: Student) -> None:
-    for case in _conv_hidden(_rng(ASSIGNMENT, "forward")):
+    for case in _conv_hidden(rng_for(ASSIGNMENT, "forward")):
         _fwd_case(S, case)
 
 
 @_fwd.check("the defaults stride=1, pad=0 (called without keywords)", 0.5, hidden=True)
 def _fwd_defaults(S: Student) -> None:
-    rng = _rng(ASSIGNMENT, "defaults")
+    rng = rng_for(ASSIGNMENT, "defaults")
     inputs = {"x": rng.standard_normal((2, 2, 4, 5)), "w": rng.standard_normal((3, 2, 2, 3)), "b": rng.standard_normal(3)}
     _fwd_case(S, ("defaults", inputs, {}))
 
@@ -344,7 +344,7 @@ def _fwd_defaults(S: Student) -> None:
 # Task 3: backward pass with loops
 # =============================================================================================
 
-_bwd = _task(
+_bwd = task(
     f"{ASSIGNMENT}.conv_backward", "conv_backward_naive", ["conv_forward_naive", "conv_backward_naive"], needs=["conv"]
 )
 
@@ -398,7 +398,7 @@ def _conv_bwd_bugs(inp: dict[str, np.ndarray], kw: dict[str, Any], dout: np.ndar
 
 
 def _bwd_reference(S: Student, grad: str) -> None:
-    for k, case in enumerate(_conv_hidden(_rng(ASSIGNMENT, "reference"))):
+    for k, case in enumerate(_conv_hidden(rng_for(ASSIGNMENT, "reference"))):
         _label, inputs, kw = case
         _explained(
             S, "conv_forward_naive", inputs, kw,
@@ -427,7 +427,7 @@ def _bwd_visible(S: Student) -> None:
 
 @_bwd.check("dx, dw, db vs numerical gradients of your forward (random shapes, stride, padding)", 1.5, hidden=True)
 def _bwd_numeric(S: Student) -> None:
-    for k, (label, inputs, kw) in enumerate(_conv_numeric(_rng(ASSIGNMENT, "numeric"))):
+    for k, (label, inputs, kw) in enumerate(_conv_numeric(rng_for(ASSIGNMENT, "numeric"))):
         _bwd_numeric_case(S, inputs, kw, k, f"{label}, stride {kw['stride']}, pad {kw['pad']}")
 
 
@@ -450,7 +450,7 @@ def _bwd_db(S: Student) -> None:
 # Task 4: im2col
 # =============================================================================================
 
-_im2col = _task(f"{ASSIGNMENT}.im2col", "im2col", ["im2col"], needs=["conv"])
+_im2col = task(f"{ASSIGNMENT}.im2col", "im2col", ["im2col"], needs=["conv"])
 
 
 def _im2col_bugs(x: np.ndarray, HH: int, WW: int, stride: int, pad: int) -> dict[str, Any]:
@@ -500,7 +500,7 @@ def _im2col_visible(S: Student) -> None:
 
 @_im2col.check("random shapes: batch of 1, stride 3, pad 2, a 1×1 kernel, floor cases", 1.5, hidden=True)
 def _im2col_hidden(S: Student) -> None:
-    rng = _rng(ASSIGNMENT, "im2col")
+    rng = rng_for(ASSIGNMENT, "im2col")
     for label, shape, HH, WW, stride, pad in [
         ("batch of 1", (1, 3, 5, 5), 3, 3, 1, 1),
         ("stride 3, floor", (2, 2, 8, 7), 3, 2, 3, 0),

@@ -8,9 +8,9 @@ second time, in a way the student's code cannot reach:
 - the **grader** (this process) never executes a line of the student's code. It reads the
   notebook as JSON, keeps only the source of the code cells (outputs and metadata are ignored:
   a notebook saved with someone else's outputs scores by its code), and runs the sub-checks of
-  :data:`course_lib.grading.TASKS` itself, with the reference functions it imported at start;
+  :data:`course_grader.grading.TASKS` itself, with the reference functions it imported at start;
 - the student's code runs in a **child process** (``python -I course_lib/_sandbox_child.py``)
-  without ``course_lib`` on its path: ``from course_lib import grading`` gets an inert stub, any
+  without ``course_lib`` on its path: ``from course_grader import grading`` gets an inert stub, any
   other ``course_lib`` import (the reference implementation) raises ``ImportError``. The child
   has resource limits (address space, CPU time, file size), runs in an empty temporary folder, and
   an audit hook refuses subprocesses, network, reading course files, writing outside that folder
@@ -51,8 +51,8 @@ from typing import Any
 
 import numpy as np
 
-from course_lib import _sandbox_child as wire
-from course_lib import grading
+from course_grader import grading
+from course_grader import sandbox_child as wire
 
 __all__ = [
     "Finding",
@@ -272,7 +272,7 @@ def _python_source(src: str) -> str:
 # ---------------------------------------------------------------------------------------------
 
 _PROTECTED_MODULES = ("numpy", "builtins", "course_lib", "sys", "gc", "importlib", "inspect", "ctypes", "IPython")
-_ALWAYS = {"np": "numpy", "numpy": "numpy", "grading": "course_lib.grading", "__builtins__": "builtins",
+_ALWAYS = {"np": "numpy", "numpy": "numpy", "grading": "course_grader.grading", "__builtins__": "builtins",
            "builtins": "builtins", "sys": "sys"}
 _ESCAPES = {
     ("sys", "_getframe"): "looks into the call stack",
@@ -406,7 +406,7 @@ def scan_tampering(
                             names = [f"{m}.{a.name}" for a in node.names if (m, a.name) not in allowed]
                         else:
                             names = [m]
-                        bad = [n for n in names if n not in ("grading", "course_lib.grading")]
+                        bad = [n for n in names if n not in ("grading", "course_grader.grading")]
                         if bad:
                             bound = sorted({owner[a.asname or a.name] for a in node.names if (a.asname or a.name) in owner})
                             flag(node, f"imports {', '.join(bad)}: the reference implementation (not allowed in a submission)")
@@ -431,20 +431,20 @@ def scan_tampering(
                     called = node.func.attr if isinstance(node.func, ast.Attribute) else node.func.id
                     if called in ("import_module", "__import__") and node.args and isinstance(node.args[0], ast.Constant):
                         target = str(node.args[0].value)
-                        if target.split(".")[0] == "course_lib" and target not in ("course_lib", "course_lib.grading"):
+                        if target.split(".")[0] == "course_lib" and target not in ("course_lib", "course_grader.grading"):
                             flag(node, f"imports {target}: the reference implementation (not allowed in a submission)")
     return findings
 
 
 # ---------------------------------------------------------------------------------------------
-# What a submission may import from course_lib: exactly what the trusted notebook imports
+# What a submission may import from course_lib: course_lib.validate, nothing else
 # ---------------------------------------------------------------------------------------------
 
 def allowed_imports(cells: Sequence[tuple[int, str]] | Path | str) -> set[tuple[str, str]]:
     """``(module, name)`` pairs the trusted (source) notebook imports from ``course_lib``.
 
     The release notebook's own cells and the instructor's solutions may use helpers such as
-    ``course_lib._validate.check_array`` or ``course_lib.neuron._check_dout``; a submission may
+    ``course_lib._validate.check_array`` or ``course_lib.validate.check_dout``; a submission may
     import the same names and nothing else from ``course_lib``.
     """
     if isinstance(cells, Path | str):
@@ -462,57 +462,15 @@ def allowed_imports(cells: Sequence[tuple[int, str]] | Path | str) -> set[tuple[
     return out
 
 
-def _helper_sources(allowed: set[tuple[str, str]]) -> list[tuple[str, str]]:
-    """``[(module name, source)]`` of stub modules exposing only the allowed helpers.
+def _helper_sources() -> list[tuple[str, str]]:
+    """``[(module name, source)]`` of the modules the child may import: ``course_lib.validate``.
 
-    ``course_lib._validate`` (input checks, no course content) is sent whole. For a chapter
-    module, the stub holds the module's imports and the allowed names plus the private helpers
-    and constants they use — never a public function, so the reference stays out of reach.
+    It holds the input checks and cache types the notebooks' templates and model solutions use,
+    and no graded answer; every other ``course_lib`` module stays out of the child's reach.
     """
-    import importlib
+    from course_lib import validate
 
-    mods = sorted({m for m, _ in allowed} | {"course_lib._validate"})
-    out: list[tuple[str, str]] = []
-    for mod in mods:
-        try:
-            path = Path(importlib.import_module(mod).__file__ or "")
-            text = path.read_text(encoding="utf-8")
-            tree = ast.parse(text)
-        except (ImportError, OSError, SyntaxError):
-            continue
-        if mod == "course_lib._validate":
-            out.insert(0, (mod, text))
-            continue
-        defs: dict[str, ast.stmt] = {}
-        imports: list[ast.stmt] = []
-        for node in tree.body:
-            if isinstance(node, ast.Import | ast.ImportFrom):
-                imports.append(node)
-            elif isinstance(node, ast.FunctionDef | ast.ClassDef):
-                defs[node.name] = node
-            elif isinstance(node, ast.Assign | ast.AnnAssign):
-                for t in node.targets if isinstance(node, ast.Assign) else [node.target]:
-                    if isinstance(t, ast.Name):
-                        defs[t.id] = node
-        public_functions = {n for n, d in defs.items() if isinstance(d, ast.FunctionDef | ast.ClassDef) and not n.startswith("_")}
-        want = [name for m, name in allowed if m == mod and name in defs]
-        keep: list[str] = []
-        while want:
-            name = want.pop()
-            if name in keep:
-                continue
-            keep.append(name)
-            for sub in ast.walk(defs[name]):
-                if isinstance(sub, ast.Name) and sub.id in defs and sub.id not in keep and sub.id not in public_functions:
-                    want.append(sub.id)
-        body = [ast.get_source_segment(text, n) or "" for n in imports]
-        # each import may be refused in the sandbox (another chapter): the helpers that need it fail alone
-        lines = ["from __future__ import annotations"] + [
-            f"try:\n    {b.replace(chr(10), ' ')}\nexcept ImportError:\n    pass" for b in body if "__future__" not in b
-        ]
-        lines += [ast.get_source_segment(text, defs[n]) or "" for n in sorted(keep, key=lambda n: defs[n].lineno)]
-        out.append((mod, "\n\n".join(lines) + "\n"))
-    return out
+    return [("course_lib.validate", Path(validate.__file__).read_text(encoding="utf-8"))]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -795,7 +753,7 @@ def _write_back(parent: Any, child: Any) -> None:
 
 
 def _execute(check: grading.Check, namespace: Mapping[str, Any]) -> dict[str, Any]:
-    """:func:`course_lib.grading._execute`, but letting the sandbox's own signals through."""
+    """:func:`course_grader.grading._execute`, but letting the sandbox's own signals through."""
     import contextlib as _cl
     import io
     import warnings
@@ -865,7 +823,10 @@ def default_protected(course: Path | str | None = None) -> list[str]:
     """Folders the student's code may not open while grading: course_lib, the course, and (in a
     development checkout) the repository's exercises/, tests/, book/ and .git/ — never the
     interpreter's own folders, which the student's imports need."""
-    roots = {str(_PACKAGE_DIR)}
+    import course_lib
+
+    lib_dir = Path(course_lib.__file__).resolve().parent
+    roots = {str(_PACKAGE_DIR), str(lib_dir)}
     repo = _PACKAGE_DIR.parent
     if (repo / "pyproject.toml").exists():  # an editable install
         roots.update(str(repo / d) for d in ("exercises", "tests", "book", ".git", "course_lib.egg-info") if (repo / d).exists())
@@ -893,7 +854,7 @@ def grade_notebook(
         limits: time, memory and output limits.
         protected: folders the student's code may not open (default :func:`default_protected`).
         allowed: the ``course_lib`` imports the submission may use (:func:`allowed_imports` of
-            the trusted source notebook); default none but ``grading`` and ``_validate``.
+            the trusted source notebook); default none but ``grading`` and ``validate``.
 
     Returns:
         a :class:`SubmissionResult` with one :class:`GradedCell` per grade cell.
@@ -916,7 +877,7 @@ def grade_notebook(
     allowed = set(allowed or ())
     result.findings = scan_tampering(cells, task_functions, allowed)
     session = _Session(cells, limits, protected if protected is not None else default_protected(),
-                       t0 + limits.notebook_seconds, _helper_sources(allowed))
+                       t0 + limits.notebook_seconds, _helper_sources())
     try:
         for gc in grade_cells:
             result.cells.append(_grade_cell(session, gc, result.findings, limits, progress))

@@ -16,19 +16,19 @@ from typing import Any
 
 import numpy as np
 
-from course_lib import gradcheck
-from course_lib.grading import (
+from course_grader.engine import (
     Fail,
     Student,
-    _rng,
-    _task,
     as_array,
     compare,
     compare_alternatives,
     ref,
+    rng_for,
+    task,
 )
+from course_lib import gradcheck
 
-A = "ch07_batchnorm"
+ASSIGNMENT = "ch07_batchnorm"
 
 # ---------------------------------------------------------------------------------------------
 # Inputs
@@ -231,7 +231,7 @@ def _check_backward_reference(
     spatial = fwd_name.startswith("spatial")
     ctx = _ctx(label, x, p)
     ref_out, ref_cache, _ = _ref_forward(x, gamma, beta, p, spatial=spatial)
-    dout = _rng("dout", seed, fwd_name).standard_normal(ref_out.shape)
+    dout = rng_for("dout", seed, fwd_name).standard_normal(ref_out.shape)
     expected = ref("batchnorm", "spatial_batchnorm_backward" if spatial else "batchnorm_backward")(dout.copy(), ref_cache)
     out, cache = _pair(S.fn(fwd_name, mutable=("bn_param",))(x.copy(), gamma.copy(), beta.copy(), _copy_param(p)), fwd_name)
     compare(out, ref_out, f"{fwd_name} output", context=ctx)
@@ -266,7 +266,7 @@ def _check_backward_reference(
 # Task 1: forward, train and test mode, running statistics
 # ---------------------------------------------------------------------------------------------
 
-_fwd = _task(f"{A}.forward", "batchnorm_forward (train and test mode)", ["batchnorm_forward"], needs=["batchnorm"])
+_fwd = task(f"{ASSIGNMENT}.forward", "batchnorm_forward (train and test mode)", ["batchnorm_forward"], needs=["batchnorm"])
 
 
 @_fwd.check("train mode on a fixed 4×3 example: out = γ·(x − μ)/sqrt(σ² + eps) + β", 1)
@@ -294,13 +294,13 @@ def _fwd_test_visible(S: Student) -> None:
 
 @_fwd.check("train mode on random shapes (odd sizes, one feature, N = 3, large means, other eps)", 1, hidden=True)
 def _fwd_train_hidden(S: Student) -> None:
-    for label, x, g, b, extra in _random_cases(_rng(A, "forward-train")):
+    for label, x, g, b, extra in _random_cases(rng_for(ASSIGNMENT, "forward-train")):
         _forward_output(S, x, g, b, {"mode": "train", **extra}, label)
 
 
 @_fwd.check("running statistics over three train steps: created as zeros/ones, momentum 0.8, other shapes", 1, hidden=True)
 def _fwd_running_hidden(S: Student) -> None:
-    rng = _rng(A, "running")
+    rng = rng_for(ASSIGNMENT, "running")
     xs = [rng.standard_normal((n, 5)) * 3 + 2 for n in (4, 7, 3)]
     g, b = rng.uniform(0.5, 2, 5), rng.standard_normal(5)
     _running_stats(S, xs, g, b, {"mode": "train", "momentum": 0.8}, "no running statistics at the first call")
@@ -311,7 +311,7 @@ def _fwd_running_hidden(S: Student) -> None:
 
 @_fwd.check("test mode on random shapes, a batch of 1, other eps", 0.5, hidden=True)
 def _fwd_test_hidden(S: Student) -> None:
-    rng = _rng(A, "forward-test")
+    rng = rng_for(ASSIGNMENT, "forward-test")
     for label, (n, d), extra in [("batch of 1", (1, 6), {}), ("odd sizes", (5, 3), {"eps": 1e-2})]:
         x = rng.standard_normal((n, d)) * 2 + 1
         p = {"mode": "test", "running_mean": rng.standard_normal(d), "running_var": rng.uniform(0.2, 3, d), **extra}
@@ -322,7 +322,7 @@ def _fwd_test_hidden(S: Student) -> None:
 # Task 2: backward
 # ---------------------------------------------------------------------------------------------
 
-_bwd = _task(f"{A}.backward", "batchnorm_backward", ["batchnorm_forward", "batchnorm_backward"], needs=["batchnorm"])
+_bwd = task(f"{ASSIGNMENT}.backward", "batchnorm_backward", ["batchnorm_forward", "batchnorm_backward"], needs=["batchnorm"])
 
 
 @_bwd.check("dx, dgamma, dbeta vs the numerical gradient of your batchnorm_forward (fixed example, random dout)", 1)
@@ -339,19 +339,19 @@ def _bwd_reference_visible(S: Student) -> None:
 
 @_bwd.check("numerical gradient of your forward on random shapes (random dout)", 1, hidden=True)
 def _bwd_numeric_hidden(S: Student) -> None:
-    for k, (label, x, g, b, extra) in enumerate(_random_cases(_rng(A, "backward-numeric"))):
+    for k, (label, x, g, b, extra) in enumerate(_random_cases(rng_for(ASSIGNMENT, "backward-numeric"))):
         _check_backward_numeric(S, "batchnorm_forward", "batchnorm_backward", x, g, b, {"mode": "train", **extra}, label, k + 1)
 
 
 @_bwd.check("reference gradients on random shapes (random dout)", 1, hidden=True)
 def _bwd_reference_hidden(S: Student) -> None:
-    for k, (label, x, g, b, extra) in enumerate(_random_cases(_rng(A, "backward-reference"))):
+    for k, (label, x, g, b, extra) in enumerate(_random_cases(rng_for(ASSIGNMENT, "backward-reference"))):
         _check_backward_reference(S, "batchnorm_forward", "batchnorm_backward", x, g, b, {"mode": "train", **extra}, label, k + 1)
 
 
 @_bwd.check("backward of a test-mode forward (running statistics are constants)", 0.5, hidden=True)
 def _bwd_test_hidden(S: Student) -> None:
-    rng = _rng(A, "backward-test")
+    rng = rng_for(ASSIGNMENT, "backward-test")
     x = rng.standard_normal((4, 3)) * 2 + 1
     p = {"mode": "test", "running_mean": rng.standard_normal(3), "running_var": rng.uniform(0.5, 2, 3)}
     _check_backward_reference(S, "batchnorm_forward", "batchnorm_backward", x, rng.uniform(0.5, 2, 3), rng.standard_normal(3), p, "test mode", 7)
@@ -361,8 +361,8 @@ def _bwd_test_hidden(S: Student) -> None:
 # Task 3: spatial batch normalisation
 # ---------------------------------------------------------------------------------------------
 
-_sp = _task(
-    f"{A}.spatial",
+_sp = task(
+    f"{ASSIGNMENT}.spatial",
     "spatial batch normalisation (per channel)",
     ["spatial_batchnorm_forward", "spatial_batchnorm_backward"],
     needs=["batchnorm"],
@@ -421,7 +421,7 @@ def _sp_bwd_visible(S: Student) -> None:
 
 @_sp.check("forward on random shapes (odd sizes, batch of 1), running statistics, test mode", 0.5, hidden=True)
 def _sp_fwd_hidden(S: Student) -> None:
-    rng = _rng(A, "spatial-forward")
+    rng = rng_for(ASSIGNMENT, "spatial-forward")
     for label, x, g, b, p in _spatial_cases(rng):
         _spatial_forward(S, x, g, b, p, label)
     x = rng.standard_normal((2, 2, 3, 3))
@@ -431,7 +431,7 @@ def _sp_fwd_hidden(S: Student) -> None:
 
 @_sp.check("backward vs numerical and reference gradients on random shapes (random dout)", 1, hidden=True)
 def _sp_bwd_hidden(S: Student) -> None:
-    for k, (label, x, g, b, p) in enumerate(_spatial_cases(_rng(A, "spatial-backward"))):
+    for k, (label, x, g, b, p) in enumerate(_spatial_cases(rng_for(ASSIGNMENT, "spatial-backward"))):
         _check_backward_numeric(S, "spatial_batchnorm_forward", "spatial_batchnorm_backward", x, g, b, p, label, k + 1)
         _check_backward_reference(S, "spatial_batchnorm_forward", "spatial_batchnorm_backward", x, g, b, p, label, k + 1)
 

@@ -1,4 +1,4 @@
-"""The untrusted side of :mod:`course_lib.sandbox`: runs a student's notebook code, serves calls.
+"""The untrusted side of :mod:`course_grader.sandbox`: runs a student's notebook code, serves calls.
 
 Run as a *script* (``python -I _sandbox_child.py``), never imported by the student's code: the
 package ``course_lib`` is not on this process's path, and importing it is blocked. The trusted
@@ -330,31 +330,37 @@ def _install_audit_hook(protected: list[str], sandbox_dir: str) -> _Guard:
 
 
 def _install_import_blocker() -> None:
-    """``course_lib`` is absent here: ``from course_lib import grading`` gets an inert stub, any
-    other ``course_lib`` module (the reference implementation) raises ImportError."""
+    """Neither ``course_lib`` nor ``course_grader`` is importable here: ``from course_grader import
+    grading`` gets an inert stub, ``course_lib.validate`` (input checks and cache types, no graded
+    answer) is the module the parent sends, and any other module of either package (the reference
+    implementation, the grader) raises ImportError."""
     import importlib.abc
     import importlib.machinery
     import types
 
-    pkg = types.ModuleType("course_lib")
-    pkg.__path__ = []  # type: ignore[attr-defined]
-    stub = types.ModuleType("course_lib.grading")
+    lib = types.ModuleType("course_lib")
+    lib.__path__ = []  # type: ignore[attr-defined]
+    grader = types.ModuleType("course_grader")
+    grader.__path__ = []  # type: ignore[attr-defined]
+    stub = types.ModuleType("course_grader.grading")
 
     def grade(*args: Any, **kwargs: Any) -> None:
         return None
 
     stub.grade = grade  # type: ignore[attr-defined]
-    pkg.grading = stub  # type: ignore[attr-defined]
-    sys.modules["course_lib"] = pkg
-    sys.modules["course_lib.grading"] = stub
+    grader.grading = stub  # type: ignore[attr-defined]
+    sys.modules["course_lib"] = lib
+    sys.modules["course_grader"] = grader
+    sys.modules["course_grader.grading"] = stub
+    allowed = {"course_lib", "course_lib.validate", "course_grader", "course_grader.grading"}
 
     class Blocker(importlib.abc.MetaPathFinder):
         def find_spec(self, name: str, path: Any = None, target: Any = None) -> Any:
-            if name.split(".")[0] == "course_lib" and name != "course_lib.grading":
-                _VIOLATIONS.append(f"importing {name} (the reference implementation)")
+            if name.split(".")[0] in ("course_lib", "course_grader") and name not in allowed:
+                _VIOLATIONS.append(f"importing {name} (the reference implementation or the grader)")
                 raise ImportError(
                     f"importing {name} is not allowed while grading: it is the reference "
-                    "implementation. Write the function yourself."
+                    "implementation (or the grader). Write the function yourself."
                 )
             return None
 
@@ -448,11 +454,11 @@ def _main() -> None:
     sys.stdout = sys.stderr = out
     _install_import_blocker()
     for name, source in cfg.get("helpers", []):
-        # helper stubs (trusted text from the parent): input validation and the private helpers
-        # the notebook template itself imports, never a public reference function
+        # trusted module text from the parent: course_lib.validate (input checks, cache types)
         mod = type(sys)(name)
-        mod.__file__ = f"<{name} (grading stub)>"
+        mod.__file__ = f"<{name} (sent by the grader)>"
         sys.modules[name] = mod
+        setattr(sys.modules[name.rpartition(".")[0]], name.rpartition(".")[2], mod)
         try:
             exec(compile(source, mod.__file__, "exec"), mod.__dict__)
         except Exception:

@@ -1,6 +1,6 @@
 """Grading of assignment ch06_backprop: gate backward passes, the affine layer, a two-layer net.
 
-Registered in :data:`course_lib.grading.TASKS` when :mod:`course_lib.grading` is imported. The
+Registered in :data:`course_grader.grading.TASKS` when :mod:`course_grader.grading` is imported. The
 references are :mod:`course_lib.backprop`'s gate classes, ``affine_forward``/``affine_backward``
 and ``TwoLayerNet.loss``; the named mistakes are computed on the same inputs.
 """
@@ -11,19 +11,19 @@ from typing import Any
 
 import numpy as np
 
-from course_lib import gradcheck
-from course_lib.grading import (
+from course_grader.checks import Case, backward_matches, forward_matches
+from course_grader.engine import (
     Fail,
     Student,
-    _rng,
-    _task,
     as_array,
     check_pair,
     compare,
     compare_alternatives,
     ref,
+    rng_for,
+    task,
 )
-from course_lib.grading_tasks._common import Case, backward_matches, forward_matches
+from course_lib import gradcheck
 
 ASSIGNMENT = "ch06_backprop"
 
@@ -31,7 +31,7 @@ ASSIGNMENT = "ch06_backprop"
 # Task 1: gates
 # =============================================================================================
 
-_gates = _task(
+_gates = task(
     f"{ASSIGNMENT}.gates", "add, multiply and max gates",
     ["add_gate_backward", "multiply_gate_backward", "max_gate_backward"], needs=["backprop"],
 )
@@ -96,7 +96,7 @@ def _gates_visible(S: Student) -> None:
 
 @_gates.check("arrays of random shapes and random upstream gradients, max with ties", 1, hidden=True)
 def _gates_hidden(S: Student) -> None:
-    rng = _rng(ASSIGNMENT, "gates")
+    rng = rng_for(ASSIGNMENT, "gates")
     for shape in [(5,), (3, 4), (2, 3, 2)]:
         x, y, dz = (np.round(rng.standard_normal(shape), 1) for _ in range(3))
         y.flat[::3] = x.flat[::3]  # ties for the max gate
@@ -123,7 +123,7 @@ def _gates_chain(S: Student) -> None:
 # Task 2: affine layer
 # =============================================================================================
 
-_aff = _task(f"{ASSIGNMENT}.affine", "affine forward and backward", ["affine_forward", "affine_backward"], needs=["backprop"])
+_aff = task(f"{ASSIGNMENT}.affine", "affine forward and backward", ["affine_forward", "affine_backward"], needs=["backprop"])
 
 
 def _aff_visible() -> Case:
@@ -178,19 +178,19 @@ def _aff_bwd_visible(S: Student) -> None:
 
 @_aff.check("affine_forward on random shapes (batch of 1, odd sizes, one output)", 0.5, hidden=True)
 def _aff_fwd_hidden(S: Student) -> None:
-    for case in _aff_hidden(_rng(ASSIGNMENT, "affine forward")):
+    for case in _aff_hidden(rng_for(ASSIGNMENT, "affine forward")):
         forward_matches(S, "affine_forward", ref("backprop", "affine_forward"), case, _aff_fwd_bugs)
 
 
 @_aff.check("affine_backward vs numerical gradients of your forward (random shapes)", 1, hidden=True)
 def _aff_numeric(S: Student) -> None:
-    for k, (label, inputs, kw) in enumerate(_aff_hidden(_rng(ASSIGNMENT, "affine numeric"))):
+    for k, (label, inputs, kw) in enumerate(_aff_hidden(rng_for(ASSIGNMENT, "affine numeric"))):
         check_pair(S, "affine_forward", "affine_backward", inputs, kwargs=kw, seed=k, context=label)
 
 
 @_aff.check("dx, dw, db match the reference (random shapes, random upstream gradient)", 1, hidden=True)
 def _aff_reference(S: Student) -> None:
-    for k, case in enumerate(_aff_hidden(_rng(ASSIGNMENT, "affine reference"))):
+    for k, case in enumerate(_aff_hidden(rng_for(ASSIGNMENT, "affine reference"))):
         backward_matches(S, "affine_forward", "affine_backward", ref("backprop", "affine_forward"),
                          ref("backprop", "affine_backward"), case, bugs=_aff_bwd_bugs, seed=k)
 
@@ -199,7 +199,7 @@ def _aff_reference(S: Student) -> None:
 # Task 3: a two-layer network
 # =============================================================================================
 
-_net = _task(f"{ASSIGNMENT}.two_layer_net", "two-layer network: loss and gradients", ["two_layer_net_loss"], needs=["backprop"])
+_net = task(f"{ASSIGNMENT}.two_layer_net", "two-layer network: loss and gradients", ["two_layer_net_loss"], needs=["backprop"])
 
 NetCase = tuple[str, np.ndarray, np.ndarray, dict[str, np.ndarray], float]
 _PARAMS = ("W1", "b1", "W2", "b2")
@@ -358,17 +358,17 @@ def _net_visible_numeric(S: Student) -> None:
 
 @_net.check("the loss on random shapes (batch of 1, reg 0, odd sizes, two classes)", 1, hidden=True)
 def _net_hidden_value(S: Student) -> None:
-    for case in _net_hidden(_rng(ASSIGNMENT, "net value")):
+    for case in _net_hidden(rng_for(ASSIGNMENT, "net value")):
         _net_value(S, case)
 
 
 @_net.check("every gradient vs numerical gradients of your loss (random shapes)", 1, hidden=True)
 def _net_hidden_numeric(S: Student) -> None:
-    for case in _net_hidden(_rng(ASSIGNMENT, "net numeric")):
+    for case in _net_hidden(rng_for(ASSIGNMENT, "net numeric")):
         _net_numeric(S, case)
 
 
 @_net.check("every gradient matches the reference TwoLayerNet (random shapes, with regularisation)", 1.5, hidden=True)
 def _net_hidden_reference(S: Student) -> None:
-    for case in _net_hidden(_rng(ASSIGNMENT, "net reference")):
+    for case in _net_hidden(rng_for(ASSIGNMENT, "net reference")):
         _net_reference(S, case)

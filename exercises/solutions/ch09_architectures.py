@@ -1,9 +1,9 @@
 """Model solutions of assignment ch09_architectures (the solution cells of the notebook).
 
 They call the layer functions the notebook hands out in a locked cell
-(:mod:`course_lib.grading_tasks.given_ch09`) by their global names, exactly as the notebook does,
+(:mod:`solutions/ch09_architectures_given.py`) by their global names, exactly as the notebook does,
 and are therefore not imported from here but executed next to those functions: the grader builds
-its reference namespace with :func:`course_lib.grading_tasks.ch09_architectures.reference_namespace`.
+its reference namespace with :func:`course_grader.tasks.ch09_architectures.reference_namespace`.
 Pure NumPy: the sandbox grading a submission cannot import ``course_lib``.
 """
 # ruff: noqa: F821  (the layer functions are globals of the notebook, see the docstring)

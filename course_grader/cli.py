@@ -33,9 +33,10 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+from course_grader.course import CourseNotFound, find_course
+
 __all__ = ["main"]
 
-_REPO_COURSE = Path(__file__).resolve().parents[1] / "exercises"
 _DB_TIMEOUT = 120.0  # seconds a gradebook write waits for another worker's transaction
 _KERNEL_ARGS = ("--IPKernelApp.log_level=ERROR", "--HistoryManager.hist_file=:memory:")
 
@@ -45,15 +46,10 @@ _KERNEL_ARGS = ("--IPKernelApp.log_level=ERROR", "--HistoryManager.hist_file=:me
 # ---------------------------------------------------------------------------------------------
 
 def _course_dir(arg: str | None) -> Path:
-    if arg:
-        path = Path(arg).resolve()
-    elif (Path.cwd() / "nbgrader_config.py").exists():
-        path = Path.cwd().resolve()
-    else:
-        path = _REPO_COURSE
-    if not (path / "nbgrader_config.py").exists():
-        raise SystemExit(f"course: {path} is not a course directory (no nbgrader_config.py); use --course DIR")
-    return path
+    try:
+        return find_course(arg)
+    except CourseNotFound as e:
+        raise SystemExit(f"course: {e}") from None
 
 
 @contextlib.contextmanager
@@ -120,9 +116,10 @@ def _students(course: Path, assignment: str) -> list[str]:
 # ---------------------------------------------------------------------------------------------
 
 def cmd_generate(args: argparse.Namespace) -> int:
-    from course_lib import exercises_gen
+    from course_grader import generate
 
-    return exercises_gen.main([*args.assignments, *(["--check"] if args.check else [])])
+    course = ["--course", args.course] if args.course else []
+    return generate.main([*args.assignments, *course, *(["--check"] if args.check else [])])
 
 
 def cmd_release(args: argparse.Namespace) -> int:
@@ -211,7 +208,7 @@ def _grade_one(assignment: str, student: str, trusted: bool) -> tuple[str, bool,
     Runs in a worker (after :func:`_worker_init`) or in-process. Returns the student, success,
     and the messages to print (the parent prints them, so they do not tear the progress bar).
     """
-    from course_lib import sandbox
+    from course_grader import sandbox
 
     api, course = _WORKER["api"], Path(_WORKER["course"])
     notes: list[str] = []
@@ -256,7 +253,7 @@ def autograde(
 ) -> dict[str, bool]:
     """Autograde ``assignment`` for ``students`` (default: every submission); student -> success.
 
-    After nbgrader, the trusted pass (:func:`course_lib.sandbox.trusted_autograde`) grades the
+    After nbgrader, the trusted pass (:func:`course_grader.sandbox.trusted_autograde`) grades the
     submission again outside the kernel and its scores become the score of record; see
     exercises/SECURITY.md. One bad submission never stops the batch. ``resume`` skips students
     whose trusted result is complete for the same files (after a crash or a kill). ``jobs``
@@ -265,7 +262,7 @@ def autograde(
     """
     from tqdm.auto import tqdm
 
-    from course_lib import sandbox
+    from course_grader import sandbox
 
     students = list(students if students is not None else _students(course, assignment))
     done: dict[str, bool] = {}
@@ -542,7 +539,7 @@ def _check_status(r: dict[str, Any]) -> str:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    from course_lib import grading
+    from course_grader import grading
 
     path = Path(args.notebook)
     if not path.exists():
@@ -643,11 +640,11 @@ def _parser() -> argparse.ArgumentParser:
     def add(name: str, help_: str, func: Any, course: bool = True) -> argparse.ArgumentParser:
         sp = sub.add_parser(name, help=help_, description=help_)
         if course:
-            sp.add_argument("--course", metavar="DIR", help="nbgrader course directory (default: ./ if it has nbgrader_config.py, else the repository's exercises/)")
+            sp.add_argument("--course", metavar="DIR", help="nbgrader course directory (default: the working directory or a parent with nbgrader_config.py, or its exercises/; or $COURSE_DIR)")
         sp.set_defaults(func=func)
         return sp
 
-    sp = add("generate", "generate the source notebooks from exercises/spec (python -m course_lib.exercises_gen)", cmd_generate, course=False)
+    sp = add("generate", "generate the source notebooks from the course's spec/ (python -m course_grader.generate)", cmd_generate)
     sp.add_argument("assignments", nargs="*", metavar="ASSIGNMENT")
     sp.add_argument("--check", action="store_true", help="exit 1 if a committed notebook is stale")
 

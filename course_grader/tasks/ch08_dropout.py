@@ -15,10 +15,10 @@ from typing import Any
 
 import numpy as np
 
+from course_grader.engine import Fail, Student, as_array, compare, ref, rng_for, task
 from course_lib import gradcheck
-from course_lib.grading import Fail, Student, _rng, _task, as_array, compare, ref
 
-A = "ch08_dropout"
+ASSIGNMENT = "ch08_dropout"
 
 
 def _x(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
@@ -86,7 +86,7 @@ def _mask_of(out: np.ndarray, x: np.ndarray, keep_prob: float, ctx: str, *, stat
 # Task 1: dropout_forward
 # ---------------------------------------------------------------------------------------------
 
-_fwd = _task(f"{A}.forward", "dropout_forward (inverted dropout)", ["dropout_forward"], needs=["dropout"])
+_fwd = task(f"{ASSIGNMENT}.forward", "dropout_forward (inverted dropout)", ["dropout_forward"], needs=["dropout"])
 
 
 @_fwd.check("train mode, x (50, 40), keep_prob 0.75, rng=0: every entry 0 or x/keep_prob, about 75 % kept", 1)
@@ -121,7 +121,7 @@ def _fwd_seed_visible(S: Student) -> None:
 
 @_fwd.check("statistics on 20 000 units for keep_prob 0.8 and 0.3; a 4-D input; keep_prob = 1", 1, hidden=True)
 def _fwd_hidden(S: Student) -> None:
-    rng = _rng(A, "forward")
+    rng = rng_for(ASSIGNMENT, "forward")
     for shape, kp, seed in [((200, 100), 0.8, 5), ((100, 200), 0.3, 6), ((3, 4, 5, 7), 0.6, 11)]:
         x = _x(rng, shape)
         out, _ = _forward(S, x, kp, "train", seed)
@@ -133,7 +133,7 @@ def _fwd_hidden(S: Student) -> None:
 
 @_fwd.check("inverted dropout keeps the mean: E[out] = x (mean of out/x over 20 000 units)", 0.5, hidden=True)
 def _fwd_mean_hidden(S: Student) -> None:
-    x = _x(_rng(A, "mean"), (100, 200))
+    x = _x(rng_for(ASSIGNMENT, "mean"), (100, 200))
     out, _ = _forward(S, x, 0.4, "train", 3)
     m = float(np.mean(out / x))
     bound = 5 * math.sqrt((1 - 0.4) / 0.4 / x.size)
@@ -146,7 +146,7 @@ def _fwd_mean_hidden(S: Student) -> None:
 
 @_fwd.check("test mode on a 4-D input and keep_prob 0.2 is the identity", 0.5, hidden=True)
 def _fwd_test_hidden(S: Student) -> None:
-    x = _x(_rng(A, "test"), (2, 3, 4, 5))
+    x = _x(rng_for(ASSIGNMENT, "test"), (2, 3, 4, 5))
     out, _ = _forward(S, x, 0.2, "test", None)
     if not np.allclose(out, x, rtol=1e-12, atol=0):
         raise Fail(f"dropout_forward in test mode must return x unchanged ({_ctx(x, 0.2, 'test', None)})"
@@ -157,7 +157,7 @@ def _fwd_test_hidden(S: Student) -> None:
 # Task 2: dropout_backward
 # ---------------------------------------------------------------------------------------------
 
-_bwd = _task(f"{A}.backward", "dropout_backward", ["dropout_forward", "dropout_backward"], needs=["dropout"])
+_bwd = task(f"{ASSIGNMENT}.backward", "dropout_backward", ["dropout_forward", "dropout_backward"], needs=["dropout"])
 
 
 def _same_mask(S: Student, x: np.ndarray, keep_prob: float, mode: str, seed: Any, dseed: int) -> None:
@@ -220,7 +220,7 @@ def _bwd_numeric_visible(S: Student) -> None:
 
 @_bwd.check("same mask on random shapes (4-D, batch of 1, keep_prob 0.9 and 0.25); test-mode backward", 1, hidden=True)
 def _bwd_hidden(S: Student) -> None:
-    rng = _rng(A, "backward")
+    rng = rng_for(ASSIGNMENT, "backward")
     for k, (shape, kp) in enumerate([((2, 3, 4, 5), 0.9), ((1, 17), 0.25), ((30, 20), 0.5)]):
         _same_mask(S, _x(rng, shape), kp, "train", 40 + k, k)
     _same_mask(S, _x(rng, (3, 4)), 0.5, "test", None, 9)
@@ -228,7 +228,7 @@ def _bwd_hidden(S: Student) -> None:
 
 @_bwd.check("numerical gradient of your forward on random shapes", 0.5, hidden=True)
 def _bwd_numeric_hidden(S: Student) -> None:
-    rng = _rng(A, "numeric")
+    rng = rng_for(ASSIGNMENT, "numeric")
     for k, (shape, kp) in enumerate([((3, 7), 0.3), ((2, 2, 3, 3), 0.8)]):
         _numeric(S, _x(rng, shape), kp, 70 + k, k + 1)
 
@@ -237,7 +237,7 @@ def _bwd_numeric_hidden(S: Student) -> None:
 # Task 3: initialisation
 # ---------------------------------------------------------------------------------------------
 
-_init = _task(f"{A}.init", "fan_in/fan_out, He and Xavier initialisation", ["fans", "he_init", "xavier_init"], needs=["init"])
+_init = task(f"{ASSIGNMENT}.init", "fan_in/fan_out, He and Xavier initialisation", ["fans", "he_init", "xavier_init"], needs=["init"])
 
 
 def _fans(S: Student, shape: tuple[int, ...]) -> None:
