@@ -160,7 +160,7 @@ def loss_task(
             raise Fail(f"the gradient returned by {fname} has shape {a.shape}, expected {numerical.shape} ({ctx})")
         err = gradcheck.rel_error(a, numerical)
         if err > 1e-6:
-            idx, av, nv = gradcheck._worst(a, numerical)
+            idx, av, nv = gradcheck.worst_entry(a, numerical)
             hint = gradcheck.diagnose(a, numerical, first.shape[0])
             raise Fail(
                 f"your gradient disagrees with the numerical gradient of your own loss ({ctx}): "

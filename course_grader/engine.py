@@ -598,8 +598,6 @@ def compare(
     """
     expected = np.asarray(expected, dtype=np.float64)
     where = f" ({context})" if context else ""
-    if np.isscalar(got) or (isinstance(got, np.ndarray) and got.ndim == 0):
-        pass
     a = as_array(got, label, expected.shape)
     if a.shape != expected.shape:
         hint = gradcheck.diagnose(a, expected, batch_size)

@@ -40,7 +40,7 @@ from typing import Any
 
 import nbformat
 
-from course_grader.course import find_course, load_course_module, using
+from course_grader.course import CourseNotFound, find_course, load_course_module, using
 from course_grader.tasks import ASSIGNMENTS
 
 __all__ = [
@@ -432,7 +432,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--check", action="store_true", help="only report stale notebooks; exit 1 if any")
     p.add_argument("--course", help="course directory (default: found from the working directory)")
     args = p.parse_args(argv)
-    root = find_course(args.course)
+    try:
+        root = find_course(args.course)
+    except CourseNotFound as e:
+        print(f"generate: {e}", file=sys.stderr)
+        return 2
     if args.check:
         stale = stale_notebooks(root)
         for a in stale:

@@ -9,9 +9,10 @@ second time, in a way the student's code cannot reach:
   notebook as JSON, keeps only the source of the code cells (outputs and metadata are ignored:
   a notebook saved with someone else's outputs scores by its code), and runs the sub-checks of
   :data:`course_grader.grading.TASKS` itself, with the reference functions it imported at start;
-- the student's code runs in a **child process** (``python -I course_lib/_sandbox_child.py``)
-  without ``course_lib`` on its path: ``from course_grader import grading`` gets an inert stub, any
-  other ``course_lib`` import (the reference implementation) raises ``ImportError``. The child
+- the student's code runs in a **child process** (``python -I course_grader/sandbox_child.py``)
+  without ``course_lib`` or ``course_grader`` on its path: ``from course_grader import grading``
+  gets an inert stub, ``course_lib.validate`` (input checks, no graded answer) is sent by the
+  parent, any other import of either package (the reference, the grader) raises ``ImportError``. The child
   has resource limits (address space, CPU time, file size), runs in an empty temporary folder, and
   an audit hook refuses subprocesses, network, reading course files, writing outside that folder
   and looking into the call stack. Each sub-check calls the student's functions in a fresh fork
@@ -51,7 +52,7 @@ from typing import Any
 
 import numpy as np
 
-from course_grader import grading
+from course_grader import engine, grading
 from course_grader import sandbox_child as wire
 
 __all__ = [
@@ -271,9 +272,11 @@ def _python_source(src: str) -> str:
 # Static scan for tampering
 # ---------------------------------------------------------------------------------------------
 
-_PROTECTED_MODULES = ("numpy", "builtins", "course_lib", "sys", "gc", "importlib", "inspect", "ctypes", "IPython")
+_PROTECTED_MODULES = ("numpy", "builtins", "course_lib", "course_grader", "sys", "gc", "importlib", "inspect", "ctypes", "IPython")
 _ALWAYS = {"np": "numpy", "numpy": "numpy", "grading": "course_grader.grading", "__builtins__": "builtins",
            "builtins": "builtins", "sys": "sys"}
+# What a submission may import of the two packages: the test cells' `grading` and the input checks.
+_ALLOWED_MODULES = ("course_lib", "course_grader", "course_grader.grading", "course_lib.validate")
 _ESCAPES = {
     ("sys", "_getframe"): "looks into the call stack",
     ("sys", "settrace"): "installs a tracer",
@@ -343,7 +346,7 @@ def scan_tampering(
             elif isinstance(node, ast.ImportFrom) and node.module and node.module.split(".")[0] in _PROTECTED_MODULES:
                 for a in node.names:
                     full = f"{node.module}.{a.name}"
-                    if node.module == "course_lib" or full in ("numpy.testing", "numpy.random", "numpy.linalg") or node.module == "builtins":
+                    if node.module in ("course_lib", "course_grader") or full in ("numpy.testing", "numpy.random", "numpy.linalg") or node.module == "builtins":
                         aliases[a.asname or a.name] = full
 
     for index, src, tree in parsed:
@@ -395,18 +398,18 @@ def scan_tampering(
             if isinstance(node, ast.Import | ast.ImportFrom):
                 mods = [a.name for a in node.names] if isinstance(node, ast.Import) else [node.module or ""]
                 for a in node.names:
-                    if (a.asname or a.name) == "grading" and not (isinstance(node, ast.ImportFrom) and node.module == "course_lib" and a.name == "grading"):
+                    if (a.asname or a.name) == "grading" and not (isinstance(node, ast.ImportFrom) and node.module == "course_grader" and a.name == "grading"):
                         flag(node, "rebinds the name `grading` that the test cells call")
                 for m in mods:
                     top = m.split(".")[0]
-                    if top == "course_lib":
-                        if isinstance(node, ast.ImportFrom) and m == "course_lib":
-                            names = [a.name for a in node.names]
+                    if top in ("course_lib", "course_grader"):
+                        if isinstance(node, ast.ImportFrom) and m in ("course_lib", "course_grader"):
+                            names = [f"{m}.{a.name}" for a in node.names]
                         elif isinstance(node, ast.ImportFrom):
-                            names = [f"{m}.{a.name}" for a in node.names if (m, a.name) not in allowed]
+                            names = [f"{m}.{a.name}" for a in node.names if (m, a.name) not in allowed and m != "course_lib.validate"]
                         else:
                             names = [m]
-                        bad = [n for n in names if n not in ("grading", "course_grader.grading")]
+                        bad = [n for n in names if n not in _ALLOWED_MODULES]
                         if bad:
                             bound = sorted({owner[a.asname or a.name] for a in node.names if (a.asname or a.name) in owner})
                             flag(node, f"imports {', '.join(bad)}: the reference implementation (not allowed in a submission)")
@@ -431,7 +434,7 @@ def scan_tampering(
                     called = node.func.attr if isinstance(node.func, ast.Attribute) else node.func.id
                     if called in ("import_module", "__import__") and node.args and isinstance(node.args[0], ast.Constant):
                         target = str(node.args[0].value)
-                        if target.split(".")[0] == "course_lib" and target not in ("course_lib", "course_grader.grading"):
+                        if target.split(".")[0] in ("course_lib", "course_grader") and target not in _ALLOWED_MODULES:
                             flag(node, f"imports {target}: the reference implementation (not allowed in a submission)")
     return findings
 
@@ -620,7 +623,7 @@ class _Session:
             raise
 
     # -- one sub-check ------------------------------------------------------------------------
-    def run_check(self, check: grading.Check, seconds: float) -> dict[str, Any]:
+    def run_check(self, check: engine.Check, seconds: float) -> dict[str, Any]:
         """Run ``check`` against the student's functions; never raises for what the student did."""
         try:
             self.ensure()
@@ -752,8 +755,8 @@ def _write_back(parent: Any, child: Any) -> None:
                 parent[k] = child[k]
 
 
-def _execute(check: grading.Check, namespace: Mapping[str, Any]) -> dict[str, Any]:
-    """:func:`course_grader.grading._execute`, but letting the sandbox's own signals through."""
+def _execute(check: engine.Check, namespace: Mapping[str, Any]) -> dict[str, Any]:
+    """:func:`course_grader.engine._execute`, but letting the sandbox's own signals through."""
     import contextlib as _cl
     import io
     import warnings
@@ -764,12 +767,12 @@ def _execute(check: grading.Check, namespace: Mapping[str, Any]) -> dict[str, An
         warnings.simplefilter("error", RuntimeWarning)
         old = np.seterr(over="warn", divide="warn", invalid="warn", under="ignore")
         try:
-            check.run(grading.Student(namespace))
-        except grading._NotImplemented as e:
+            check.run(engine.Student(namespace))
+        except engine.NotImplementedByStudent as e:
             status, message = "not implemented", str(e)
-        except grading._Missing as e:
+        except engine.MissingFunction as e:
             status, message = "missing", str(e)
-        except grading.Fail as e:
+        except engine.Fail as e:
             status, message = "fail", str(e)
         except (_Timeout, _ChildGone, _Budget):
             raise
@@ -906,6 +909,8 @@ def _tasks_of_cell(src: str, task_functions: Mapping[str, Sequence[str]]) -> lis
     except (SyntaxError, ValueError):
         return []
     defined = {n.name for n in tree.body if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef)}
+    # a top-level import binds names too (`from course_lib.neuron import relu_forward`)
+    defined |= {a.asname or a.name for n in tree.body if isinstance(n, ast.ImportFrom) for a in n.names}
     return sorted(t for t, fns in task_functions.items() if defined & set(fns))
 
 
@@ -921,7 +926,7 @@ def _grade_cell(session: _Session, gc: GradeCell, findings: Sequence[Finding], l
     if task is None:
         return GradedCell(gc.grade_id, gc.task_id, gc.hidden, 0.0, gc.max_score,
                           f"{gc.task_id}: unknown task (the course and course_lib disagree: ask the instructor)", ["error"])
-    result = grading.TaskResult(task.id, task.title, gc.hidden)
+    result = engine.TaskResult(task.id, task.title, gc.hidden)
     for check in (c for c in task.checks if c.hidden == gc.hidden):
         if progress:
             progress(f"{gc.grade_id}: {check.what}")
@@ -929,7 +934,7 @@ def _grade_cell(session: _Session, gc: GradeCell, findings: Sequence[Finding], l
         if raw["status"] == "timeout" and "time budget" not in raw["message"]:
             raw["message"] = f"timed out in task {task.id} ({'hidden' if gc.hidden else 'visible'} tests): {raw['message']}"
         earned = check.points if raw["status"] == "pass" else 0.0
-        result.outcomes.append(grading.CheckOutcome(check.what, check.points, earned, raw["status"], raw["message"], raw.get("output", "")))
+        result.outcomes.append(engine.CheckOutcome(check.what, check.points, earned, raw["status"], raw["message"], raw.get("output", "")))
     report = str(result)
     score = min(result.earned, gc.max_score)
     mine = [f for f in findings if gc.task_id in f.tasks]

@@ -44,7 +44,13 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 from course_lib.init import as_rng, he_init, xavier_init
 from course_lib.layers import Layer
-from course_lib.validate import check_array, check_conv_arrays, check_dout, check_int
+from course_lib.validate import (
+    check_array,
+    check_conv_arrays,
+    check_dout,
+    check_int,
+    check_int_pair,
+)
 
 __all__ = [
     "Conv2D",
@@ -133,16 +139,6 @@ def conv_transpose_output_size(n: int, k: int, pad: int = 0, stride: int = 1) ->
             f"2·{pad} + {k} = {out} is < 1: pad is too large"
         )
     return out
-
-
-def _pair(v: Any, name: str) -> tuple[int, int]:
-    """An int or an (h, w) pair of ints, each >= 1."""
-    if isinstance(v, tuple | list):
-        if len(v) != 2:
-            raise ValueError(f"{name} must be an int or a pair (h, w), got {v!r}")
-        return check_int(v[0], f"{name}[0]", low=1), check_int(v[1], f"{name}[1]", low=1)
-    k = check_int(v, name, low=1)
-    return k, k
 
 
 def _check_conv_inputs(
@@ -684,7 +680,7 @@ class _ConvLayer(Layer):
     def _set_geometry(self, in_channels: Any, out_channels: Any, kernel_size: Any, stride: Any, pad: Any) -> None:
         self.in_channels = check_int(in_channels, "in_channels", low=1)
         self.out_channels = check_int(out_channels, "out_channels", low=1)
-        self.kernel_size = _pair(kernel_size, "kernel_size")
+        self.kernel_size = check_int_pair(kernel_size, "kernel_size")
         self.stride = check_int(stride, "stride", low=1)
         self.pad = check_int(pad, "pad", low=0)
 

@@ -344,7 +344,7 @@ def _judged(a: np.ndarray, n: np.ndarray, noise: float, tol: float) -> np.ndarra
     return ~tiny_agreeing
 
 
-def _worst(a: np.ndarray, n: np.ndarray, counted: np.ndarray | None = None) -> tuple[tuple[int, ...], float, float]:
+def worst_entry(a: np.ndarray, n: np.ndarray, counted: np.ndarray | None = None) -> tuple[tuple[int, ...], float, float]:
     with np.errstate(invalid="ignore"):
         diff = np.abs(a - n)
         err = diff / np.maximum(1e-8, np.abs(a) + np.abs(n))
@@ -477,7 +477,7 @@ def check_layer(
         counted = _judged(a, numerical, noise, tol)
         err = rel_error(a[counted], numerical[counted])
         ok = err <= tol
-        idx, av, nv = _worst(a, numerical, counted)
+        idx, av, nv = worst_entry(a, numerical, counted)
         with np.errstate(invalid="ignore"):
             max_abs = float(np.max(np.abs(a - numerical))) if a.size else 0.0
         report.results.append(

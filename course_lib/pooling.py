@@ -40,9 +40,9 @@ from typing import Any
 
 import numpy as np
 
-from course_lib.conv import _pair, _scratch, conv_output_size  # _scratch: layer workspaces
+from course_lib.conv import _scratch, conv_output_size  # _scratch: layer workspaces
 from course_lib.layers import Layer
-from course_lib.validate import check_array, check_dout
+from course_lib.validate import check_array, check_dout, check_int_pair
 
 __all__ = [
     "AvgPool2D",
@@ -65,8 +65,8 @@ def _geometry(
     x_shape: tuple[int, ...], pool_size: Any, stride: Any
 ) -> tuple[int, int, int, int, int, int]:
     """(ph, pw, sh, sw, Ho, Wo) for an input of shape (N, C, H, W); ValueError if it does not fit."""
-    ph, pw = _pair(pool_size, "pool_size")
-    sh, sw = (ph, pw) if stride is None else _pair(stride, "stride")
+    ph, pw = check_int_pair(pool_size, "pool_size")
+    sh, sw = (ph, pw) if stride is None else check_int_pair(stride, "stride")
     _, _, H, W = x_shape
     try:
         Ho = conv_output_size(H, ph, 0, sh)
@@ -418,8 +418,8 @@ class _Pool2D(Layer):
 
     def __init__(self, pool_size: int | tuple[int, int], stride: int | tuple[int, int] | None = None) -> None:
         super().__init__()
-        self.pool_size = _pair(pool_size, "pool_size")
-        self.stride = self.pool_size if stride is None else _pair(stride, "stride")
+        self.pool_size = check_int_pair(pool_size, "pool_size")
+        self.stride = self.pool_size if stride is None else check_int_pair(stride, "stride")
 
     def _forward(self, x: np.ndarray) -> tuple[np.ndarray, Any]:
         return type(self)._forward_fn(x, pool_size=self.pool_size, stride=self.stride)

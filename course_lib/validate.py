@@ -44,6 +44,7 @@ __all__ = [
     "check_dout",
     "check_float_dtype",
     "check_int",
+    "check_int_pair",
     "check_keep_prob",
     "check_labels",
     "check_number",
@@ -153,6 +154,16 @@ def check_int(value: object, name: str, *, low: int | None = None) -> int:
     if low is not None and v < low:
         raise ValueError(f"{name} must be >= {low}, got {v}")
     return v
+
+
+def check_int_pair(v: object, name: str) -> tuple[int, int]:
+    """An int or an (h, w) pair of ints, each >= 1, as a pair (kernel sizes, pooling windows, strides)."""
+    if isinstance(v, tuple | list):
+        if len(v) != 2:
+            raise ValueError(f"{name} must be an int or a pair (h, w), got {v!r}")
+        return check_int(v[0], f"{name}[0]", low=1), check_int(v[1], f"{name}[1]", low=1)
+    k = check_int(v, name, low=1)
+    return k, k
 
 
 def check_labels(y: object, n: int, num_classes: int, name: str = "y") -> np.ndarray:

@@ -328,7 +328,7 @@ def _net_numeric(S: Student, case: NetCase) -> None:
                        + (f"\n  likely cause: {hint}" if hint else ""))
         err = gradcheck.rel_error(a, numerical)
         if err > 1e-6:
-            idx, av, nv = gradcheck._worst(a, numerical)
+            idx, av, nv = gradcheck.worst_entry(a, numerical)
             hint = gradcheck.diagnose(a, numerical, X.shape[0])
             raise Fail(
                 f"grads[{k!r}] disagrees with the numerical gradient of your own loss ({_ctx(case)}): relative "

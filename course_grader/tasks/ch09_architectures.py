@@ -101,7 +101,7 @@ _ARCH_VISIBLE = [
     {"type": "affine", "units": 5},
 ]
 
-_ARCHS_HIDDEN: list[tuple[list[dict[str, Any]], tuple[int, ...]]] = [
+HIDDEN_ARCHS: list[tuple[list[dict[str, Any]], tuple[int, ...]]] = [
     ([{"type": "conv", "filters": 6, "kernel": 5}, {"type": "relu"}, {"type": "pool"},
       {"type": "conv", "filters": 16, "kernel": 5}, {"type": "relu"}, {"type": "pool"}, {"type": "flatten"},
       {"type": "affine", "units": 120}, {"type": "relu"}, {"type": "affine", "units": 84}, {"type": "relu"},
@@ -213,13 +213,13 @@ def _t1_build_visible(S: Student) -> None:
 
 @_t1.check("summary of LeNet-5 (61,706 parameters), a strided conv, odd sizes, an MLP", 1, hidden=True)
 def _t1_summary_hidden(S: Student) -> None:
-    for arch, shape in _ARCHS_HIDDEN:
+    for arch, shape in HIDDEN_ARCHS:
         _check_summary(S, arch, shape)
 
 
 @_t1.check("build_network of LeNet-5 and a strided conv net", 0.5, hidden=True)
 def _t1_build_hidden(S: Student) -> None:
-    for arch, shape in _ARCHS_HIDDEN[:2]:
+    for arch, shape in HIDDEN_ARCHS[:2]:
         _check_build(S, arch, shape, 5)
 
 
@@ -346,11 +346,11 @@ def _t2_bwd_visible(S: Student) -> None:
 @_t2.check("model_forward on random nets (batch of 1, odd sizes, strided conv, two dropout layers)", 0.5, hidden=True)
 def _t2_fwd_hidden(S: Student) -> None:
     rng = rng_for(ASSIGNMENT, "forward")
-    arch = [{"type": "dropout", "keep_prob": 0.8}, *_ARCHS_HIDDEN[1][0]]
+    arch = [{"type": "dropout", "keep_prob": 0.8}, *HIDDEN_ARCHS[1][0]]
     for n in (1, 3):
         layers = _net(rng, arch, (2, 11, 9))
         _check_forward(S, layers, rng.standard_normal((n, 2, 11, 9)), "train", 4)
-    layers = _net(rng, _ARCHS_HIDDEN[2][0], (3, 1, 5))
+    layers = _net(rng, HIDDEN_ARCHS[2][0], (3, 1, 5))
     _check_forward(S, layers, rng.standard_normal((2, 3, 1, 5)), "test", 0)
 
 
@@ -431,7 +431,7 @@ def _t3_visible(S: Student) -> None:
 def _t3_hidden(S: Student) -> None:
     rng = rng_for(ASSIGNMENT, "train_step")
     _check_steps(S, _net(rng, _NET_ARCH, (1, 6, 6)), _batches(rng, 5, (1, 6, 6), 4, 3), 0.05)
-    arch, shape = _ARCHS_HIDDEN[1]
+    arch, shape = HIDDEN_ARCHS[1]
     _check_steps(S, _net(rng, arch, shape), _batches(rng, 1, shape, 7, 2), 0.2)
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from grading_helpers import (
+    COURSE,
     assert_full_marks,
     assert_loses_points,
     assert_reference_full_and_stub_zero,
@@ -478,7 +479,9 @@ ALTERNATIVES += [
 
 def test_given_layers_match_the_library():
     """The notebook's compact layers compute what course_lib computes (random inputs, random dout)."""
-    from course_grader.tasks import given_ch09 as g
+    from course_grader.course import load_course_module
+
+    g = load_course_module("solutions/ch09_architectures_given.py", COURSE)
     from course_lib import backprop, conv, loss, pooling
 
     rng = np.random.default_rng(0)
@@ -514,11 +517,13 @@ def test_given_layers_match_the_library():
 
 def test_summary_solution_matches_the_library():
     """The model summary agrees with course_lib.architectures.summary on LeNet-5-like and strided nets."""
-    from course_grader.tasks.ch09_architectures import _ARCHS_HIDDEN, _R
+    from course_grader.tasks.ch09_architectures import HIDDEN_ARCHS, reference_namespace
+
+    ref = reference_namespace()
     from course_lib.architectures import LayerSpec, ModelSpec, summary
 
     kinds = {"relu": "ReLU", "pool": "MaxPool2D", "flatten": "Flatten"}
-    for arch, shape in _ARCHS_HIDDEN[:2]:
+    for arch, shape in HIDDEN_ARCHS[:2]:
         specs, c, d = [], shape[0], None
         for layer in arch:
             if layer["type"] == "conv":
@@ -532,9 +537,9 @@ def test_summary_solution_matches_the_library():
                 specs.append(LayerSpec(kinds[layer["type"]], (2,) if layer["type"] == "pool" else ()))
             d = ModelSpec(specs).specs and summary(ModelSpec(specs), shape).rows[-1].output_shape[0]
         lib = summary(ModelSpec(specs), shape)
-        mine = _R["summary"](arch, shape)
+        mine = ref["summary"](arch, shape)
         assert [(tuple(r.output_shape), r.params) for r in lib.rows] == [(tuple(s), p) for s, p in mine]
-    assert sum(p for _, p in _R["summary"](*_ARCHS_HIDDEN[0])) == 61_706  # LeNet-5 with max pooling
+    assert sum(p for _, p in ref["summary"](*HIDDEN_ARCHS[0])) == 61_706  # LeNet-5 with max pooling
 
 
 # ============================================================== the tests

@@ -94,11 +94,17 @@ def test_scan_allows_the_templates_helpers_and_ordinary_numpy_use():
     assert sandbox.scan_tampering(cells, {})  # without the allowance the private import is flagged
 
 
-def test_helper_stubs_expose_helpers_but_not_the_reference():
-    srcs = dict(sandbox._helper_sources({("course_lib.neuron", "_check_dout")}))
-    stub = srcs["course_lib.neuron"]
-    assert "def _check_dout" in stub
-    assert "def sigmoid_forward" not in stub and "def relu_forward" not in stub
+def test_the_child_gets_course_lib_validate_and_no_graded_answer():
+    """The one course_lib module offered to student code holds checks, not solutions."""
+    import ast
+
+    from course_grader import grading
+
+    srcs = dict(sandbox._helper_sources())
+    assert list(srcs) == ["course_lib.validate"]
+    defined = {n.name for n in ast.parse(srcs["course_lib.validate"]).body if isinstance(n, ast.FunctionDef | ast.ClassDef)}
+    graded = {fn for task in grading.TASKS.values() for fn in task.functions}
+    assert defined and not defined & graded, sorted(defined & graded)
 
 
 def test_wire_format_round_trips_plain_data_and_refuses_objects():
