@@ -53,6 +53,21 @@ def _course_dir(arg: str | None) -> Path:
 
 
 @contextlib.contextmanager
+def _environ(values: dict[str, str]) -> Iterator[None]:
+    """Set environment variables for the block (a kernel started inside inherits them)."""
+    old = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for k, v in old.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+@contextlib.contextmanager
 def _in_course(course: Path) -> Iterator[None]:
     """cwd = the course, and this interpreter's bin/ on PATH (nbgrader runs `alembic` from it)."""
     from sqlalchemy.exc import SAWarning
@@ -492,7 +507,11 @@ def check_notebook(path: Path, timeout: int = 600) -> list[dict[str, Any]]:
     from nbgrader.utils import determine_grade
 
     nb = nbformat.read(path, as_version=4)
-    with tempfile.TemporaryDirectory() as tmp:
+    # the kernel's grader finds the course (chapter 9's reference) from the notebook's folder
+    env = {}
+    with contextlib.suppress(CourseNotFound):
+        env["COURSE_DIR"] = str(find_course(start=path.parent.resolve()))
+    with tempfile.TemporaryDirectory() as tmp, _environ(env):
         client = NotebookClient(
             nb, timeout=timeout, allow_errors=True, kernel_name="python3", extra_arguments=list(_KERNEL_ARGS),
             resources={"metadata": {"path": str(path.parent.resolve())}},

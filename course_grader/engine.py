@@ -261,18 +261,6 @@ def _student_frame(tb: Any) -> str:
     return ""
 
 
-def _arrays_in(obj: Any, depth: int = 0) -> list[np.ndarray]:
-    if isinstance(obj, np.ndarray):
-        return [obj]
-    if depth > 3:
-        return []
-    if isinstance(obj, tuple | list):
-        return [a for v in obj for a in _arrays_in(v, depth + 1)]
-    if isinstance(obj, dict):
-        return [a for v in obj.values() for a in _arrays_in(v, depth + 1)]
-    return []
-
-
 class Student:
     """The student's functions, looked up by name in the notebook's namespace.
 
@@ -298,7 +286,7 @@ class Student:
             except (TypeError, ValueError):
                 named = {f"argument {i + 1}": a for i, a in enumerate(args)} | dict(kwargs)
             before = {
-                k: [a.copy() for a in _arrays_in(v)] for k, v in named.items() if k not in mutable
+                k: [a.copy() for a in gradcheck.arrays_in(v)] for k, v in named.items() if k not in mutable
             }
             try:
                 result = f(*args, **kwargs)
@@ -326,7 +314,7 @@ class Student:
                     f"{name} raised {type(e).__name__}: {e}" + (f"\n  {where}" if where else "") + hint
                 ) from None
             for k, saved in before.items():
-                now = _arrays_in(named[k])
+                now = gradcheck.arrays_in(named[k])
                 if len(now) == len(saved) and any(
                     a.shape != b.shape or not np.array_equal(a, b, equal_nan=True)
                     for a, b in zip(now, saved)

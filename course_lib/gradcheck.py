@@ -37,11 +37,13 @@ from course_lib.validate import check_number, describe
 __all__ = [
     "InputResult",
     "Report",
+    "arrays_in",
     "check_layer",
     "diagnose",
     "numerical_gradient",
     "numerical_gradient_array",
     "rel_error",
+    "worst_entry",
 ]
 
 
@@ -324,16 +326,17 @@ class Report:
     _repr_pretty_ = lambda self, p, cycle: p.text(str(self))  # noqa: E731
 
 
-def _arrays_in(obj: Any, depth: int = 0) -> list[np.ndarray]:
-    """The NumPy arrays inside a cache (nested tuples, lists and dicts), best effort."""
+def arrays_in(obj: Any, depth: int = 0) -> list[np.ndarray]:
+    """The NumPy arrays inside ``obj`` (an array, or nested tuples, lists and dicts of them, up to
+    five levels deep), in order; other objects contribute none."""
     if isinstance(obj, np.ndarray):
         return [obj]
     if depth > 4:
         return []
     if isinstance(obj, tuple | list):
-        return [a for item in obj for a in _arrays_in(item, depth + 1)]
+        return [a for item in obj for a in arrays_in(item, depth + 1)]
     if isinstance(obj, dict):
-        return [a for item in obj.values() for a in _arrays_in(item, depth + 1)]
+        return [a for item in obj.values() for a in arrays_in(item, depth + 1)]
     return []
 
 
@@ -420,7 +423,7 @@ def check_layer(
     # backward gets its own copy of dout, so that one that writes into it can neither change the
     # caller's array nor the dout used for the numerical gradients below.
     dout_given = dout.copy()
-    cache_snapshot = [(a, a.copy()) for a in _arrays_in(cache)]
+    cache_snapshot = [(a, a.copy()) for a in arrays_in(cache)]
     grads = backward(dout_given, cache)
     if not np.array_equal(dout_given, dout, equal_nan=True):
         report.problems.append("backward modified dout in place: compute new arrays instead")
