@@ -85,11 +85,18 @@ def library_fingerprint() -> str:
     """Hash of everything a cached cell result depends on besides its own code.
 
     jupyter-cache keys a page on its code cells only, so after a change in ``course_lib`` a cached
-    page would still show the old library's output (or hide a new failure).
+    page would still show the old library's output (or hide a new failure). The pages execute
+    ``course_lib`` and read files the book ships beside its pages (``book/``: data, includes) and
+    the trained weights and measured results they display (``models/``, ``benchmarks/results/``);
+    the grader (``course_grader/``, ``exercises/``) is not among them, so editing it never
+    re-executes the book.
     """
     digest = hashlib.sha256(KERNEL_CONFIG.encode())
     digest.update(KERNEL_STARTUP.read_bytes())
-    for path in sorted((ROOT / "course_lib").rglob("*")):
+    watched = [ROOT / "course_lib", ROOT / "models", ROOT / "benchmarks" / "results", ROOT / "book"]
+    paths = sorted(p for root in watched if root.exists() for p in root.rglob("*")
+                   if "_build" not in p.parts and "_static" not in p.parts)
+    for path in paths:
         if path.is_file() and path.suffix in {".py", ".json", ".txt", ".csv", ".npz"}:
             digest.update(path.relative_to(ROOT).as_posix().encode())
             digest.update(path.read_bytes())
