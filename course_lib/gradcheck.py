@@ -283,13 +283,17 @@ class InputResult:
     noise_floor: float | None = None
 
     def __str__(self) -> str:
+        # One fact per line, each short enough for the book's column (76 characters).
         status = "ok  " if self.passed else "FAIL"
         text = f"[{status}] d{self.name}: relative error {self.rel_error:.2e}"
         if self.max_abs_error is not None and self.noise_floor is not None:
-            text += f" (largest difference {self.max_abs_error:.1e}, noise floor {self.noise_floor:.1e})"
+            text += (
+                f"\n       largest difference {self.max_abs_error:.1e}, "
+                f"noise floor {self.noise_floor:.1e}"
+            )
         if not self.passed and self.worst_index is not None:
             text += (
-                f"; worst at index {self.worst_index}: analytic {self.analytic_value:.6g}, "
+                f"\n       worst at index {self.worst_index}: analytic {self.analytic_value:.6g}, "
                 f"numerical {self.numerical_value:.6g}"
             )
         if self.diagnosis:
