@@ -9,7 +9,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: setup book test lint exercises grade-demo bench clean browser
+.PHONY: setup book test lint exercises grade-demo bench clean browser sandbox-tools
 
 setup: $(STAMP)
 
@@ -25,19 +25,25 @@ browser:
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq chromium >/dev/null; }
 
+# bubblewrap: `course autograde` runs every submission's code inside it (root here; sudo elsewhere).
+sandbox-tools:
+	@command -v bwrap >/dev/null || { \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq bubblewrap >/dev/null; }
+
 book: setup
 	$(PY) scripts/build_book.py
 
 lint: setup
 	$(PY) -m ruff check .
 
-test: setup browser lint
+test: setup browser sandbox-tools lint
 	$(PY) -m pytest -n 2 --dist loadgroup
 
 exercises: setup
 	cd exercises && ../$(PY) -m course_grader.cli release --all
 
-grade-demo: setup
+grade-demo: setup sandbox-tools
 	cd exercises && ../$(PY) -m course_grader.cli demo
 
 bench: setup

@@ -86,6 +86,8 @@ class Limits:
     message_bytes: int = 64 * 2**20
     file_bytes: int = 16 * 2**20
     max_restarts: int = 4
+    processes: int = 32  # RLIMIT_NPROC of the unprivileged user running the code (bubblewrap only)
+    tmp_bytes: int = 64 * 2**20  # the private /tmp inside bubblewrap
 
 
 @dataclass(frozen=True)
@@ -195,31 +197,44 @@ def load_code_cells(path: Path | str, limits: Limits = Limits()) -> tuple[list[t
     path = Path(path)
     if not path.is_file():
         raise NotebookProblem(f"no notebook at {path.name}")
-    size = path.stat().st_size
+    with path.open("rb") as fh:  # a huge file is refused without reading all of it
+        raw = fh.read(limits.notebook_bytes + 1)
+    data, warnings_ = parse_notebook(raw, path.name, limits)
+    return code_cells(data, path.name, warnings_)
+
+
+def parse_notebook(raw: bytes, name: str, limits: Limits = Limits()) -> tuple[dict[str, Any], list[str]]:
+    """A submitted notebook's bytes -> its JSON (nbformat 4) and warnings; never executes anything.
+
+    Raises:
+        NotebookProblem: too large, empty, not UTF-8, not JSON, not a notebook, or an unsupported
+            nbformat; the message names ``name`` and says which.
+    """
+    size = len(raw)
     if size > limits.notebook_bytes:
         raise NotebookProblem(
-            f"{path.name} is {size / 2**20:.0f} MB, more than the {limits.notebook_bytes / 2**20:.0f} MB a "
+            f"{name} is {size / 2**20:.0f} MB or more, more than the {limits.notebook_bytes / 2**20:.0f} MB a "
             "submission may have: clear the outputs (Kernel → Restart & Clear Output) and save again"
         )
-    raw = path.read_bytes()
     if size == 0:
-        raise NotebookProblem(f"{path.name} is an empty file (0 bytes): the notebook was not saved")
+        raise NotebookProblem(f"{name} is an empty file (0 bytes): the notebook was not saved")
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as e:
         raise NotebookProblem(
-            f"{path.name} is not UTF-8 text (byte {e.start}: {raw[e.start:e.start + 4]!r}): it is damaged "
+            f"{name} is not UTF-8 text (byte {e.start}: {raw[e.start:e.start + 4]!r}): it is damaged "
             "or not a notebook; save it again from Jupyter"
         ) from None
     try:
         data = json.loads(text)
-    except json.JSONDecodeError as e:
+    except (json.JSONDecodeError, RecursionError) as e:
+        where = f"line {e.lineno}, column {e.colno}: {e.msg}" if isinstance(e, json.JSONDecodeError) else "nested too deeply"
         raise NotebookProblem(
-            f"{path.name} is not valid JSON (line {e.lineno}, column {e.colno}: {e.msg}): the file is "
+            f"{name} is not valid JSON ({where}): the file is "
             "damaged, perhaps edited by hand or saved half-way; save it again from Jupyter"
         ) from None
     if not isinstance(data, dict):
-        raise NotebookProblem(f"{path.name} is JSON but not a notebook (the top level is a {type(data).__name__})")
+        raise NotebookProblem(f"{name} is JSON but not a notebook (the top level is a {type(data).__name__})")
     major = data.get("nbformat")
     warnings_: list[str] = []
     if major == 3 or ("worksheets" in data and "cells" not in data):
@@ -227,18 +242,23 @@ def load_code_cells(path: Path | str, limits: Limits = Limits()) -> tuple[list[t
             import nbformat
 
             data = json.loads(nbformat.writes(nbformat.reads(text, as_version=4)))
-            warnings_.append(f"{path.name} is in the old nbformat 3; it was converted to nbformat 4 for grading")
+            warnings_.append(f"{name} is in the old nbformat 3; it was converted to nbformat 4 for grading")
         except Exception as e:
-            raise NotebookProblem(f"{path.name} is an nbformat 3 notebook that could not be converted: {e}") from None
+            raise NotebookProblem(f"{name} is an nbformat 3 notebook that could not be converted: {e}") from None
     elif major != 4:
         raise NotebookProblem(
-            f"{path.name} has nbformat {major!r}; only nbformat 4 (what Jupyter saves) is supported"
+            f"{name} has nbformat {major!r}; only nbformat 4 (what Jupyter saves) is supported"
         )
-    cells = data.get("cells")
-    if not isinstance(cells, list):
-        raise NotebookProblem(f"{path.name} has no list of cells: it is not a Jupyter notebook")
+    if not isinstance(data.get("cells"), list):
+        raise NotebookProblem(f"{name} has no list of cells: it is not a Jupyter notebook")
+    return data, warnings_
+
+
+def code_cells(data: Mapping[str, Any], name: str, warnings_: list[str] | None = None) -> tuple[list[tuple[int, str]], list[str]]:
+    """``[(cell number, python source)]`` of a parsed notebook (:func:`parse_notebook`), and warnings."""
+    warnings_ = list(warnings_ or [])
     out: list[tuple[int, str]] = []
-    for i, cell in enumerate(cells):
+    for i, cell in enumerate(data.get("cells") or []):
         if not isinstance(cell, dict) or cell.get("cell_type") != "code":
             continue
         src = cell.get("source", "")
@@ -249,7 +269,7 @@ def load_code_cells(path: Path | str, limits: Limits = Limits()) -> tuple[list[t
             continue
         out.append((i, _python_source(src)))
     if not out:
-        warnings_.append(f"{path.name} has no code cells: nothing to grade")
+        warnings_.append(f"{name} has no code cells: nothing to grade")
     return out, warnings_
 
 
@@ -496,7 +516,8 @@ class _Session:
     """One sandbox child holding the student's namespace; restarted after anything abnormal."""
 
     def __init__(self, cells: Sequence[tuple[int, str]], limits: Limits, protected: Sequence[str], deadline: float,
-                 helpers: Sequence[tuple[str, str]] = ()):
+                 helpers: Sequence[tuple[str, str]] = (), isolation: str = "bwrap"):
+        self.isolation = isolation
         self.cells = list(cells)
         self.helpers = list(helpers)
         self.limits = limits
@@ -572,14 +593,26 @@ class _Session:
             self._start()
 
     def _start(self) -> None:
+        from course_grader import bwrap
+
         p2c_r, p2c_w = os.pipe()
         c2p_r, c2p_w = os.pipe()
-        env = {"PATH": "/usr/bin:/bin", "HOME": self.tmp.name, "TMPDIR": self.tmp.name, "LANG": "C.UTF-8",
+        boxed = self.isolation == "bwrap"
+        home = "/tmp" if boxed else self.tmp.name
+        env = {"PATH": "/usr/bin:/bin", "HOME": home, "TMPDIR": home, "LANG": "C.UTF-8",
                "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
-               "MPLCONFIGDIR": self.tmp.name, "MPLBACKEND": "Agg"}
+               "MPLCONFIGDIR": home, "MPLBACKEND": "Agg"}
+        if boxed:
+            uid = bwrap.drop_to()
+            argv = [sys.executable, "-I", bwrap.CHILD_PATH, str(p2c_r), str(c2p_w), *([str(uid)] if uid is not None else [])]
+            cmd = bwrap.command(argv, tmp_bytes=self.limits.tmp_bytes, child_script=str(_CHILD),
+                                hidden=[*self.protected, str(Path.home())])
+            cwd = "/"
+        else:
+            cmd = [sys.executable, "-I", str(_CHILD), str(p2c_r), str(c2p_w)]
+            cwd = self.tmp.name
         self.proc = subprocess.Popen(
-            [sys.executable, "-I", str(_CHILD), str(p2c_r), str(c2p_w)],
-            pass_fds=(p2c_r, c2p_w), cwd=self.tmp.name, env=env, start_new_session=True,
+            cmd, pass_fds=(p2c_r, c2p_w), cwd=cwd, env=env, start_new_session=True,
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )
         os.close(p2c_r)
@@ -587,8 +620,8 @@ class _Session:
         self.rfd, self.wfd = c2p_r, p2c_w
         cells = [(i, s) for i, s in self.cells if i not in self.skip]
         cpu = int(self.limits.notebook_seconds + 30)
-        self._send({"cells": cells, "helpers": self.helpers, "protected": self.protected, "sandbox": self.tmp.name,
-                    "memory_mb": self.limits.memory_mb, "cpu_seconds": cpu,
+        self._send({"cells": cells, "helpers": self.helpers, "protected": self.protected, "sandbox": home,
+                    "memory_mb": self.limits.memory_mb, "cpu_seconds": cpu, "processes": self.limits.processes if boxed else 0,
                     "file_bytes": self.limits.file_bytes, "output_chars": self.limits.output_chars})
         current: int | None = None
         try:
@@ -847,6 +880,7 @@ def grade_notebook(
     protected: Sequence[str] | None = None,
     allowed: set[tuple[str, str]] | None = None,
     progress: Callable[[str], None] | None = None,
+    isolation: str = "bwrap",
 ) -> SubmissionResult:
     """Grade one submitted notebook in the sandbox; never raises for anything in the submission.
 
@@ -858,29 +892,61 @@ def grade_notebook(
         protected: folders the student's code may not open (default :func:`default_protected`).
         allowed: the ``course_lib`` imports the submission may use (:func:`allowed_imports` of
             the trusted source notebook); default none but ``grading`` and ``validate``.
+        isolation: ``"bwrap"`` (the student's code runs inside bubblewrap, see
+            :mod:`course_grader.bwrap`) or ``"none"`` (a plain child process: trusted classes).
 
     Returns:
         a :class:`SubmissionResult` with one :class:`GradedCell` per grade cell.
+
+    Raises:
+        course_grader.bwrap.SandboxUnavailable: ``isolation="bwrap"`` and bubblewrap cannot run.
     """
     t0 = time.monotonic()
-    result = SubmissionResult(status="graded")
     try:
         cells, warns = load_code_cells(path, limits)
-        result.problems.extend(warns)
     except NotebookProblem as e:
-        result.status = "missing" if not Path(path).exists() else "unreadable"
-        result.problems.append(str(e))
-        for gc in grade_cells:
-            result.cells.append(GradedCell(gc.grade_id, gc.task_id, gc.hidden, 0.0, gc.max_score,
-                                           f"{_title(gc)}: 0 / {gc.max_score:g} points\n  not graded: {e}", ["unreadable"]))
+        result = unreadable_result(grade_cells, str(e), "missing" if not Path(path).exists() else "unreadable")
         result.seconds = time.monotonic() - t0
         return result
+    return grade_code_cells(cells, grade_cells, warnings=warns, limits=limits, protected=protected,
+                            allowed=allowed, progress=progress, isolation=isolation)
 
+
+def unreadable_result(grade_cells: Sequence[GradeCell], why: str, status: str = "unreadable") -> SubmissionResult:
+    """Every grade cell 0 with ``why``: a notebook that could not be read (nothing ran)."""
+    result = SubmissionResult(status=status, problems=[why])
+    for gc in grade_cells:
+        result.cells.append(GradedCell(gc.grade_id, gc.task_id, gc.hidden, 0.0, gc.max_score,
+                                       f"{_title(gc)}: 0 / {gc.max_score:g} points\n  not graded: {why}", ["unreadable"]))
+    return result
+
+
+def grade_code_cells(
+    cells: Sequence[tuple[int, str]],
+    grade_cells: Sequence[GradeCell],
+    *,
+    warnings: Sequence[str] = (),
+    limits: Limits = Limits(),
+    protected: Sequence[str] | None = None,
+    allowed: set[tuple[str, str]] | None = None,
+    progress: Callable[[str], None] | None = None,
+    isolation: str = "bwrap",
+) -> SubmissionResult:
+    """Grade already-read code cells ``[(cell number, source)]`` (see :func:`grade_notebook`)."""
+    from course_grader import bwrap
+
+    if isolation not in ("bwrap", "none"):
+        raise ValueError(f"isolation must be 'bwrap' or 'none', not {isolation!r}")
+    if isolation == "bwrap":
+        bwrap.require()
+    t0 = time.monotonic()
+    cells = list(cells)
+    result = SubmissionResult(status="graded", problems=list(warnings))
     task_functions = {gc.task_id: grading.TASKS[gc.task_id].functions for gc in grade_cells if gc.task_id in grading.TASKS}
     allowed = set(allowed or ())
     result.findings = scan_tampering(cells, task_functions, allowed)
     session = _Session(cells, limits, protected if protected is not None else default_protected(),
-                       t0 + limits.notebook_seconds, _helper_sources())
+                       t0 + limits.notebook_seconds, _helper_sources(), isolation=isolation)
     try:
         for gc in grade_cells:
             result.cells.append(_grade_cell(session, gc, result.findings, limits, progress))

@@ -373,7 +373,8 @@ def _limits(cfg: dict[str, Any]) -> None:
 
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the file-size limit fails instead
     for name, value in (("RLIMIT_AS", cfg["memory_mb"] * 2**20), ("RLIMIT_CPU", int(cfg["cpu_seconds"])),
-                        ("RLIMIT_FSIZE", cfg["file_bytes"]), ("RLIMIT_CORE", 0)):
+                        ("RLIMIT_FSIZE", cfg["file_bytes"]), ("RLIMIT_CORE", 0),
+                        *((("RLIMIT_NPROC", cfg["processes"]),) if cfg.get("processes") else ())):
         lim = getattr(resource, name, None)
         if lim is None:
             continue
@@ -443,8 +444,23 @@ def _describe_names(ns: dict[str, Any], guard: _Guard) -> dict[str, Any]:
     return names
 
 
+def _drop_privileges(uid: int) -> None:
+    """Become ``uid`` (``nobody``) for good before anything is read: no capability survives, and
+    ``RLIMIT_NPROC`` binds (it does not for uid 0). Exits when the switch fails."""
+    try:
+        os.setgroups([])
+        os.setresgid(uid, uid, uid)
+        os.setresuid(uid, uid, uid)
+    except OSError:
+        os._exit(5)
+    if os.getuid() != uid or os.geteuid() != uid:
+        os._exit(5)
+
+
 def _main() -> None:
     rfd, wfd = int(sys.argv[1]), int(sys.argv[2])
+    if len(sys.argv) > 3:
+        _drop_privileges(int(sys.argv[3]))
     cfg = decode(read_frame(rfd))
     import warnings
 

@@ -18,7 +18,7 @@ from typing import Any
 COURSE = Path(__file__).resolve().parents[3] / "exercises"
 ASSIGNMENT = "ch01_neuron"
 SOURCE = COURSE / "source" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"
-MARKER = Path("/tmp") / "course-hostile-marker"  # a file no submission may create
+MARKER = Path("/var/tmp") / "course-hostile-marker"  # a file no submission may create (outside any sandbox /tmp)
 
 VISIBLE = ["sigmoid-tests", "tanh-tests", "relu-tests", "neuron-tests"]
 FULL = {"sigmoid-tests": 1.0, "tanh-tests": 1.0, "relu-tests": 1.0, "neuron-tests": 1.0}
