@@ -95,11 +95,36 @@ class BookFigure(Figure):
         return _png_bytes(self)
 
 
-def _new_figure(ncols: int, width: float = 4.0, height: float = 3.4) -> Figure:
-    """A constrained-layout figure with ``ncols`` side-by-side axes (pyplot-free)."""
-    fig = BookFigure(figsize=(width * ncols, height), layout="constrained")
-    fig.subplots(1, ncols, squeeze=False)
+def _new_figure(ncols: int, width: float = 4.0, height: float = 3.4, nrows: int = 1) -> Figure:
+    """A constrained-layout figure of ``nrows`` × ``ncols`` axes (pyplot-free), each axes
+    ``width`` × ``height`` inches; ``fig.axes`` is in row-major order.
+
+    The book shows a figure at most 688 px wide (6.25 in at :data:`STATIC_DPI`), so a wider one is
+    scaled down with its text: keep ``width·ncols`` ≤ 8 in and text ≥ 9 pt (book/AUTHORING.md).
+    """
+    fig = BookFigure(figsize=(width * ncols, height * nrows), layout="constrained")
+    fig.subplots(nrows, ncols, squeeze=False)
     return fig
+
+
+def _write_values(ax: Any, values: np.ndarray, *, max_side: int = 12, fontsize: float = 9) -> None:
+    """Outline every pixel of an image axes and write its value in it (small images only).
+
+    ``values`` is the (H, W) array the axes shows. Above ``max_side`` pixels a side the numbers
+    would not fit their cells, so only the grid is drawn (up to 40 a side).
+    """
+    rows, cols = values.shape
+    if max(rows, cols) <= 40:
+        ax.set_xticks(np.arange(cols + 1) - 0.5, minor=True)
+        ax.set_yticks(np.arange(rows + 1) - 0.5, minor=True)
+        ax.grid(which="minor", color="0.55", lw=0.6)
+        ax.tick_params(which="minor", length=0)
+    if max(rows, cols) > max_side:
+        return
+    for (i, j), v in np.ndenumerate(values):
+        text = f"{v:.2g}" if abs(v - round(v)) > 1e-9 else f"{v:.0f}"
+        ax.text(j, i, text.replace("-", "−"), ha="center", va="center", fontsize=fontsize,
+                bbox={"boxstyle": "round,pad=0.1", "fc": "white", "alpha": 0.75, "lw": 0})
 
 
 class Explorer(widgets.VBox):
@@ -387,7 +412,7 @@ def plot_conv(
     size = conv.conv_output_size(n, kernel_size, pad, stride)
     image, weights, out = conv_demo(n, kernel_size, pad, stride, kernel)
     padded = np.pad(image, pad)
-    fig = _new_figure(3, width=3.6)
+    fig = _new_figure(3, width=2.6, height=3.0)
     ax_in, ax_k, ax_out = fig.axes
     ax_in.imshow(padded, cmap="gray", vmin=-0.2, vmax=1.2)
     if pad:
@@ -410,6 +435,9 @@ def plot_conv(
     for ax in fig.axes:
         ax.set_xticks([])
         ax.set_yticks([])
+    # The pixel grid with every value: the reader can redo one output pixel by hand.
+    for ax, values in ((ax_in, padded), (ax_k, weights), (ax_out, out)):
+        _write_values(ax, values)
     return fig
 
 
@@ -494,7 +522,8 @@ def plot_pooling(
         the pooled ``out``, the upstream ``dout`` and ``dx`` (non-zero only at each window's max).
     """
     x, out, dout, dx = pooling_demo(x, pool_size, stride, seed)
-    fig = _new_figure(4, width=3.0, height=3.2)
+    # Forward pass on the top row, backward pass below: 6.4 in wide, values readable at 9 pt.
+    fig = _new_figure(2, width=3.2, height=3.0, nrows=2)
     _annotated(fig.axes[0], x, f"input x {x.shape[0]}×{x.shape[1]}", "Blues")
     _annotated(fig.axes[1], out, f"max pool {pool_size}×{pool_size}, stride {stride}", "Blues")
     _annotated(fig.axes[2], dout, "upstream gradient dout", "Oranges")
@@ -628,7 +657,7 @@ def plot_dropout(
         a Figure with three axes whose images are ``x``, the mask and ``out`` (all of ``shape``).
     """
     x, out, kept = dropout_demo(keep_prob, shape, mode, seed)
-    fig = _new_figure(3, width=3.6, height=3.0)
+    fig = _new_figure(3, width=2.6, height=2.4)
     top = max(float(out.max()), float(x.max()))
     fig.axes[0].imshow(x, cmap="viridis", vmin=0, vmax=top)
     fig.axes[0].set_title(f"activations x (mean {x.mean():.2f})")
