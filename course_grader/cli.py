@@ -5,9 +5,13 @@ Instructor (run in the repository, or pass ``--course DIR``)::
     course generate                     # spec -> exercises/source/*/ (the source notebooks)
     course release --all                # nbgrader generate_assignment -> exercises/release/
     course autograde ch01_neuron --submissions DIR   # DIR/<student>/ch01_neuron/*.ipynb
-                                        # (--jobs N in parallel, --resume after a kill)
+                                        # every student's code inside bubblewrap (--no-sandbox:
+                                        # without); --jobs N in parallel, --resume after a kill
     course feedback ch01_neuron         # HTML feedback -> exercises/feedback/
-    course export --csv grades.csv      # student, assignment, per-task points, total, max
+    course export --csv grades.csv      # student, assignment, per-task points, total, max, status
+    course verify ch01_neuron           # gradebook vs reports and the journal (exit 1 on a difference)
+    course extra-credit ch01_neuron STUDENT GRADE_ID POINTS   # recorded in journal.jsonl
+    course similarity ch01_neuron       # copy signals for review (never a score)
     course demo                         # the whole walk-through on the demo class
 
 Student::
@@ -163,97 +167,19 @@ def _import_submissions(course: Path, src: Path, assignment: str) -> list[str]:
         if dest.resolve() != (sdir / assignment).resolve():
             if dest.exists():
                 shutil.rmtree(dest)
-            shutil.copytree(sdir / assignment, dest)
+            shutil.copytree(sdir / assignment, dest, symlinks=True)  # a link is refused when graded, never followed
         students.append(sdir.name)
     return students
 
 
 def default_jobs(n_submissions: int) -> int:
     """Parallel grading workers: the CPUs this process may use, at most one per submission."""
-    try:
-        cpus = len(os.sched_getaffinity(0))
-    except AttributeError:  # not Linux
-        cpus = os.cpu_count() or 1
-    return max(1, min(cpus, n_submissions))
+    from course_grader import batch
+
+    return batch.default_jobs(n_submissions)
 
 
 _GRADED_NOW: list[str] = []  # the students the last autograde() graded (the rest were resumed)
-
-# The worker's state: one nbgrader API per process (loading the config and nbgrader is not free).
-_WORKER: dict[str, Any] = {}
-
-
-def _worker_init(course: str, trusted: bool) -> None:
-    """Set up a grading worker process: cwd = the course, nbgrader's API, quiet warnings."""
-    from sqlalchemy.exc import SAWarning
-
-    os.chdir(course)
-    bindir = str(Path(sys.executable).parent)
-    if bindir not in os.environ.get("PATH", "").split(os.pathsep):
-        os.environ["PATH"] = bindir + os.pathsep + os.environ.get("PATH", "")
-    warnings.simplefilter("ignore", SAWarning)
-    if trusted:
-        os.environ[_DEFERRED] = "1"
-    _WORKER.clear()
-    _WORKER.update(course=course, api=_api(Path(course)))
-
-
-_DEFERRED = "COURSE_GRADING_DEFERRED"
-
-
-@contextlib.contextmanager
-def _deferred(on: bool) -> Iterator[None]:
-    """While on, test cells in nbgrader's kernel leave the grading to the trusted pass (their
-    scores and outputs are replaced by it anyway): the checks do not run twice."""
-    old = os.environ.get(_DEFERRED)
-    if on:
-        os.environ[_DEFERRED] = "1"
-    try:
-        yield
-    finally:
-        if old is None:
-            os.environ.pop(_DEFERRED, None)
-        else:
-            os.environ[_DEFERRED] = old
-
-
-def _grade_one(assignment: str, student: str, trusted: bool) -> tuple[str, bool, list[str]]:
-    """nbgrader's autograde of one submission, then the trusted pass; never raises.
-
-    Runs in a worker (after :func:`_worker_init`) or in-process. Returns the student, success,
-    and the messages to print (the parent prints them, so they do not tear the progress bar).
-    """
-    from course_grader import sandbox
-
-    api, course = _WORKER["api"], Path(_WORKER["course"])
-    notes: list[str] = []
-    # the old journal goes first: a run killed between nbgrader's write and the trusted pass (or
-    # a --no-sandbox run) must not look finished to --resume; the old report goes with it
-    journal = sandbox.report_path(course, assignment, student)
-    for stale in (journal.with_suffix(".json"), journal):
-        with contextlib.suppress(OSError):
-            stale.unlink()
-    try:
-        res = api.autograde(assignment, student, force=True)
-    except Exception as e:  # nbgrader itself failed on this submission: the batch goes on
-        res = {"success": False, "error": f"{type(e).__name__}: {e}", "log": ""}
-    if not trusted:
-        ok = bool(res.get("success"))
-        if not ok:
-            notes.append(f"autograde {assignment} for {student} FAILED")
-            text = (res.get("error") or "") + "\n" + (res.get("log") or "")
-            notes.extend("    " + line for line in text.strip().splitlines()[-15:])
-        return student, ok, notes
-    if not res.get("success"):
-        text = (res.get("error") or res.get("log") or "").strip().splitlines()
-        notes.append(f"note: nbgrader could not run {student}'s notebook ({text[-1] if text else 'no log'}); "
-                     "the trusted pass grades it")
-    try:
-        sandbox.trusted_autograde(course, assignment, student, nbgrader_ok=bool(res.get("success")))
-        return student, True, notes
-    except Exception as e:
-        notes.append(f"trusted grading of {student} FAILED: {type(e).__name__}: {e}")
-        return student, False, notes
 
 
 def autograde(
@@ -262,109 +188,76 @@ def autograde(
     students: Sequence[str] | None = None,
     progress: bool = True,
     *,
-    trusted: bool = True,
+    sandboxed: bool = True,
     resume: bool = False,
     jobs: int | None = None,
-) -> dict[str, bool]:
-    """Autograde ``assignment`` for ``students`` (default: every submission); student -> success.
+) -> dict[str, Any]:
+    """Autograde ``assignment`` for ``students`` (default: every submission); student -> outcome.
 
-    After nbgrader, the trusted pass (:func:`course_grader.sandbox.trusted_autograde`) grades the
-    submission again outside the kernel and its scores become the score of record; see
-    exercises/SECURITY.md. One bad submission never stops the batch. ``resume`` skips students
-    whose trusted result is complete for the same files (after a crash or a kill). ``jobs``
-    worker processes (default :func:`default_jobs`) grade disjoint students at once; they share
-    the SQLite gradebook, whose writes are short transactions that wait for each other.
+    Each submission's notebook bytes are read once and graded by
+    :func:`course_grader.submission.grade_bytes` inside bubblewrap (``sandboxed=False``: without
+    it); no nbgrader kernel runs. ``jobs`` worker processes (default :func:`default_jobs`)
+    compute, this process alone writes the autograded notebooks, the gradebook, the reports and
+    the journal entries (:mod:`course_grader.batch`). ``resume`` skips students whose finished
+    journal entry matches the same notebook bytes and assignment. Outcomes of skipped students
+    are None.
+
+    Raises:
+        course_grader.bwrap.SandboxUnavailable: ``sandboxed`` and bubblewrap cannot run here.
     """
     from tqdm.auto import tqdm
 
-    from course_grader import sandbox
+    from course_grader import batch, bwrap, submission
 
-    students = list(students if students is not None else _students(course, assignment))
-    done: dict[str, bool] = {}
+    if sandboxed:
+        bwrap.require()
     course = Path(course).resolve()
+    students = list(students if students is not None else _students(course, assignment))
     with _in_course(course):
-        api = _api(course)
         if not (course / "release" / assignment).exists():
-            # autograde needs the assignment in the gradebook; generate_assignment puts it there
+            # the gradebook learns the assignment's cells when it is released
             print(f"note: {assignment} was never released here; releasing it first")
-            _check_result(f"release {assignment}", api.generate_assignment(assignment, force=True))
-        todo = [s for s in students if not (resume and trusted and sandbox.already_graded(course, assignment, s))]
-        done.update({s: True for s in students if s not in todo})
+            _check_result(f"release {assignment}", _api(course).generate_assignment(assignment, force=True))
+        spec = submission.AssignmentSpec.from_gradebook(batch.gradebook_url(course), assignment)
+        todo = [s for s in students if not (resume and batch.already_graded(course, assignment, s, spec))]
         jobs = default_jobs(len(todo)) if jobs is None else max(1, min(int(jobs), max(1, len(todo))))
-        bar = None
-
         _GRADED_NOW.clear()
-
-        def finished(student: str, ok: bool, notes: list[str]) -> None:
-            done[student] = ok
-            _GRADED_NOW.append(student)
-            for line in notes:
-                (bar.write if bar is not None else print)(line, file=sys.stderr)
-            if bar is not None:
-                bar.update(1)
-
-        pool = _pool(jobs, course, trusted) if jobs > 1 else None
-        # the bar starts after the workers are forked (its monitor thread must not be copied)
         bar = tqdm(total=len(students), initial=len(students) - len(todo), desc=f"autograde {assignment}",
                    unit="submission", disable=not progress)
+
+        def finished(o: Any) -> None:
+            _GRADED_NOW.append(o.student)
+            for line in o.notes:
+                bar.write(line, file=sys.stderr)
+            bar.update(1)
+
         try:
-            left = list(todo)
-            if pool is not None:
-                left = _run_pool(pool, assignment, todo, trusted, finished)
-            if left:  # one worker (or a pool that broke): grade here, one after the other
-                _WORKER.update(course=str(course), api=api)
-                with _deferred(trusted):
-                    for s in left:
-                        finished(*_grade_one(assignment, s, trusted))
+            done: dict[str, Any] = dict(batch.run(course, assignment, todo, spec, sandboxed=sandboxed, jobs=jobs,
+                                                  finished=finished))
         finally:
             bar.close()
-            if pool is not None:
-                pool.shutdown(wait=True, cancel_futures=True)
-    return {s: done[s] for s in students}
+    return {s: done.get(s) for s in students}
 
 
-def _pool(jobs: int, course: Path, trusted: bool) -> Any:
-    """A pool of ``jobs`` grading workers; forked where possible (nbgrader and NumPy already loaded)."""
-    import multiprocessing as mp
-    from concurrent.futures import ProcessPoolExecutor
-
-    method = "fork" if "fork" in mp.get_all_start_methods() else "spawn"
-    pool = ProcessPoolExecutor(max_workers=jobs, mp_context=mp.get_context(method),
-                               initializer=_worker_init, initargs=(str(course), trusted))
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)  # "multi-threaded fork" on 3.12+
-        # a forking pool starts all its workers at the first task: now, before the progress
-        # bar's monitor thread exists
-        pool.submit(os.getpid).result()
-    return pool
-
-
-def _run_pool(pool: Any, assignment: str, students: Sequence[str], trusted: bool, finished: Any) -> list[str]:
-    """Grade ``students`` on the pool as they complete; the students a broken pool left undone."""
-    from concurrent.futures import as_completed
-    from concurrent.futures.process import BrokenProcessPool
-
-    futures = {pool.submit(_grade_one, assignment, s, trusted): s for s in students}
-    left = set(students)
-    try:
-        for fut in as_completed(futures):
-            try:
-                student, ok, notes = fut.result()
-            except BrokenProcessPool:
-                raise
-            except Exception as e:  # pragma: no cover - _grade_one does not raise
-                student, ok, notes = futures[fut], False, [f"grading {futures[fut]} FAILED: {e}"]
-            left.discard(student)
-            finished(student, ok, notes)
-    except BrokenProcessPool:
-        # a worker died (killed, out of memory): the rest are graded in this process
-        print(f"note: a grading worker stopped; grading the {len(left)} remaining submission(s) here",
-              file=sys.stderr)
-    return [s for s in students if s in left]
+def _not_graded_students(course: Path, assignment: str, strays: Sequence[Any]) -> list[str]:
+    """Students whose only trace of the assignment is in the wrong place (they get a row saying so)."""
+    return sorted({s.student for s in strays if s.student is not None})
 
 
 def cmd_autograde(args: argparse.Namespace) -> int:
+    from course_grader import batch, bwrap, submission
+
     course = _course_dir(args.course)
+    if args.jobs is not None and args.jobs < 1:
+        print("course autograde: --jobs must be at least 1", file=sys.stderr)
+        return 2
+    sandboxed = not args.no_sandbox
+    if sandboxed and bwrap.problem():
+        print(f"course autograde: refusing to run students' code without a sandbox: {bwrap.problem()}", file=sys.stderr)
+        return 2
+    if not sandboxed:
+        print("WARNING: --no-sandbox: the students' code runs WITHOUT bubblewrap, with your permissions "
+              "(the grading is otherwise the same; every report says so)", file=sys.stderr)
     if args.submissions:
         src = Path(args.submissions).resolve()
         if not src.is_dir():
@@ -375,23 +268,41 @@ def cmd_autograde(args: argparse.Namespace) -> int:
         students = _students(course, args.assignment)
     if args.student:
         students = [s for s in students if s in args.student]
-    if not students:
-        print(f"no submissions of {args.assignment} found (expected submitted/<student>/{args.assignment}/)")
-        return 1
     t0 = time.perf_counter()
-    if args.jobs is not None and args.jobs < 1:
-        print("course autograde: --jobs must be at least 1", file=sys.stderr)
-        return 2
-    done = autograde(course, args.assignment, students, progress=not args.quiet,
-                     trusted=not args.no_sandbox, resume=args.resume, jobs=args.jobs)
+    done = autograde(course, args.assignment, students, progress=not args.quiet, sandboxed=sandboxed,
+                     resume=args.resume, jobs=args.jobs) if students else {}
+    spec = submission.AssignmentSpec.from_gradebook(batch.gradebook_url(course), args.assignment)
+    strays = [] if args.student else batch.strays(course, args.assignment, spec)
+    for student in _not_graded_students(course, args.assignment, strays):
+        if student in done:
+            continue
+        why = "; ".join(s.why for s in strays if s.student == student)
+        results = {nb: submission.not_graded(spec, nb, "not graded", why, sandboxed=sandboxed) for nb in spec.notebooks}
+        batch.record(course, args.assignment, batch.Outcome(student, results), spec)
     dt = time.perf_counter() - t0
     skipped = len(done) - len(_GRADED_NOW)
-    print(f"autograded {sum(done.values())}/{len(done)} submissions of {args.assignment} in {dt:.1f} s"
-          + (f" ({skipped} already graded, skipped by --resume)" if skipped else ""))
-    failed = sorted(s for s, ok in done.items() if not ok)
-    if failed:
-        print(f"not graded: {', '.join(failed)} (see the messages above)", file=sys.stderr)
-    return 0 if all(done.values()) else 1
+    graded = [s for s, o in done.items() if o is None or o.graded]
+    total = len(done) + len(strays)
+    print(f"autograded {len(graded)}/{total} submissions of {args.assignment} in {dt:.1f} s"
+          + (f" ({skipped} already graded, skipped by --resume)" if skipped else "")
+          + ("" if sandboxed else " WITHOUT the sandbox (--no-sandbox)"))
+    not_graded = [(s, o) for s, o in done.items() if o is not None and not o.graded]
+    if not_graded or strays:
+        print(f"not graded ({len(not_graded) + len(strays)}):", file=sys.stderr)
+        for s, o in not_graded:
+            why = "grading failed (see above)" if o.results is None else "; ".join(
+                f"{r.status}: {r.problems[0] if r.problems else ''}" for r in o.results.values() if r.status not in ("ok", "cells deleted"))
+            print(f"  {s}: {why}", file=sys.stderr)
+        for st in strays:
+            print(f"  {st.path}: {st.why}", file=sys.stderr)
+    flagged = [(s, r.deleted) for s, o in done.items() if o is not None and o.results for r in o.results.values() if r.deleted]
+    for s, deleted in flagged:
+        print(f"  {s}: graded cells deleted from the submission: {', '.join(deleted)} (restored, flagged in the report)",
+              file=sys.stderr)
+    if not done and not strays:
+        print(f"no submissions of {args.assignment} found (expected submitted/<student>/{args.assignment}/)")
+        return 1
+    return 0 if all(o is None or o.results is not None for o in done.values()) else 1
 
 
 def cmd_feedback(args: argparse.Namespace) -> int:
@@ -420,8 +331,22 @@ def _task_of(grade_name: str) -> str:
     return grade_name
 
 
+def _statuses(course: Path, assignment: str, student: str) -> tuple[list[str], list[str]]:
+    """A student's notebook statuses and deleted cells, from the finished report; ["not graded"] without one."""
+    from course_grader import batch
+
+    try:
+        entry = json.loads(batch.report_path(course, assignment, student).with_suffix(".json").read_text(encoding="utf-8"))
+        nbs = entry["notebooks"].values()
+        return [str(n["status"]) for n in nbs], [str(c["grade_id"]) for n in nbs for c in n["cells"] if c.get("deleted")]
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return ["not graded"], []
+
+
 def gradebook_rows(course: Path, assignments: Sequence[str] | None = None) -> tuple[list[str], list[dict[str, Any]]]:
-    """Per (student, assignment): points per task (visible + hidden cells summed), total, max."""
+    """Per (student, assignment): points per task (visible + hidden cells summed) in notebook order,
+    extra credit, total, max, and a status (ok / cells deleted / notebook renamed / unreadable /
+    not graded / ungraded written answers). A written answer nobody has graded yet is empty."""
     from nbgrader.api import Gradebook, MissingEntry
 
     url = "sqlite:///" + str(course / "gradebook.db")
@@ -431,26 +356,38 @@ def gradebook_rows(course: Path, assignments: Sequence[str] | None = None) -> tu
         names = [a.name for a in gb.assignments if not assignments or a.name in assignments]
         multi = len(names) > 1
         for a in sorted(names):
+            order = {c.name: i for nb in gb.find_assignment(a).notebooks for i, c in enumerate(nb.source_cells)}
             for student in sorted(s.id for s in gb.students):
                 try:
                     sub = gb.find_submission(a, student)
                 except MissingEntry:
                     continue
                 row: dict[str, Any] = {"student": student, "assignment": a}
-                total = maximum = 0.0
+                total = maximum = extra = 0.0
+                ungraded = False
                 for nb in sub.notebooks:
-                    for g in sorted(nb.grades, key=lambda g: g.name):
+                    for g in sorted(nb.grades, key=lambda g: (order.get(g.name, len(order)), g.name)):
                         col = f"{a}/{_task_of(g.name)}" if multi else _task_of(g.name)
                         if col not in columns:
                             columns.append(col)
-                        score = g.score if g.score is not None else 0.0
-                        row[col] = round(row.get(col, 0.0) + score, 4)
-                        total += score
+                        score = g.manual_score if g.manual_score is not None else g.auto_score
+                        if score is None:  # a written answer waiting for a person: empty, not 0
+                            ungraded = True
+                            row[col] = ""
+                        elif row.get(col) != "":
+                            row[col] = round(float(row.get(col, 0.0)) + score, 4)
+                        total += score or 0.0
+                        extra += g.extra_credit or 0.0
                         maximum += g.max_score
-                row["total"] = round(total, 4)
+                statuses, deleted = _statuses(course, a, student)
+                bad = [st for st in dict.fromkeys(statuses) if st != "ok"]
+                row["extra_credit"] = round(extra, 4)
+                row["total"] = round(total + extra, 4)
                 row["max"] = round(maximum, 4)
+                row["status"] = "; ".join(bad) if bad else ("ungraded written answers" if ungraded else "ok")
+                row["deleted_cells"] = " ".join(deleted)
                 rows.append(row)
-    return ["student", "assignment", *columns, "total", "max"], rows
+    return ["student", "assignment", *columns, "extra_credit", "total", "max", "status", "deleted_cells"], rows
 
 
 def cmd_export(args: argparse.Namespace) -> int:
@@ -466,12 +403,42 @@ def cmd_export(args: argparse.Namespace) -> int:
     # column is not blank for every other row
     for a in sorted({r["assignment"] for r in rows}):
         mine = [r for r in rows if r["assignment"] == a]
-        cols = [h for h in header[2:-2] if any(h in r for r in mine)]
+        cols = [h for h in header[2:-5] if any(h in r for r in mine)]
         short = {h: h.split("/", 1)[-1] for h in cols}
-        print(f"\n{a}  (points per task; written answers count once graded by hand)")
-        _print_table(["student", *short.values(), "total", "max"],
+        print(f"\n{a}  (points per task; a blank written answer waits to be graded by hand)")
+        _print_table(["student", *short.values(), "total", "max", "status"],
                      [{"student": r["student"], **{short[h]: r.get(h, "") for h in cols},
-                       "total": r["total"], "max": r["max"]} for r in mine])
+                       "total": r["total"], "max": r["max"],
+                       "status": r["status"] + (f" ({r['deleted_cells']})" if r["deleted_cells"] else "")} for r in mine])
+    return 0
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    from course_grader import batch
+
+    course = _course_dir(args.course)
+    diffs = batch.verify(course, args.assignment)
+    for d in diffs:
+        print(d)
+    print(f"verify {args.assignment}: " + (f"{len(diffs)} difference(s) between the gradebook and the reports/journal"
+                                           if diffs else "the gradebook agrees with the reports and the journal"))
+    return 1 if diffs else 0
+
+
+def cmd_extra_credit(args: argparse.Namespace) -> int:
+    from nbgrader.api import MissingEntry
+
+    from course_grader import batch
+
+    course = _course_dir(args.course)
+    try:
+        batch.record_extra_credit(course, args.assignment, args.student, args.grade_id, args.points,
+                                  notebook=args.notebook, reason=args.reason or "")
+    except MissingEntry as e:
+        print(f"course extra-credit: no such grade ({e})", file=sys.stderr)
+        return 2
+    print(f"extra credit {args.points:g} for {args.student} / {args.assignment} / {args.grade_id} "
+          f"(recorded in {batch.journal_path(course)})")
     return 0
 
 
@@ -619,7 +586,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
         students = _import_submissions(work, examples, a)
         t0 = time.perf_counter()
         done = autograde(work, a, students, progress=not args.quiet)
-        print(f"   {a}: {sum(done.values())}/{len(done)} graded in {time.perf_counter() - t0:.1f} s")
+        graded = sum(1 for o in done.values() if o is not None and o.graded)
+        print(f"   {a}: {graded}/{len(done)} graded in {time.perf_counter() - t0:.1f} s")
     print("\n3. feedback (HTML, one file per student and assignment)")
     for a in demo_assignments:
         cmd_feedback(argparse.Namespace(course=str(work), assignment=a))
@@ -677,7 +645,7 @@ def _parser() -> argparse.ArgumentParser:
     sp.add_argument("--student", action="append", metavar="ID", help="only this student (repeatable)")
     sp.add_argument("--quiet", action="store_true", help="no progress bar")
     sp.add_argument("--resume", action="store_true", help="skip submissions whose trusted grading finished (after a crash)")
-    sp.add_argument("--no-sandbox", action="store_true", help="nbgrader's in-kernel scores only (no trusted pass; see exercises/SECURITY.md)")
+    sp.add_argument("--no-sandbox", action="store_true", help="the same grading without bubblewrap: trusted classes or machines without user namespaces (said in every report; see exercises/SECURITY.md)")
     sp.add_argument("--jobs", "-j", type=int, metavar="N", help="grade N submissions at once (default: the number of CPUs)")
 
     sp = add("feedback", "generate HTML feedback for every autograded submission of an assignment", cmd_feedback)
@@ -686,6 +654,17 @@ def _parser() -> argparse.ArgumentParser:
     sp = add("export", "export the gradebook: student, assignment, points per task, total, max", cmd_export)
     sp.add_argument("--csv", required=True, metavar="FILE")
     sp.add_argument("--assignment", action="append", metavar="ASSIGNMENT", help="only this assignment (repeatable)")
+
+    sp = add("verify", "check the gradebook: auto scores against the reports, extra credit against the journal (exit 1 on a difference)", cmd_verify)
+    sp.add_argument("assignment", metavar="ASSIGNMENT")
+
+    sp = add("extra-credit", "give extra credit on one grade cell, recorded in the course's journal.jsonl", cmd_extra_credit)
+    sp.add_argument("assignment", metavar="ASSIGNMENT")
+    sp.add_argument("student", metavar="STUDENT")
+    sp.add_argument("grade_id", metavar="GRADE_ID")
+    sp.add_argument("points", type=float, metavar="POINTS")
+    sp.add_argument("--notebook", metavar="NAME", help="the notebook (default: named like the assignment)")
+    sp.add_argument("--reason", metavar="TEXT")
 
     sp = add("check", "students: run a notebook's visible tests and print a table of scores", cmd_check, course=False)
     sp.add_argument("notebook", metavar="NOTEBOOK")

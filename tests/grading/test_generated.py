@@ -92,5 +92,12 @@ def test_nbgrader_end_to_end(tmp_path):
     out = tmp_path / "grades.csv"
     assert cli.main(["export", "--course", str(tmp_path), "--csv", str(out)]) == 0
     head = out.read_text().splitlines()[0].split(",")
-    assert head[:2] == ["student", "assignment"] and head[-2:] == ["total", "max"]
+    assert head[:2] == ["student", "assignment"] and head[-5:] == ["extra_credit", "total", "max", "status", "deleted_cells"]
     assert any(h.endswith("/adam") for h in head) or "adam" in head
+    import csv
+
+    for row in csv.DictReader(out.open(encoding="utf-8")):
+        # the solution's written answers wait for a person: empty, not 0; the stub left them unanswered (0)
+        assert row["status"] == ("ungraded written answers" if row["student"] == "solution" else "ok"), row
+    cols = [h.split("/", 1)[1] for h in head if h.startswith("ch01_neuron/")]
+    assert cols == ["sigmoid", "tanh", "relu", "neuron", "saturation"], "task columns in notebook order"

@@ -1,6 +1,6 @@
 """The grading runner itself: interrupted checks leave no process behind; the parallel batch
-(`course autograde --jobs`) grades every student once, survives a dying worker, and defers the
-in-kernel checks to the trusted pass. In-process and fast: nbgrader is replaced by a stub."""
+(`course autograde --jobs`) grades every student once in the workers, records every outcome in
+the parent process only, and survives a dying worker. In-process and fast: grading is a stub."""
 
 from __future__ import annotations
 
@@ -56,7 +56,7 @@ def test_interrupted_check_kills_and_reaps_its_child(tmp_path):
     assert not _alive(child), f"the child {child} outlived the interrupted check"
 
 
-def test_deferred_grade_leaves_the_checks_to_the_trusted_pass(monkeypatch, capsys):
+def test_deferred_grade_prints_a_placeholder_and_scores_zero(monkeypatch, capsys):
     monkeypatch.setenv("COURSE_GRADING_DEFERRED", "1")
     assert grading.grade("ch02_loss.mse", {}) == 0.0
     assert "graded outside the notebook" in capsys.readouterr().out
@@ -64,59 +64,65 @@ def test_deferred_grade_leaves_the_checks_to_the_trusted_pass(monkeypatch, capsy
     assert grading.grade("ch02_loss.mse", notebook_namespace("ch02_loss")) == grading.task_points("ch02_loss.mse")
 
 
-def _course(tmp_path: Path) -> Path:
-    (tmp_path / "release" / "a1").mkdir(parents=True)
-    (tmp_path / "nbgrader_config.py").write_text("c = get_config()\n", encoding="utf-8")
-    return tmp_path
+def _fake_collect(log: Path, parent: int):
+    from course_grader import batch
 
-
-def _fake_grade_one(log: Path, parent: int):
-    def _grade_one(assignment: str, student: str, trusted: bool):
+    def _collect_task(course: str, assignment: str, student: str, spec, sandboxed: bool):
         in_worker = os.getpid() != parent
         with log.open("a", encoding="utf-8") as fh:
-            fh.write(json.dumps([student, os.getpid(), os.environ.get("COURSE_GRADING_DEFERRED")]) + "\n")
+            fh.write(json.dumps([student, os.getpid()]) + "\n")
         if student == "boom" and in_worker:
             os._exit(1)  # the worker dies (out of memory, killed)
         time.sleep(0.05)
-        return student, student != "boom", ([f"{student} failed"] if student == "boom" else [])
+        return batch.Outcome(student, {})
 
-    _grade_one.__module__, _grade_one.__qualname__ = "course_grader.cli", "_grade_one"  # pickled by name
-    return _grade_one
+    _collect_task.__module__, _collect_task.__qualname__ = "course_grader.batch", "_collect_task"  # pickled by name
+    return _collect_task
 
 
 def _log(path: Path) -> list[list]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
 
 
-def test_parallel_batch_grades_every_student_in_workers(tmp_path, monkeypatch):
-    course, log = _course(tmp_path / "c"), tmp_path / "log"
-    monkeypatch.setattr(cli, "_grade_one", _fake_grade_one(log, os.getpid()))
+@pytest.fixture
+def fake_batch(tmp_path, monkeypatch):
+    from course_grader import batch
+
+    log, recorded = tmp_path / "log", []
+    monkeypatch.setattr(batch, "_collect_task", _fake_collect(log, os.getpid()))
+    monkeypatch.setattr(batch, "record", lambda course, a, outcome, spec: recorded.append((outcome.student, os.getpid())))
+    return log, recorded
+
+
+def test_parallel_batch_computes_in_workers_and_records_in_the_parent(tmp_path, fake_batch):
+    from course_grader import batch
+
+    log, recorded = fake_batch
     students = [f"s{i}" for i in range(6)]
-    done = cli.autograde(course, "a1", students, progress=False, trusted=True, jobs=2)
-    assert done == {s: True for s in students} and list(done) == students
+    done = batch.run(tmp_path, "a1", students, spec=None, jobs=2)
+    assert list(done) == students
     entries = _log(log)
     assert sorted(e[0] for e in entries) == students  # each exactly once
     assert all(e[1] != os.getpid() for e in entries), "graded in the parent, not in the workers"
-    assert all(e[2] == "1" for e in entries), "the in-kernel checks were not deferred"
-    assert "COURSE_GRADING_DEFERRED" not in os.environ
+    assert sorted(s for s, _ in recorded) == students and {p for _, p in recorded} == {os.getpid()}, \
+        "only the parent process writes"
 
 
-def test_a_dying_worker_costs_nothing_the_rest_is_graded_here(tmp_path, monkeypatch, capsys):
-    course, log = _course(tmp_path / "c"), tmp_path / "log"
-    monkeypatch.setattr(cli, "_grade_one", _fake_grade_one(log, os.getpid()))
+def test_a_dying_worker_costs_nothing_the_rest_is_graded_here(tmp_path, fake_batch, capsys):
+    from course_grader import batch
+
+    _, recorded = fake_batch
     students = ["s0", "boom", "s1", "s2", "s3"]
-    done = cli.autograde(course, "a1", students, progress=False, trusted=False, jobs=2)
-    assert done == {"s0": True, "boom": False, "s1": True, "s2": True, "s3": True}
-    graded = {e[0] for e in _log(log)}
-    assert graded == set(students)
-    err = capsys.readouterr().err
-    assert "boom failed" in err and "a grading worker stopped" in err
+    done = batch.run(tmp_path, "a1", students, spec=None, jobs=2)
+    assert set(done) == set(students) and {s for s, _ in recorded} == set(students)
+    assert "a grading worker stopped" in capsys.readouterr().err
 
 
-def test_one_job_grades_in_process_and_jobs_are_capped(tmp_path, monkeypatch):
-    course, log = _course(tmp_path / "c"), tmp_path / "log"
-    monkeypatch.setattr(cli, "_grade_one", _fake_grade_one(log, os.getpid()))
-    done = cli.autograde(course, "a1", ["s0", "s1"], progress=False, trusted=False, jobs=1)
-    assert done == {"s0": True, "s1": True}
+def test_one_job_grades_in_process_and_jobs_are_capped(tmp_path, fake_batch):
+    from course_grader import batch
+
+    log, _ = fake_batch
+    done = batch.run(tmp_path, "a1", ["s0", "s1"], spec=None, jobs=1)
+    assert set(done) == {"s0", "s1"}
     assert {e[1] for e in _log(log)} == {os.getpid()}
     assert cli.default_jobs(1) == 1 and 1 <= cli.default_jobs(100) <= (os.cpu_count() or 1)
