@@ -17,11 +17,12 @@ from course_grader.engine import (
     Student,
     Task,
     as_array,
-    check_against_reference,
     check_pair,
     compare,
     compare_alternatives,
     describe_case,
+    diagnose,
+    judge_backward,
     ref,
     rng_for,
     task,
@@ -41,6 +42,7 @@ __all__ = [
     "expect_value_error",
     "first_output",
     "forward_matches",
+    "judge_layer_backward",
     "layer_task",
     "loss_task",
     "safe_bugs",
@@ -67,13 +69,18 @@ def layer_task(
     extra_functions: Sequence[str] = (),
     ref_forward: str | None = None,
     ref_backward: str | None = None,
+    bugs: Bugs | None = None,
 ) -> Task:
-    """A forward/backward pair: forward vs reference, backward vs numerical and vs reference."""
+    """A forward/backward pair: forward vs reference, backward vs numerical and vs reference.
+
+    The backward checks keep the cascade rule (:func:`judge_layer_backward`); ``bugs(inputs, kw,
+    dout)`` maps each gradient's name to ``{known mistake: its result}`` for the reference check.
+    """
     t = task(task_id, title, [forward, backward, *extra_functions], needs=[module])
     rf = ref_forward or forward
     rb = ref_backward or backward
 
-    @t.check(f"{forward} on a fixed example matches the reference", points[0])
+    @t.check(f"{forward} on a fixed example matches the reference (rtol 1e-6)", points[0])
     def fwd_visible(S: Student) -> None:
         label, inputs, kw = visible()
         ctx = describe_case(label, inputs | kw)
@@ -81,12 +88,17 @@ def layer_task(
         got = first_output(S.fn(forward)(*(v.copy() for v in inputs.values()), **kw), forward)
         compare(got, expected, f"{forward} output", context=ctx)
 
-    @t.check(f"{backward} agrees with the numerical gradient of your {forward} (fixed example)", points[1])
-    def bwd_visible(S: Student) -> None:
-        label, inputs, kw = visible()
-        check_pair(S, forward, backward, inputs, kwargs=kw, wrt=wrt, context=describe_case(label, inputs | kw))
+    def judged(S: Student, case: Case, seed: int, numeric_first: bool) -> None:
+        judge_layer_backward(
+            S, forward, backward, ref(module, rf), ref(module, rb), case,
+            wrt=wrt, bugs=bugs, seed=seed, numeric_first=numeric_first, assignment=task_id.split(".")[0],
+        )
 
-    @t.check(f"{forward} on random shapes (odd sizes, batch of 1, other options)", points[2], hidden=True)
+    @t.check(f"{backward} agrees with the numerical gradient of your {forward} (fixed example; relative error ≤ 1e-6)", points[1])
+    def bwd_visible(S: Student) -> None:
+        judged(S, visible(), 0, True)
+
+    @t.check(f"{forward} on random shapes (odd sizes, batch of 1, other options; rtol 1e-6)", points[2], hidden=True)
     def fwd_hidden(S: Student) -> None:
         for label, inputs, kw in hidden(rng_for(task_id, "forward")):
             ctx = describe_case(label, inputs | kw)
@@ -94,18 +106,15 @@ def layer_task(
             got = first_output(S.fn(forward)(*(v.copy() for v in inputs.values()), **kw), forward)
             compare(got, expected, f"{forward} output", context=ctx)
 
-    @t.check(f"{backward} agrees with the numerical gradient of your {forward} (random shapes)", points[3], hidden=True)
+    @t.check(f"{backward} agrees with the numerical gradient of your {forward} (random shapes; relative error ≤ 1e-6)", points[3], hidden=True)
     def bwd_numeric(S: Student) -> None:
-        for k, (label, inputs, kw) in enumerate(hidden(rng_for(task_id, "numeric"))):
-            check_pair(S, forward, backward, inputs, kwargs=kw, wrt=wrt, seed=k, context=describe_case(label, inputs | kw))
+        for k, case in enumerate(hidden(rng_for(task_id, "numeric"))):
+            judged(S, case, k, True)
 
-    @t.check(f"{backward} matches the reference gradients (random shapes, random upstream gradient)", points[4], hidden=True)
+    @t.check(f"{backward} matches the reference gradients (random shapes, random upstream gradient; rtol 1e-6)", points[4], hidden=True)
     def bwd_reference(S: Student) -> None:
-        for k, (label, inputs, kw) in enumerate(hidden(rng_for(task_id, "reference"))):
-            check_against_reference(
-                S, forward, backward, ref(module, rf), ref(module, rb), inputs,
-                kwargs=kw, grads=wrt, seed=k, context=describe_case(label, inputs | kw),
-            )
+        for k, case in enumerate(hidden(rng_for(task_id, "reference"))):
+            judged(S, case, k, False)
 
     return t
 
@@ -119,8 +128,12 @@ def loss_task(
     *,
     stable: Callable[[], Case] | None = None,
     points: tuple[float, ...] = (1, 1, 1, 1, 1),
+    bugs: Bugs | None = None,
 ) -> Task:
-    """A loss ``fname(scores, y, **kw) -> (loss, dscores)``: value and gradient."""
+    """A loss ``fname(scores, y, **kw) -> (loss, dscores)``: value and gradient.
+
+    ``bugs(inputs, kw)`` gives ``{known mistake: the loss it returns}`` for the value checks.
+    """
     t = task(task_id, title, [fname], needs=["loss"])
 
     def run(S: Student, case: Case) -> tuple[float, np.ndarray, float, np.ndarray, str]:
@@ -136,7 +149,11 @@ def loss_task(
     def value(S: Student, case: Case) -> None:
         got, _, exp, _, ctx = run(S, case)
         n = next(iter(case[1].values())).shape[0]
-        compare(np.asarray(as_array(got, "loss")).reshape(()) if np.size(got) == 1 else got, exp, "loss", context=ctx, batch_size=n)
+        alts = safe_bugs(bugs, {k: v.copy() for k, v in case[1].items()}, dict(case[2]))
+        compare_alternatives(
+            np.asarray(as_array(got, "loss")).reshape(()) if np.size(got) == 1 else got, exp, "loss", alts,
+            context=ctx, batch_size=n,
+        )
 
     def numeric(S: Student, case: Case) -> None:
         label, inputs, kw = case
@@ -161,7 +178,7 @@ def loss_task(
         err = gradcheck.rel_error(a, numerical)
         if err > 1e-6:
             idx, av, nv = gradcheck.worst_entry(a, numerical)
-            hint = gradcheck.diagnose(a, numerical, first.shape[0])
+            hint = diagnose(a, numerical, first.shape[0])
             raise Fail(
                 f"your gradient disagrees with the numerical gradient of your own loss ({ctx}): "
                 f"relative error {err:.2e}, worst at index {idx}: yours {av:.6g}, numerical {nv:.6g}"
@@ -173,27 +190,27 @@ def loss_task(
         n = next(iter(case[1].values())).shape[0]
         compare(got, exp, "gradient", context=ctx, batch_size=n)
 
-    @t.check(f"{fname} value on a fixed example", points[0])
+    @t.check(f"{fname} value on a fixed example (rtol 1e-6)", points[0])
     def v_visible(S: Student) -> None:
         value(S, visible())
 
-    @t.check(f"{fname} gradient vs the numerical gradient of your loss (fixed example)", points[1])
+    @t.check(f"{fname} gradient vs the numerical gradient of your loss (fixed example; relative error ≤ 1e-6)", points[1])
     def g_visible(S: Student) -> None:
         numeric(S, visible())
 
-    @t.check(f"{fname} value on random shapes (batch of 1, odd sizes)", points[2], hidden=True)
+    @t.check(f"{fname} value on random shapes (batch of 1, odd sizes; rtol 1e-6)", points[2], hidden=True)
     def v_hidden(S: Student) -> None:
         for case in hidden(rng_for(task_id, "value")):
             value(S, case)
 
-    @t.check(f"{fname} gradient vs numerical and reference (random shapes)", points[3], hidden=True)
+    @t.check(f"{fname} gradient vs numerical and reference (random shapes; relative error ≤ 1e-6)", points[3], hidden=True)
     def g_hidden(S: Student) -> None:
         for case in hidden(rng_for(task_id, "grad")):
             numeric(S, case)
             grad_ref(S, case)
 
     if stable is not None:
-        @t.check(f"{fname} is numerically stable (scores around ±1000)", points[4], hidden=True)
+        @t.check(f"{fname} is numerically stable (scores around ±1000, a true class at −1000; rtol 1e-6)", points[4], hidden=True)
         def stable_check(S: Student) -> None:
             case = stable()
             value(S, case)
@@ -279,6 +296,40 @@ def backward_matches(
         compare_alternatives(
             got[i], expected[i], f"d{name} from {backward}", alts.get(name, {}), context=ctx, batch_size=batch
         )
+
+
+def judge_layer_backward(
+    S: Student,
+    forward: str,
+    backward: str,
+    ref_forward: Callable[..., Any],
+    ref_backward: Callable[..., Any],
+    case: Case,
+    *,
+    wrt: Sequence[str] | None = None,
+    bugs: Bugs | None = None,
+    seed: int = 0,
+    numeric_first: bool = True,
+    tol: float = 1e-6,
+    assignment: str,
+) -> None:
+    """One backward case under the cascade rule (:func:`course_grader.engine.judge_backward`).
+
+    ``numeric_first``: the sub-check is "vs the numerical gradient of your forward" (else "vs the
+    reference gradients"); the other comparison is the fallback used when the student's forward
+    differs from the reference.
+    """
+    label, inputs, kw = case
+    ctx = describe_case(label, inputs | kw)
+
+    def numeric() -> None:
+        check_pair(S, forward, backward, inputs, kwargs=kw, wrt=wrt, seed=seed, context=ctx, tol=tol)
+
+    def reference() -> None:
+        backward_matches(S, forward, backward, ref_forward, ref_backward, case, grads=wrt, bugs=bugs, seed=seed)
+
+    primary, fallback = (numeric, reference) if numeric_first else (reference, numeric)
+    judge_backward(S, forward, ref_forward, inputs, kw, primary, fallback, assignment=assignment)
 
 
 def expect_value_error(S: Student, fname: str, args: Sequence[Any], kw: Mapping[str, Any], call: str, why: str) -> None:

@@ -24,6 +24,17 @@ Robustness rules (the grader must never be the thing that breaks):
 - a student exception (``NotImplementedError`` included) is caught, reported, and scores 0 for
   that sub-check; nothing is written to stderr, because nbgrader gives 0 to a cell with stderr.
 
+The cascade rule (:func:`judge_backward`): a backward pass is judged against the student's *own*
+forward pass. Its points depend on the backward being the right derivative of the forward the
+student wrote (numerical gradients) or of the forward the task asks for (the reference gradients);
+a wrong forward costs the forward's points once, in the forward's own check, and when the backward
+cannot be judged because of it, the backward's report says "your forward differs from the
+reference: fix task k first" instead of blaming the backward.
+
+Messages: a "recognised mistake" is named only when the student's numbers are exactly what that
+mistake produces on the same input; otherwise the report says what differs (where, by how much,
+on which inputs, within which tolerance) and does not guess (:func:`trusted_hint`).
+
 Each task is a list of sub-checks with points. Visible sub-checks use fixed small inputs the student
 can reproduce; hidden ones use fresh random shapes (odd sizes, batch of 1, stride/padding cases)
 drawn from seeds derived from the check's name, so grading is deterministic.
@@ -39,6 +50,7 @@ import io
 import math
 import os
 import pickle
+import re
 import select
 import signal
 import sys
@@ -61,9 +73,16 @@ __all__ = [
     "Fail",
     "Task",
     "TaskResult",
+    "diagnose",
+    "fix_first",
+    "forward_differs",
     "grade",
+    "home_task",
+    "judge_backward",
     "run_task",
+    "task_number",
     "task_points",
+    "trusted_report",
 ]
 
 # Chapter modules whose reference functions the checks use; imported now, before student code.
@@ -240,6 +259,25 @@ def task(task_id: str, title: str, functions: Sequence[str], needs: Sequence[str
     return t
 
 
+def task_number(task_id: str) -> int:
+    """The task's number in its notebook ("## Task k"): its place among its assignment's tasks.
+
+    Task modules register the tasks in notebook order (``tests/grading/test_generated.py`` checks
+    it against every spec), so this is the number the student reads above the task.
+    """
+    assignment = task_id.split(".", 1)[0]
+    ids = [t for t in TASKS if t.split(".", 1)[0] == assignment]
+    return ids.index(task_id) + 1
+
+
+def home_task(function: str, assignment: str) -> Task | None:
+    """The first task of ``assignment`` that asks for ``function`` (where the student writes it)."""
+    for t in TASKS.values():
+        if t.id.split(".", 1)[0] == assignment and function in t.functions:
+            return t
+    return None
+
+
 def task_points(task_id: str, hidden: bool = False) -> float:
     """Points of the visible (or hidden) part of a task: what the generator writes in the cell."""
     return TASKS[task_id].points(hidden)
@@ -271,6 +309,13 @@ class Student:
 
     def __init__(self, namespace: Mapping[str, Any]):
         self._ns = namespace
+        #: Remarks for a check that passes (e.g. "graded with the reference conv_output_size").
+        self.notes: list[str] = []
+
+    def note(self, text: str) -> None:
+        """Add a remark to this check's report line, shown even when it passes."""
+        if text not in self.notes:
+            self.notes.append(text)
 
     def fn(self, name: str, mutable: Sequence[str] = ()) -> Callable[..., Any]:
         f = self._ns.get(name)
@@ -348,8 +393,10 @@ def _execute(check: Check, namespace: Mapping[str, Any]) -> dict[str, Any]:
         # the cell's stderr (nbgrader would give 0 points) and is usually a bug: report it
         warnings.simplefilter("error", RuntimeWarning)
         np_err = np.seterr(over="warn", divide="warn", invalid="warn", under="ignore")
+        student = Student(namespace)
         try:
-            check.run(Student(namespace))
+            check.run(student)
+            message = "\n".join(student.notes)
         except NotImplementedByStudent as e:
             status, message = "not implemented", str(e)
         except MissingFunction as e:
@@ -538,6 +585,50 @@ def grade(task_id: str, namespace: Mapping[str, Any], *, hidden: bool = False) -
 # Comparison helpers used by the checks
 # ---------------------------------------------------------------------------------------------
 
+_FACTOR = re.compile(r"^off by a constant factor: the gradient is (\S+) × the expected one$")
+_GUESS = re.compile(
+    r"^(only \d+ of \d+ entries are right: a loop bound"
+    r"|only \d+ of \d+ examples of the batch are right: check the loop bounds"
+    r"|only the first entry is right: the loop stops)"
+)
+
+
+def trusted_hint(hint: str | None) -> str | None:
+    """A hint of :func:`course_lib.gradcheck.diagnose` that is true for any task, else None.
+
+    Two of its sentences are guesses that are wrong for many tasks: "off by a constant factor:
+    … 1 × the expected one" (the factor rounds to 1: nothing is recognised) and "a loop bound, an
+    index, a border (padding) or a mask may be wrong" (an optimizer has none of these). The first
+    is dropped when the factor is within 1 % of 1; the second (and its cousins "check the loop
+    bounds over the batch", "the loop stops after one element?") is dropped: the count of entries
+    that differ, which :func:`compare` and the gradient check state, is the fact. Every other sentence names a pattern the numbers prove.
+    """
+    if hint is None:
+        return None
+    m = _FACTOR.match(hint)
+    if m:
+        try:
+            c = float(m.group(1))
+        except ValueError:
+            return None
+        return None if abs(c - 1) < 0.01 else hint
+    if _GUESS.match(hint):
+        return None
+    return hint
+
+
+def diagnose(analytic: Any, expected: np.ndarray, batch_size: int | None = None) -> str | None:
+    """:func:`course_lib.gradcheck.diagnose`, keeping only what :func:`trusted_hint` keeps."""
+    return trusted_hint(gradcheck.diagnose(analytic, expected, batch_size))
+
+
+def trusted_report(report: gradcheck.Report) -> gradcheck.Report:
+    """A :class:`course_lib.gradcheck.Report` whose likely causes are all :func:`trusted_hint`."""
+    for r in report.results:
+        r.diagnosis = trusted_hint(r.diagnosis)
+    return report
+
+
 def rng_for(*parts: object) -> np.random.Generator:
     """A generator seeded from the check's name: the same inputs on every run and machine."""
     return np.random.default_rng(zlib.crc32("/".join(map(str, parts)).encode()))
@@ -588,7 +679,7 @@ def compare(
     where = f" ({context})" if context else ""
     a = as_array(got, label, expected.shape)
     if a.shape != expected.shape:
-        hint = gradcheck.diagnose(a, expected, batch_size)
+        hint = diagnose(a, expected, batch_size)
         msg = f"{label} has shape {a.shape}, expected {expected.shape}{where}"
         if expected.ndim == 0 and a.size == 1:
             msg += ": return a plain number (e.g. float(loss)), not an array"
@@ -609,12 +700,12 @@ def compare(
     at = f" at index {idx_t}" if a.ndim else ""
     msg = (
         f"{label} is wrong{where}: largest difference{at}: yours {a[idx]:.6g}, expected "
-        f"{expected[idx]:.6g}"
+        f"{expected[idx]:.6g} (off by {abs(a[idx] - expected[idx]):.3g}; tolerance rtol {rtol:.0e}, atol {atol:.0e})"
     )
     n_bad = int((~np.isclose(a, expected, rtol=rtol, atol=atol)).sum())
     if a.ndim:
         msg += f" ({n_bad} of {a.size} entries differ)"
-    hint = gradcheck.diagnose(a, expected, batch_size) if a.size > 1 else None
+    hint = diagnose(a, expected, batch_size) if a.size > 1 else None
     if hint is None and a.size == 1 and expected.item() != 0:
         ratio = a.item() / expected.item()
         for factor, text in [(2.0, "a factor 2 too large"), (0.5, "a factor 2 too small"), (-1.0, "the wrong sign")]:
@@ -656,9 +747,9 @@ def check_pair(
         out, cache = res
         return (forward_out(out) if forward_out else as_array(out, f"{forward}(...)[0]")), cache
 
-    report = gradcheck.check_layer(
+    report = trusted_report(gradcheck.check_layer(
         fwd_checked, bwd, {k: v.copy() for k, v in inputs.items()}, kwargs=kwargs, wrt=wrt, seed=seed, tol=tol
-    )
+    ))
     if not report.passed:
         where = f" ({context})" if context else ""
         raise Fail(
@@ -707,6 +798,69 @@ def check_against_reference(
         if grads is not None and name not in grads:
             continue
         compare(got[i], ref_grads[i], f"d{name} from {backward}", context=context, rtol=rtol, atol=atol, batch_size=batch)
+
+
+def fix_first(forward: str, assignment: str) -> str:
+    """"fix task 2 (conv_forward_naive) first": where the student fixes ``forward``."""
+    home = home_task(forward, assignment)
+    if home is None:
+        return f"fix {forward} first"
+    return f"fix task {task_number(home.id)} ({forward}) first"
+
+
+def forward_differs(
+    S: Student, forward: str, ref_forward: Callable[..., Any], inputs: Mapping[str, np.ndarray],
+    kwargs: Mapping[str, Any] | None = None, *, rtol: float = 1e-6, atol: float = 1e-9,
+) -> bool:
+    """Whether the student's ``forward`` output differs from the reference's on ``inputs``.
+
+    Anything the student's forward does wrong (an exception, no pair, another shape) counts as
+    differing; the reference is called on copies.
+    """
+    kwargs = dict(kwargs or {})
+    expected = np.asarray(ref_forward(*(v.copy() for v in inputs.values()), **kwargs)[0], dtype=np.float64)
+    try:
+        res = S.fn(forward)(*(v.copy() for v in inputs.values()), **kwargs)
+        out = np.asarray(res[0], dtype=np.float64)
+    except Exception:
+        return True
+    return out.shape != expected.shape or not np.allclose(out, expected, rtol=rtol, atol=atol, equal_nan=False)
+
+
+def judge_backward(
+    S: Student,
+    forward: str,
+    ref_forward: Callable[..., Any],
+    inputs: Mapping[str, np.ndarray],
+    kwargs: Mapping[str, Any] | None,
+    primary: Callable[[], None],
+    fallback: Callable[[], None],
+    *,
+    assignment: str,
+) -> None:
+    """The cascade rule: a backward pass is judged against the student's *own* forward pass.
+
+    ``primary()`` is the check this sub-check stands for (the gradient vs the numerical gradient of
+    the student's forward, or vs the reference gradients); ``fallback()`` is the other one. When
+    ``primary`` fails and the student's forward output differs from the reference on this input,
+    the backward may still be right — the right derivative of the forward the task asked for (the
+    reference gradients), or of the forward the student wrote (their numerical gradient) — so it
+    passes when ``fallback`` does: a wrong forward costs the forward's points once, in its own
+    check. Otherwise the report leads with "your forward differs from the reference: fix task k
+    first" instead of blaming the backward alone. A right forward leaves ``primary``'s verdict.
+    """
+    try:
+        primary()
+    except Fail as e:
+        if not forward_differs(S, forward, ref_forward, inputs, kwargs):
+            raise
+        try:
+            fallback()
+        except Fail:
+            raise Fail(
+                f"your {forward} differs from the reference on this input: {fix_first(forward, assignment)}. "
+                f"Until then the gradients cannot be judged on their own:\n{e}"
+            ) from None
 
 
 def ref(module: str, name: str) -> Callable[..., Any]:

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import contextlib
+from typing import Any
 
 import numpy as np
 
-from course_grader.checks import Case, first_output, layer_task
+from course_grader.checks import Case, call_pair, first_output, layer_task
 from course_grader.engine import (
     TASKS,
     Student,
@@ -39,6 +40,16 @@ def _act_hidden(rng: np.random.Generator) -> list[Case]:
     ]
 
 
+def _relu_bugs(inp: dict[str, np.ndarray], kw: dict[str, Any], dout: np.ndarray) -> dict[str, dict[str, Any]]:
+    x = inp["x"]
+    return {"x": {
+        "the mask is missing: the gradient flows where x < 0 too; multiply dout by (x > 0)": dout.copy(),
+        "the mask is inverted: the gradient must flow where x > 0 and stop where x < 0": dout * (x < 0),
+    }}
+
+
+_BUGS = {"relu": _relu_bugs}
+
 for _act in ("sigmoid", "tanh", "relu"):
     layer_task(
         f"{ASSIGNMENT}.{_act}",
@@ -49,6 +60,21 @@ for _act in ("sigmoid", "tanh", "relu"):
         _act_visible,
         _act_hidden,
         points=(0.5, 0.5, 0.5, 0.5, 0.5),
+        bugs=_BUGS.get(_act),
+    )
+
+
+@TASKS[f"{ASSIGNMENT}.relu"].check("relu_backward at x = 0 passes no gradient (the notebook takes relu'(0) = 0; atol 1e-12)", 0.5)
+def _relu_at_zero(S: Student) -> None:
+    x = np.array([[-1.0, 0.0, 2.0], [0.0, -0.0, 3.0]])
+    dout = np.array([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]])
+    _, cache = call_pair(S, "relu_forward", {"x": x}, {})
+    got = S.fn("relu_backward")(dout.copy(), cache)
+    expected = ref("neuron", "relu_backward")(dout.copy(), ref("neuron", "relu_forward")(x.copy())[1])
+    compare_alternatives(
+        got, expected, "relu_backward(dout, cache)",
+        {"the gradient passes at x = 0: the mask must be x > 0, not x >= 0 (relu'(0) is taken as 0)": dout * (x >= 0)},
+        context="x = [[-1, 0, 2], [0, -0.0, 3]], dout = [[1, 2, 3], [4, 5, 6]]", rtol=0, atol=1e-12,
     )
 
 _sig = TASKS[f"{ASSIGNMENT}.sigmoid"]

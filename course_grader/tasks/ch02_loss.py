@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from course_grader.checks import Case, loss_task
@@ -42,8 +44,25 @@ def _scores_hidden(rng: np.random.Generator) -> list[Case]:
 
 
 def _scores_huge() -> Case:
-    s = np.array([[1000.0, 0.0, -1000.0], [-1000.0, 1000.0, 999.0], [5.0, 3.0, 1.0]])
-    return "scores with entries ±1000", {"scores": s, "y": np.array([0, 2, 1])}, {}
+    # row 4: the true class scores −1000 against 1000, so p_y = e^(−2000) underflows to 0 and the
+    # example's loss is 2000: log(p + 1e-7) returns 16.1 there, clip(p, 1e-12) 27.6
+    s = np.array([[1000.0, 0.0, -1000.0], [-1000.0, 1000.0, 999.0], [5.0, 3.0, 1.0], [1000.0, 0.0, -1000.0]])
+    return "scores with entries ±1000, the last example's true class at −1000", {"scores": s, "y": np.array([0, 2, 1, 2])}, {}
+
+
+def _softmax_bugs(inp: dict[str, np.ndarray], kw: dict[str, Any]) -> dict[str, Any]:
+    s, y = inp["scores"], inp["y"]
+    n = s.shape[0]
+    shifted = s - s.max(axis=1, keepdims=True)
+    p = np.exp(shifted) / np.exp(shifted).sum(axis=1, keepdims=True)
+    bugs: dict[str, Any] = {}
+    for eps in (1e-7, 1e-8, 1e-10, 1e-12, 1e-15):
+        text = (
+            f"log(p + {eps:g}) (or p clipped at {eps:g}) caps an example's loss at −log({eps:g}) = "
+            f"{-np.log(eps):.3g}: compute log p_y = s_y − max − log Σ exp(s − max) without forming p"
+        )
+        bugs[text] = float(-np.mean(np.log(p[np.arange(n), y] + eps)))
+    return bugs
 
 
 loss_task(f"{ASSIGNMENT}.mse", "mean squared error", "mse_loss", _mse_visible, _mse_hidden)
@@ -54,6 +73,7 @@ loss_task(
     _scores_visible,
     _scores_hidden,
     stable=_scores_huge,
+    bugs=_softmax_bugs,
 )
 
 

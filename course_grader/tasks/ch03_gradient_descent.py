@@ -39,6 +39,12 @@ def _opt_bugs(rule: str, w: np.ndarray, dw: np.ndarray, cfg: Mapping[str, Any]) 
         bugs["the step divides by the cache itself instead of its square root"] = w - lr * dw / (new + eps)
         bugs["the cache averages dw instead of dw²"] = w - lr * dw / (np.sqrt(np.abs(rho * cache + (1 - rho) * dw)) + eps)
         bugs["decay_rate and 1 - decay_rate are swapped"] = w - lr * dw / (np.sqrt((1 - rho) * cache + rho * dw * dw) + eps)
+        bugs["the new dw² is not weighted by (1 − decay_rate): cache = decay_rate·cache + (1 − decay_rate)·dw²"] = (
+            w - lr * dw / (np.sqrt(rho * cache + dw * dw) + eps)
+        )
+        bugs["ε is inside the square root: divide by sqrt(cache) + ε, not sqrt(cache + ε) (it matters for small gradients)"] = (
+            w - lr * dw / np.sqrt(new + eps)
+        )
     elif rule == "adam":
         b1, b2, eps = full["beta1"], full["beta2"], full["epsilon"]
         m0 = full.get("m", np.zeros_like(w))
@@ -50,9 +56,31 @@ def _opt_bugs(rule: str, w: np.ndarray, dw: np.ndarray, cfg: Mapping[str, Any]) 
         bugs["the step counter t is not incremented before the bias correction"] = (
             w - lr * (m / (1 - b1 ** max(t - 1, 1))) / (np.sqrt(v / (1 - b2 ** max(t - 1, 1))) + eps)
         )
+        mh, vh = m / (1 - b1**t), v / (1 - b2**t)
+        bugs["ε is inside the square root: divide by sqrt(v̂) + ε, not sqrt(v̂ + ε) (it matters for small gradients)"] = (
+            w - lr * mh / np.sqrt(vh + eps)
+        )
+        bugs["ε is added to v before the bias correction: divide by sqrt(v̂) + ε with v̂ = v / (1 − β₂ᵗ)"] = (
+            w - lr * mh / (np.sqrt(v / (1 - b2**t)) + eps / (1 - b2**t))
+        )
         bugs["beta1 and beta2 are swapped"] = w - lr * ((b2 * m0 + (1 - b2) * dw) / (1 - b2**t)) / (
             np.sqrt((b1 * v0 + (1 - b1) * dw * dw) / (1 - b1**t)) + eps
         )
+    return bugs
+
+
+def _default_bugs(rule: str, w: np.ndarray, dw: np.ndarray, cfg: Mapping[str, Any]) -> dict[str, Any]:
+    """Steps taken with one documented default replaced by a common other value (config=None)."""
+    defaults = OPTIMIZER_DEFAULTS[rule]
+    others = {"learning_rate": (1e-1, 1e-2, 1e-3, 1e-4), "momentum": (0.5, 0.99), "decay_rate": (0.9, 0.999),
+              "beta1": (0.99,), "beta2": (0.99, 0.9), "epsilon": (1e-7, 1e-6, 1e-5)}
+    state = {k: v for k, v in cfg.items() if k not in defaults}
+    bugs = {}
+    for key, value in defaults.items():
+        for other in others.get(key, ()):
+            if other != value:
+                text = f"config=None must use the documented default {key}={value:g}; yours steps as with {key}={other:g}"
+                bugs[text] = _ref_step(rule, w, dw, dict(defaults) | state | {key: other})
     return bugs
 
 
@@ -78,6 +106,8 @@ def _run_optimizer(
         step = f"{context}, step {k} of {len(dws)}"
         try:
             bugs = _opt_bugs(rule, w_st, dw, cfg_st or {})
+            if config is None:
+                bugs |= _default_bugs(rule, w_st, dw, cfg_st or {})
         except Exception:  # a malformed student state: no recognition, no crash
             bugs = {}
         w_ref, cfg_ref = reference(w_ref, dw.copy(), cfg_ref)
@@ -101,19 +131,34 @@ def _run_optimizer(
 def _optimizer_task(rule: str, title: str, hyper: dict[str, float]) -> None:
     t = task(f"{ASSIGNMENT}.{rule}", title, [rule], needs=["gradient_descent"])
 
-    @t.check(f"one step of {rule} on a fixed 2×3 example, config {hyper}", 1)
+    @t.check(f"one step of {rule} on a fixed 2×3 example, config {hyper} (rtol 1e-6)", 1)
     def visible(S: Student) -> None:
         w = np.linspace(-0.4, 0.6, 6).reshape(2, 3)
         dw = np.linspace(-0.6, 0.4, 6).reshape(2, 3)
         _run_optimizer(S, rule, w, [dw], hyper, "w = linspace(-0.4, 0.6, 6).reshape(2, 3)")
 
-    @t.check("two steps on the same example: the state in config carries over", 0.5)
+    @t.check("two steps on the same example: the state in config carries over (rtol 1e-6)", 0.5)
     def visible2(S: Student) -> None:
         w = np.linspace(-0.4, 0.6, 6).reshape(2, 3)
         dws = [np.linspace(-0.6, 0.4, 6).reshape(2, 3), np.linspace(0.3, -0.2, 6).reshape(2, 3)]
         _run_optimizer(S, rule, w, dws, hyper, "fixed 2×3 example")
 
-    @t.check("five steps on a random 4×7 parameter with other hyperparameters", 1, hidden=True)
+    defaults = ", ".join(f"{k}={v:g}" for k, v in OPTIMIZER_DEFAULTS[rule].items())
+
+    @t.check(f"config=None uses the documented defaults ({defaults}): two steps (rtol 1e-6)", 0.5)
+    def visible_defaults(S: Student) -> None:
+        w = np.linspace(-0.4, 0.6, 6).reshape(2, 3)
+        dws = [np.linspace(-0.6, 0.4, 6).reshape(2, 3), np.linspace(0.3, -0.2, 6).reshape(2, 3)]
+        _run_optimizer(S, rule, w, dws, None, "fixed 2×3 example, config=None")
+
+    if "epsilon" in hyper:
+        @t.check("gradients of size 1e-4, where the place of ε matters (three steps, rtol 1e-6)", 0.5)
+        def visible_small(S: Student) -> None:
+            w = np.linspace(-0.4, 0.6, 6).reshape(2, 3)
+            dws = [s * np.linspace(-1.0, 1.5, 6).reshape(2, 3) for s in (1e-4, 2e-4, 1e-4)]
+            _run_optimizer(S, rule, w, dws, hyper, "w = linspace(-0.4, 0.6, 6).reshape(2, 3), |dw| ≈ 1e-4")
+
+    @t.check("five steps on a random 4×7 parameter with other hyperparameters (rtol 1e-6)", 1, hidden=True)
     def hidden_steps(S: Student) -> None:
         rng = rng_for(rule, "steps")
         other = {k: (v * 0.5 if k == "learning_rate" else v) for k, v in hyper.items()}
@@ -126,17 +171,17 @@ def _optimizer_task(rule: str, title: str, hyper: dict[str, float]) -> None:
         dws = [rng.standard_normal((4, 7)) * s for s in (1.0, 3.0, 0.1, 1.0, 2.0)]
         _run_optimizer(S, rule, w, dws, other, f"config {other}")
 
-    @t.check("config=None uses the documented defaults (three steps, a vector of 5)", 0.5, hidden=True)
+    @t.check("config=None uses the documented defaults (three steps, a vector of 5; rtol 1e-6)", 0.5, hidden=True)
     def hidden_defaults(S: Student) -> None:
         rng = rng_for(rule, "defaults")
         w = rng.standard_normal(5)
         dws = [rng.standard_normal(5) for _ in range(3)]
         _run_optimizer(S, rule, w, dws, None, "config=None")
 
-    @t.check("a 1×1 parameter and gradients of very different sizes", 0.5, hidden=True)
+    @t.check("a 1×1 parameter and gradients from 1e-6 to 1e3 (rtol 1e-6)", 0.5, hidden=True)
     def hidden_scales(S: Student) -> None:
         w = np.array([[0.5]])
-        dws = [np.array([[1e3]]), np.array([[-1e-3]]), np.array([[2.0]])]
+        dws = [np.array([[1e3]]), np.array([[-1e-3]]), np.array([[2.0]]), np.array([[1e-6]]), np.array([[-3e-5]])]
         _run_optimizer(S, rule, w, dws, hyper, "w of shape (1, 1)")
 
 

@@ -15,9 +15,9 @@ import numpy as np
 
 from course_grader.checks import (
     Case,
-    backward_matches,
     call_pair,
     expect_value_error,
+    judge_layer_backward,
     safe_bugs,
 )
 from course_grader.engine import (
@@ -25,7 +25,6 @@ from course_grader.engine import (
     MissingFunction,
     NotImplementedByStudent,
     Student,
-    check_pair,
     compare_alternatives,
     describe_case,
     ref,
@@ -397,51 +396,59 @@ def _conv_bwd_bugs(inp: dict[str, np.ndarray], kw: dict[str, Any], dout: np.ndar
     return {"x": dx_bugs, "w": dw_bugs, "b": db_bugs}
 
 
-def _bwd_reference(S: Student, grad: str) -> None:
-    for k, case in enumerate(_conv_hidden(rng_for(ASSIGNMENT, "reference"))):
-        _label, inputs, kw = case
-        _explained(
-            S, "conv_forward_naive", inputs, kw,
-            lambda case=case, k=k: backward_matches(
-                S, "conv_forward_naive", "conv_backward_naive", ref("conv", "conv_forward"), ref("conv", "conv_backward"),
-                case, grads=[grad], bugs=_conv_bwd_bugs, seed=k,
-            ),
-            observed=_student_forward_hw(S, inputs, kw),
-        )
-
-
-def _bwd_numeric_case(S: Student, inputs: dict[str, np.ndarray], kw: dict[str, Any], seed: int, context: str) -> None:
+def _bwd_judged(S: Student, case: Case, seed: int, *, grads: list[str] | None, numeric_first: bool) -> None:
+    """One backward case under the cascade rule (judged against the student's own forward), with
+    a wrong conv_output_size named when it explains the failure."""
+    _label, inputs, kw = case
     _explained(
         S, "conv_forward_naive", inputs, kw,
-        lambda: check_pair(S, "conv_forward_naive", "conv_backward_naive", inputs, kwargs=kw, seed=seed, context=context),
+        lambda: judge_layer_backward(
+            S, "conv_forward_naive", "conv_backward_naive", ref("conv", "conv_forward"), ref("conv", "conv_backward"),
+            case, wrt=grads, bugs=_conv_bwd_bugs, seed=seed, numeric_first=numeric_first, assignment=ASSIGNMENT,
+        ),
         observed=_student_forward_hw(S, inputs, kw),
     )
 
 
-@_bwd.check("dx, dw, db vs the numerical gradient of your conv_forward_naive (fixed example, pad 1)", 1.5)
+def _bwd_reference(S: Student, grad: str) -> None:
+    for k, case in enumerate(_conv_hidden(rng_for(ASSIGNMENT, "reference"))):
+        _bwd_judged(S, case, k, grads=[grad], numeric_first=False)
+
+
+def _small(case: Case, h: int, w: int, stride: int, pad: int) -> Case:
+    """The visible forward example cut to x[:, :2, :h, :w], w[:2, :2], b[:2] (cheap numerical gradients)."""
+    _label, inputs, _kw = case
+    small = {"x": inputs["x"][:, :2, :h, :w].copy(), "w": inputs["w"][:2, :2].copy(), "b": inputs["b"][:2].copy()}
+    return f"x[:, :2, :{h}, :{w}], w[:2, :2], b[:2] of the forward example", small, {"stride": stride, "pad": pad}
+
+
+@_bwd.check(
+    "dx, dw, db vs the numerical gradient of your conv_forward_naive (parts of the forward example: "
+    "stride 1 pad 1, stride 2 pad 0; relative error ≤ 1e-6)", 1.5,
+)
 def _bwd_visible(S: Student) -> None:
-    _label, inputs, kw = _conv_visible()[0]
-    small = {"x": inputs["x"][:, :2, :3, :4].copy(), "w": inputs["w"][:2, :2].copy(), "b": inputs["b"][:2].copy()}
-    _bwd_numeric_case(S, small, kw, 0, "x[:, :2, :3, :4], w[:2, :2], b[:2] of the forward example, stride 1, pad 1")
+    base = _conv_visible()[0]
+    for k, geometry in enumerate([(3, 4, 1, 1), (5, 5, 2, 0)]):
+        _bwd_judged(S, _small(base, *geometry), k, grads=None, numeric_first=True)
 
 
-@_bwd.check("dx, dw, db vs numerical gradients of your forward (random shapes, stride, padding)", 1.5, hidden=True)
+@_bwd.check("dx, dw, db vs numerical gradients of your forward (random shapes, stride, padding; relative error ≤ 1e-6)", 1.5, hidden=True)
 def _bwd_numeric(S: Student) -> None:
-    for k, (label, inputs, kw) in enumerate(_conv_numeric(rng_for(ASSIGNMENT, "numeric"))):
-        _bwd_numeric_case(S, inputs, kw, k, f"{label}, stride {kw['stride']}, pad {kw['pad']}")
+    for k, case in enumerate(_conv_numeric(rng_for(ASSIGNMENT, "numeric"))):
+        _bwd_judged(S, case, k, grads=None, numeric_first=True)
 
 
-@_bwd.check("dx matches the reference (random shapes, random upstream gradient)", 1, hidden=True)
+@_bwd.check("dx matches the reference (random shapes, random upstream gradient; rtol 1e-6)", 1, hidden=True)
 def _bwd_dx(S: Student) -> None:
     _bwd_reference(S, "x")
 
 
-@_bwd.check("dw matches the reference (random shapes, random upstream gradient)", 1, hidden=True)
+@_bwd.check("dw matches the reference (random shapes, random upstream gradient; rtol 1e-6)", 1, hidden=True)
 def _bwd_dw(S: Student) -> None:
     _bwd_reference(S, "w")
 
 
-@_bwd.check("db matches the reference (random shapes, random upstream gradient)", 0.5, hidden=True)
+@_bwd.check("db matches the reference (random shapes, random upstream gradient; rtol 1e-6)", 0.5, hidden=True)
 def _bwd_db(S: Student) -> None:
     _bwd_reference(S, "b")
 

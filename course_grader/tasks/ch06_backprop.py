@@ -19,6 +19,7 @@ from course_grader.engine import (
     check_pair,
     compare,
     compare_alternatives,
+    diagnose,
     ref,
     rng_for,
     task,
@@ -323,13 +324,13 @@ def _net_numeric(S: Student, case: NetCase) -> None:
         numerical = gradcheck.numerical_gradient(f, p[k].copy())
         a = as_array(grads[k], f"grads[{k!r}]", numerical.shape)
         if a.shape != numerical.shape:
-            hint = gradcheck.diagnose(a, numerical, X.shape[0])
+            hint = diagnose(a, numerical, X.shape[0])
             raise Fail(f"grads[{k!r}] has shape {a.shape}, expected {numerical.shape} ({_ctx(case)})"
                        + (f"\n  likely cause: {hint}" if hint else ""))
         err = gradcheck.rel_error(a, numerical)
         if err > 1e-6:
             idx, av, nv = gradcheck.worst_entry(a, numerical)
-            hint = gradcheck.diagnose(a, numerical, X.shape[0])
+            hint = diagnose(a, numerical, X.shape[0])
             raise Fail(
                 f"grads[{k!r}] disagrees with the numerical gradient of your own loss ({_ctx(case)}): relative "
                 f"error {err:.2e}, worst at index {idx}: yours {av:.6g}, numerical {nv:.6g}"

@@ -15,7 +15,16 @@ from typing import Any
 
 import numpy as np
 
-from course_grader.engine import Fail, Student, as_array, compare, ref, rng_for, task
+from course_grader.engine import (
+    Fail,
+    Student,
+    as_array,
+    compare,
+    ref,
+    rng_for,
+    task,
+    trusted_report,
+)
 from course_lib import gradcheck
 
 ASSIGNMENT = "ch08_dropout"
@@ -200,7 +209,7 @@ def _numeric(S: Student, x: np.ndarray, keep_prob: float, seed: int, dseed: int)
             raise Fail(f"dropout_forward must return a pair (out, cache), got {type(res).__name__}")
         return as_array(res[0], "dropout_forward(...)[0]"), res[1]
 
-    report = gradcheck.check_layer(forward, S.fn("dropout_backward"), {"x": x.copy()}, seed=dseed, tol=1e-7)
+    report = trusted_report(gradcheck.check_layer(forward, S.fn("dropout_backward"), {"x": x.copy()}, seed=dseed, tol=1e-7))
     if not report.passed:
         raise Fail(
             f"dropout_backward disagrees with the numerical gradient of your dropout_forward "

@@ -25,6 +25,7 @@ from course_grader.engine import (
     as_array,
     compare,
     compare_alternatives,
+    diagnose,
     rng_for,
     task,
 )
@@ -319,7 +320,7 @@ def _check_numeric(S: Student, layers: list[dict[str, Any]], x: np.ndarray, seed
             raise Fail(f"model_backward returned no gradient for {label} ({ctx})")
         a = np.asarray(analytic, dtype=np.float64)
         if a.shape != num.shape or gradcheck.rel_error(a, num) > 1e-6:
-            hint = gradcheck.diagnose(a, num, x.shape[0])
+            hint = diagnose(a, num, x.shape[0])
             err = gradcheck.rel_error(a, num) if a.shape == num.shape else float("nan")
             raise Fail(
                 f"the gradient for {label} disagrees with the numerical gradient of your model_forward ({ctx}): "

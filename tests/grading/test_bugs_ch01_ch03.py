@@ -44,6 +44,10 @@ def relu_backward_everywhere(dout, cache):
     return dout.copy()  # the gradient also flows where x < 0
 
 
+def relu_backward_at_zero(dout, cache):
+    return dout * (cache >= 0)  # relu'(0) taken as 1: only x = 0 exactly shows it
+
+
 def relu_forward_inplace(x):
     x[x < 0] = 0
     return x, x
@@ -157,9 +161,32 @@ def rmsprop_no_sqrt(w, dw, config=None):
     return w - config["learning_rate"] * dw / (cache + config["epsilon"]), config
 
 
-def _adam(w, dw, config, *, bias_correction=True, early_t=False, inplace=False):
+def _rmsprop(w, dw, config, *, eps_inside=False, no_one_minus=False, lr=1e-2):
+    config = dict(config or {})
+    for k, v in {"learning_rate": lr, "decay_rate": 0.99, "epsilon": 1e-8}.items():
+        config.setdefault(k, v)
+    rho, eps = config["decay_rate"], config["epsilon"]
+    cache = rho * config.get("cache", np.zeros_like(w)) + (1 if no_one_minus else 1 - rho) * dw**2
+    config["cache"] = cache
+    denom = np.sqrt(cache + eps) if eps_inside else np.sqrt(cache) + eps
+    return w - config["learning_rate"] * dw / denom, config
+
+
+def rmsprop_eps_inside_sqrt(w, dw, config=None):
+    return _rmsprop(w, dw, config, eps_inside=True)
+
+
+def rmsprop_no_one_minus_rho(w, dw, config=None):
+    return _rmsprop(w, dw, config, no_one_minus=True)
+
+
+def rmsprop_default_lr_1e3(w, dw, config=None):
+    return _rmsprop(w, dw, config, lr=1e-3)
+
+
+def _adam(w, dw, config, *, bias_correction=True, early_t=False, inplace=False, eps_inside=False, lr=1e-3, kingma=False):
     config = {} if config is None else config
-    for k, v in {"learning_rate": 1e-3, "beta1": 0.9, "beta2": 0.999, "epsilon": 1e-8}.items():
+    for k, v in {"learning_rate": lr, "beta1": 0.9, "beta2": 0.999, "epsilon": 1e-8}.items():
         config.setdefault(k, v)
     config.setdefault("m", np.zeros_like(w))
     config.setdefault("v", np.zeros_like(w))
@@ -170,9 +197,15 @@ def _adam(w, dw, config, *, bias_correction=True, early_t=False, inplace=False):
     config["m"] = b1 * config["m"] + (1 - b1) * dw
     config["v"] = b2 * config["v"] + (1 - b2) * dw**2
     mh, vh = config["m"], config["v"]
-    if bias_correction:
-        mh, vh = mh / (1 - b1**t), vh / (1 - b2**t)
-    step = config["learning_rate"] * mh / (np.sqrt(vh) + config["epsilon"])
+    if kingma:
+        # Kingma & Ba's "efficient" form: α_t = α·√(1 − β₂ᵗ)/(1 − β₁ᵗ), ε̂ = ε·√(1 − β₂ᵗ): the same update
+        alpha = config["learning_rate"] * np.sqrt(1 - b2**t) / (1 - b1**t)
+        step = alpha * mh / (np.sqrt(vh) + config["epsilon"] * np.sqrt(1 - b2**t))
+    else:
+        if bias_correction:
+            mh, vh = mh / (1 - b1**t), vh / (1 - b2**t)
+        denom = np.sqrt(vh + config["epsilon"]) if eps_inside else np.sqrt(vh) + config["epsilon"]
+        step = config["learning_rate"] * mh / denom
     if early_t:
         config["t"] += 1
     if inplace:
@@ -196,6 +229,28 @@ def adam_t_late(w, dw, config=None):
 
 def adam_inplace(w, dw, config=None):
     return _adam(w, dw, config, inplace=True)
+
+
+def adam_eps_inside_sqrt(w, dw, config=None):
+    return _adam(w, dw, config, eps_inside=True)  # 0.707× the step at |g| = 1e-4
+
+
+def adam_default_lr_1e2(w, dw, config=None):
+    return _adam(w, dw, config, lr=1e-2)
+
+
+def adam_kingma(w, dw, config=None):
+    """Correct: the paper's efficient form (ε̂ = ε·√(1 − β₂ᵗ) makes it exactly the standard update)."""
+    return _adam(w, dw, config, kingma=True)
+
+
+def softmax_ce_log_eps(scores, y):
+    s = scores - scores.max(axis=1, keepdims=True)
+    p = np.exp(s) / np.exp(s).sum(axis=1, keepdims=True)
+    n = scores.shape[0]
+    d = p.copy()
+    d[np.arange(n), y] -= 1
+    return float(-np.mean(np.log(p[np.arange(n), y] + 1e-7))), d / n  # 16.1 where the loss is 2000
 
 
 # ------------------------------------------------------------------ correct alternatives
@@ -255,7 +310,8 @@ BUGS = [
     ("ch01_neuron.sigmoid", {"sigmoid_backward": sigmoid_backward_inplace}, "changed its argument `dout` in place"),
     ("ch01_neuron.tanh", {"tanh_backward": tanh_backward_factor2}, "factor 2 too large"),
     ("ch01_neuron.tanh", {"tanh_backward": tanh_backward_sign}, "wrong sign"),
-    ("ch01_neuron.relu", {"relu_backward": relu_backward_everywhere}, "entries are right"),
+    ("ch01_neuron.relu", {"relu_backward": relu_backward_everywhere}, "the mask is missing"),
+    ("ch01_neuron.relu", {"relu_backward": relu_backward_at_zero}, "the gradient passes at x = 0"),
     ("ch01_neuron.relu", {"relu_forward": relu_forward_inplace}, "changed its argument `x` in place"),
     ("ch01_neuron.neuron", {"neuron_forward": neuron_forward_no_bias}, "the bias b is not added"),
     ("ch01_neuron.neuron", {"neuron_forward": neuron_forward_no_activation}, "the activation is not applied"),
@@ -275,6 +331,12 @@ BUGS = [
     ("ch03_gradient_descent.adam", {"adam": adam_no_bias_correction}, "the bias correction is missing"),
     ("ch03_gradient_descent.adam", {"adam": adam_t_late}, "step counter t is not incremented"),
     ("ch03_gradient_descent.adam", {"adam": adam_inplace}, "changed its argument `w` in place"),
+    ("ch03_gradient_descent.adam", {"adam": adam_eps_inside_sqrt}, "ε is inside the square root"),
+    ("ch03_gradient_descent.adam", {"adam": adam_default_lr_1e2}, "documented default learning_rate=0.001; yours steps as with learning_rate=0.01"),
+    ("ch03_gradient_descent.rmsprop", {"rmsprop": rmsprop_eps_inside_sqrt}, "ε is inside the square root"),
+    ("ch03_gradient_descent.rmsprop", {"rmsprop": rmsprop_no_one_minus_rho}, "not weighted by (1 − decay_rate)"),
+    ("ch03_gradient_descent.rmsprop", {"rmsprop": rmsprop_default_lr_1e3}, "documented default learning_rate=0.01; yours steps as with learning_rate=0.001"),
+    ("ch02_loss.softmax", {"softmax_cross_entropy": softmax_ce_log_eps}, "log(p + 1e-07) (or p clipped at 1e-07) caps an example's loss"),
 ]
 
 
@@ -291,6 +353,7 @@ ALTERNATIVES = [
     ("ch02_loss.mse", {"mse_loss": mse_vdot}),
     ("ch02_loss.hinge", {"hinge_loss": hinge_loops}),
     ("ch03_gradient_descent.adam", {"adam": adam_cs231n}),
+    ("ch03_gradient_descent.adam", {"adam": adam_kingma}),
 ]
 
 

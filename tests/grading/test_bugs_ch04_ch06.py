@@ -142,6 +142,12 @@ def conv_backward_dw_transposed(dout, cache):
     return _conv_bwd(dout, cache, dw_T=True)
 
 
+def conv_backward_crop_minus_pad(dout, cache):
+    _x, _w, _b, _stride, pad = cache
+    dx, dw, db = _conv_bwd(dout, cache, crop="none")
+    return dx[:, :, pad:-pad, pad:-pad], dw, db  # empty when pad = 0
+
+
 def conv_backward_mutates_cache(dout, cache):
     x, _w, _b, _stride, _pad = cache
     dx, dw, db = _conv_bwd(dout, cache)
@@ -432,6 +438,7 @@ BUGS = [
     ("ch04_conv.conv_backward", {"conv_backward_naive": conv_backward_db_batch_only}, "not over the output positions"),
     ("ch04_conv.conv_backward", {"conv_backward_naive": conv_backward_dw_transposed}, "F and C axes swapped"),
     ("ch04_conv.conv_backward", {"conv_backward_naive": conv_backward_mutates_cache}, "changed its argument `cache` in place"),
+    ("ch04_conv.conv_backward", {"conv_backward_naive": conv_backward_crop_minus_pad}, "wrong shape: got (2, 2, 0, 0), expected (2, 2, 5, 5)"),
     ("ch04_conv.im2col", {"im2col": im2col_pqc_order}, "(p, q, c) order"),
     ("ch04_conv.im2col", {"im2col": im2col_cs231n_transposed}, "transposed"),
     ("ch04_conv.im2col", {"im2col": im2col_no_stride}, "the stride is ignored"),
@@ -494,6 +501,53 @@ def test_reference_full_marks_and_stub_zero(task):
     assert_reference_full_and_stub_zero(task, student, isolate=False)
 
 
+# ------------------------------------------------ what `course check` shows: the visible tests
+VISIBLE_BUGS = [
+    # bugs that used to pass every visible test and lose points only at grading
+    ("ch04_conv.conv_backward", {"conv_backward_naive": conv_backward_no_stride}),
+    ("ch04_conv.conv_backward", {"conv_backward_naive": conv_backward_crop_minus_pad}),
+]
+
+
+@pytest.mark.parametrize(("task", "overrides"), VISIBLE_BUGS, ids=[f"{t}-{next(iter(o.values())).__name__}" for t, o in VISIBLE_BUGS])
+def test_visible_tests_catch(task, overrides):
+    vis = grading.run_task(task, student(task, overrides), isolate=False)
+    assert vis.earned < vis.points, str(vis)
+
+
+# ------------------------------------------------ the cascade rule
+def test_cascade_right_backward_of_a_wrong_forward_keeps_its_points():
+    # the forward forgets the bias: task 2 loses points; the backward, the right derivative of
+    # the task's layer, keeps all of task 3's (it used to fail with "analytic −0.91, numerical 0")
+    ns = student("ch04_conv.conv_backward", {"conv_forward_naive": conv_forward_no_bias})
+    earned, possible, report = grade_both("ch04_conv.conv_forward", ns, isolate=False)
+    assert earned < possible, report
+    earned, possible, report = grade_both("ch04_conv.conv_backward", ns, isolate=False)
+    assert earned == possible, report
+
+
+def test_cascade_consistent_backward_of_a_wrong_forward_keeps_its_points():
+    # forward and backward both without the stride: the backward is the right derivative of the
+    # forward the student wrote, so the backward keeps its points; the forward loses its own
+    ns = student("ch04_conv.conv_backward", {"conv_forward_naive": conv_forward_no_stride,
+                                              "conv_backward_naive": conv_backward_no_stride})
+    earned, possible, report = grade_both("ch04_conv.conv_backward", ns, isolate=False)
+    assert earned == possible, report
+
+
+def test_cascade_wrong_backward_of_a_wrong_forward_says_fix_the_forward_first():
+    ns = student("ch04_conv.conv_backward", {"conv_forward_naive": conv_forward_no_bias,
+                                              "conv_backward_naive": conv_backward_flipped})
+    earned, possible, report = grade_both("ch04_conv.conv_backward", ns, isolate=False)
+    assert earned < possible, report
+    assert "your conv_forward_naive differs from the reference on this input: fix task 2 (conv_forward_naive) first" in report, report
+
+
+def test_cascade_right_forward_blames_the_backward_alone():
+    _, _, report = grade_both("ch04_conv.conv_backward", student("ch04_conv.conv_backward", {"conv_backward_naive": conv_backward_flipped}), isolate=False)
+    assert "differs from the reference" not in report and "fix task" not in report, report
+
+
 # ------------------------------------------------ chapter 4: a wrong task 1 named in tasks 2-4
 # The template's conv_forward_naive and im2col call the student's conv_output_size (one notebook
 # namespace), so a wrong size fails them with a bare shape mismatch unless the grader names it.
@@ -514,6 +568,13 @@ LATER_TASKS = ["ch04_conv.conv_forward", "ch04_conv.conv_backward", "ch04_conv.i
 def test_wrong_conv_output_size_is_named_in_later_tasks(task, size_fn):
     ns = _ch04_with_size(size_fn)
     earned, possible, report = grade_both(task, ns, isolate=False)
+    if task == "ch04_conv.conv_backward" and size_fn is not size_true_division:
+        # the cascade rule: the backward is the right derivative of the (wrong-sized) forward the
+        # student wrote, so it keeps its points; the forward's own task reports the size
+        assert earned == possible, report
+        return
+    if task == "ch04_conv.conv_backward":  # a float size makes the forward raise: nothing to differentiate
+        assert "your conv_forward_naive differs from the reference on this input: fix task 2 (conv_forward_naive) first" in report, report
     assert earned < possible, report
     assert "likely cause: your conv_output_size(n=" in report, report
     assert "fix task 1 (conv_output_size) first" in report, report

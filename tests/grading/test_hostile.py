@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from course_grader import sandbox
+from course_grader import grading, sandbox
 
 sys.path.insert(0, str(Path(__file__).resolve().parent / "hostile"))
 import cases
@@ -58,11 +58,11 @@ def test_grader_survives_and_reports_the_process_kill(tmp_path):
 
 
 def test_hidden_parts_of_a_good_notebook_score_full_marks(tmp_path):
-    """Every grade cell, visible and hidden, on the reference solutions: 11 of 11 (the exact sum)."""
+    """Every grade cell, visible and hidden, on the reference solutions: full marks (the exact sum)."""
     folder = tmp_path / "good"
     cases.CASES[0].write(folder)
     result = sandbox.grade_submission(folder, cases.ASSIGNMENT, ALL_CELLS, allowed=ALLOWED)
-    assert result.score == result.max_score == sum(c.max_score for c in ALL_CELLS) == 11.0, result.report()
+    assert result.score == result.max_score == sum(c.max_score for c in ALL_CELLS) == TOTAL, result.report()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -173,9 +173,11 @@ def test_truncate_outputs_caps_streams_images_and_tracebacks():
 # nbgrader end to end: a mixed batch, killed midway and resumed
 # ---------------------------------------------------------------------------------------------
 
-BATCH = {  # case -> trusted total over all 8 code grade cells of ch01_neuron (11 points)
-    "good": 11.0, "stub": 0.0, "fake_grading": 0.0, "patch_grader": 0.0, "other_outputs": 0.0,
-    "malformed_json": 0.0, "missing_notebook": 0.0, "wrong_name": 0.0, "tampered_metadata": 11.0,
+#: every code grade cell of ch01_neuron, visible and hidden (the grader's registry)
+TOTAL = sum(grading.task_points(t) + grading.task_points(t, hidden=True) for t in grading.TASKS if t.startswith("ch01_neuron."))
+BATCH = {  # case -> trusted total over all 8 code grade cells of ch01_neuron
+    "good": TOTAL, "stub": 0.0, "fake_grading": 0.0, "patch_grader": 0.0, "other_outputs": 0.0,
+    "malformed_json": 0.0, "missing_notebook": 0.0, "wrong_name": 0.0, "tampered_metadata": TOTAL,
 }
 
 
@@ -224,13 +226,13 @@ def test_batch_of_hostile_submissions_killed_midway_and_resumed(tmp_path):
     assert sorted(r["student"] for r in rows) == sorted(BATCH), "a student has no row, or two"
     totals = {r["student"]: r["total"] for r in rows}
     manual = 2.0  # the written question, graded by hand (0 until then)
-    assert all(r["max"] == 11.0 + manual for r in rows)
+    assert all(r["max"] == TOTAL + manual for r in rows)
     assert totals == BATCH, totals
 
     assert cli.main(["feedback", cases.ASSIGNMENT, "--course", str(course)]) in (0, 1)
     for name in BATCH:
         report = (course / "feedback" / name / cases.ASSIGNMENT / "grading_report.txt").read_text(encoding="utf-8")
-        assert f"Automatic grade: {BATCH[name]:g} / 11 points" in report
+        assert f"Automatic grade: {BATCH[name]:g} / {TOTAL:g} points" in report
     assert "not valid JSON" in (journals / "malformed_json.txt").read_text(encoding="utf-8")
     assert "ch01_neuron (1).ipynb" in (journals / "wrong_name.txt").read_text(encoding="utf-8")
     assert "rebinds the name `grading`" in (journals / "fake_grading.txt").read_text(encoding="utf-8")

@@ -15,13 +15,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from course_grader.grading import task_points
+
 COURSE = Path(__file__).resolve().parents[3] / "exercises"
 ASSIGNMENT = "ch01_neuron"
 SOURCE = COURSE / "source" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"
 MARKER = Path("/var/tmp") / "course-hostile-marker"  # a file no submission may create (outside any sandbox /tmp)
 
 VISIBLE = ["sigmoid-tests", "tanh-tests", "relu-tests", "neuron-tests"]
-FULL = {"sigmoid-tests": 1.0, "tanh-tests": 1.0, "relu-tests": 1.0, "neuron-tests": 1.0}
+# each visible cell's points, from the grader's registry (the generator writes the same numbers)
+FULL = {cell: task_points(f"{ASSIGNMENT}.{cell.removesuffix('-tests')}") for cell in VISIBLE}
 
 
 def source_nb() -> dict[str, Any]:
