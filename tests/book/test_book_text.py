@@ -14,8 +14,7 @@
   for something else (lambda as an eigenvalue, p as a kernel index, e as the epoch, L as the number
   of layers) are flagged in every chapter.
 
-The HTML checks reuse test_build.py's module-scoped build (an incremental rebuild, seconds when
-nothing changed).
+The HTML checks use the session's one build of the book (the built_book fixture of conftest.py).
 """
 
 from __future__ import annotations
