@@ -236,7 +236,12 @@ def record(course: Path, assignment: str, outcome: Outcome, spec: AssignmentSpec
     if outcome.timestamp:
         with contextlib.suppress(Exception):
             timestamp = parse_utc(outcome.timestamp)
-    with Gradebook(gradebook_url(course)) as gb:
+    import warnings
+
+    from sqlalchemy.exc import SAWarning
+
+    with warnings.catch_warnings(), Gradebook(gradebook_url(course)) as gb:
+        warnings.simplefilter("ignore", SAWarning)  # nbgrader's own ORM use; harmless
         submission.write_gradebook(gb, outcome.student, results, timestamp=timestamp)
     text = f"{outcome.student} / {assignment}\n\n" + "\n\n".join(r.report() for r in results.values()) + "\n"
     _atomic_write(journal, text.encode("utf-8"))

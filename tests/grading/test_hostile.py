@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import textwrap
 from pathlib import Path
 
 import pytest
@@ -241,3 +242,129 @@ def test_batch_of_hostile_submissions_killed_midway_and_resumed(tmp_path):
         shown = [o["data"]["text/plain"] for c in graded["cells"] for o in c.get("outputs", []) if o.get("output_type") == "execute_result"]
         assert len(shown) == 8 and all(float(v) == 0.0 for v in shown), f"{name}: the graded copy shows the kernel's scores"
     assert _tree_digest(course / "submitted") == submitted, "submitted/ was modified"
+
+
+# ---------------------------------------------------------------------------------------------
+# The attacks of issue 12 through `course autograde` (bubblewrap, no nbgrader kernel)
+# ---------------------------------------------------------------------------------------------
+
+def _attack(code: str, base=None):
+    """Notebook builder: ``base`` (default the stubs students receive) plus a cell running ``code``."""
+    return cases.with_extra_cell("neuron-tests", f"try:\n{textwrap.indent(code, '    ')}\nexcept BaseException:\n    pass\n",
+                                 base or cases.release_like)
+
+
+ATTACKS = {  # student -> (notebook builder, expected automatic total of 11, why)
+    "gb_writer": (lambda c: _attack(
+        f"import sqlite3\ndb = sqlite3.connect({str(c / 'gradebook.db')!r})\n"
+        "db.execute('update grade set extra_credit = 450')\ndb.commit()", cases.source_nb), 11.0,
+        "sqlite3 is not refused by the audit hook: the gradebook is simply not there"),
+    "source_copier": (lambda c: _attack(
+        f"import shutil\nshutil.copyfile({str(c / 'source' / cases.ASSIGNMENT / (cases.ASSIGNMENT + '.ipynb'))!r}, "
+        f"{str(c / 'submitted' / 'source_copier' / cases.ASSIGNMENT / (cases.ASSIGNMENT + '.ipynb'))!r})"), 0.0, "refused"),
+    "disk_searcher": (lambda c: _attack(
+        "import os, json\nfor root, _, files in os.walk('/'):\n"
+        "    for f in files:\n        if f == 'ch01_neuron.ipynb':\n"
+        "            nb = json.load(open(os.path.join(root, f)))\n"
+        "            for cell in nb['cells']:\n"
+        "                if 'BEGIN SOLUTION' in ''.join(cell['source']):\n"
+        "                    exec(''.join(cell['source']), globals())"), 0.0, "no copy is visible"),
+    "reader": (lambda c: _attack(f"print(open({str(c / 'submitted' / 'ada' / cases.ASSIGNMENT / (cases.ASSIGNMENT + '.ipynb'))!r}).read())"),
+               0.0, "refused"),
+    "tcp": (lambda c: _attack("import socket\nsocket.create_connection(('127.0.0.1', PORT), timeout=2).sendall(b'x')"), 0.0, "refused"),
+    "forker": (lambda c: _attack("import os\nfor _ in range(10_000):\n    if os.fork() == 0:\n        import time; time.sleep(5)"),
+               0.0, "refused"),
+    "filler": (lambda c: _attack("for i in range(100_000):\n    open(f'/tmp/f{i}', 'wb').write(b'x' * 2**20)", cases.source_nb),
+               11.0, "its own /tmp fills up; nothing else"),
+    "aaa_persist": (lambda c: _attack(
+        "import os, sysconfig\nsp = sysconfig.get_paths()['purelib']\n"
+        "open(os.path.join(sp, 'sitecustomize.py'), 'w').write('import builtins; builtins.len = lambda x: 0')\n"
+        "open(os.path.join(sp, 'zz_evil.pth'), 'w').write('import os\\n')\n"
+        "d = os.path.expanduser('~/.ipython/profile_default/startup'); os.makedirs(d, exist_ok=True)\n"
+        "open(os.path.join(d, '00-evil.py'), 'w').write('import numpy; numpy.allclose = lambda *a, **k: True')"),
+        0.0, "refused (the ~/.ipython file lands in its private /tmp)"),
+    "chmodder": (lambda c: _attack(f"import os, sys\nos.chmod({str(c / 'source')!r}, 0o777)\nos.chmod(sys.executable, 0o777)"),
+                 0.0, "refused"),
+}
+
+
+@pytest.mark.grading
+@pytest.mark.xdist_group("nbgrader")
+def test_issue12_attacks_through_course_autograde(tmp_path):
+    """Each attack gets its expected score, the batch finishes, the honest students keep their
+    grades, `course verify` finds no difference, and no file outside the sandbox changes."""
+    import shutil
+    import socket
+    import sysconfig
+
+    from course_grader import cli
+
+    course = tmp_path / "course"
+    course.mkdir()
+    shutil.copy2(cases.COURSE / "nbgrader_config.py", course / "nbgrader_config.py")
+    shutil.copytree(cases.COURSE / "source" / cases.ASSIGNMENT, course / "source" / cases.ASSIGNMENT)
+    assert cli.main(["release", "--course", str(course), cases.ASSIGNMENT]) == 0
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(1)
+    listener.settimeout(0.2)
+    port = listener.getsockname()[1]
+
+    def put(student: str, nb: dict) -> Path:
+        folder = course / "submitted" / student / cases.ASSIGNMENT
+        folder.mkdir(parents=True)
+        path = folder / f"{cases.ASSIGNMENT}.ipynb"
+        path.write_text(json.dumps(nb).replace("PORT", str(port)), encoding="utf-8")
+        return path
+
+    put("ada", cases.source_nb())
+    put("ben", cases.release_like())
+    for student, (build, _, _) in ATTACKS.items():
+        put(student, build(course)())
+    link = course / "submitted" / "mallory" / cases.ASSIGNMENT
+    link.mkdir(parents=True)
+    (link / f"{cases.ASSIGNMENT}.ipynb").symlink_to(course / "source" / cases.ASSIGNMENT / f"{cases.ASSIGNMENT}.ipynb")
+    (course / "submitted" / "hal").mkdir()
+    shutil.copy2(cases.SOURCE, course / "submitted" / "hal" / f"{cases.ASSIGNMENT}.ipynb")  # no assignment folder
+    site = sysconfig.get_paths()["purelib"]
+    before = _tree_digest(course / "source") | _tree_digest(course / "submitted") | {"site": str(sorted(os.listdir(site)))}
+
+    import contextlib
+    import io
+
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()) as out:
+        assert cli.main(["autograde", cases.ASSIGNMENT, "--course", str(course), "--quiet"]) == 0
+    with pytest.raises(TimeoutError):
+        listener.accept()
+    listener.close()
+    n = 2 + len(ATTACKS) + 2
+    assert f"autograded {n - 2}/{n} submissions" in out.getvalue(), out.getvalue()
+    assert "submitted/hal/ch01_neuron.ipynb: a notebook directly in the student's folder" in err.getvalue()
+    assert "mallory: not graded" in err.getvalue() and "symbolic link" in err.getvalue()
+
+    _, rows = cli.gradebook_rows(course)
+    totals = {r["student"]: r["total"] for r in rows}
+    expected = {"ada": 11.0, "ben": 0.0, "mallory": 0.0, "hal": 0.0} | {s: v for s, (_, v, _) in ATTACKS.items()}
+    assert totals == expected, {s: (totals.get(s), v) for s, v in expected.items() if totals.get(s) != v}
+    status = {r["student"]: r["status"] for r in rows}
+    assert status["mallory"] == status["hal"] == "not graded" and status["ada"] == "ungraded written answers"
+    assert all(r["extra_credit"] == 0 for r in rows)
+    assert cli.main(["verify", cases.ASSIGNMENT, "--course", str(course)]) == 0
+    after = _tree_digest(course / "source") | _tree_digest(course / "submitted") | {"site": str(sorted(os.listdir(site)))}
+    assert after == before, "a file outside the sandbox changed"
+    report = (course / "reports" / cases.ASSIGNMENT / "ada.txt").read_text(encoding="utf-8")
+    assert "isolation: bubblewrap sandbox" in report and "SHA-256" in report
+
+    # the instructor's own extra credit is journaled; a change behind its back is found by verify
+    assert cli.main(["extra-credit", cases.ASSIGNMENT, "ben", "relu-tests", "0.5", "--course", str(course)]) == 0
+    assert cli.main(["verify", cases.ASSIGNMENT, "--course", str(course)]) == 0
+    import sqlite3
+
+    with contextlib.closing(sqlite3.connect(course / "gradebook.db")) as db:
+        db.execute("update grade set extra_credit = 450 where id = (select min(id) from grade)")
+        db.execute("update grade set auto_score = 1 where auto_score = 0 and id = (select max(id) from grade where auto_score = 0)")
+        db.commit()
+    with contextlib.redirect_stdout(io.StringIO()) as out:
+        assert cli.main(["verify", cases.ASSIGNMENT, "--course", str(course)]) == 1
+    assert "extra credit 450.0 in the gradebook" in out.getvalue() and "auto score 1.0 in the gradebook" in out.getvalue()
