@@ -1,6 +1,7 @@
 # Thin wrapper: every target sets up .venv itself, so each works on a fresh machine.
 #   make book        build the HTML book (offline, shipped data) -> book/_build/html/index.html
 #   make test        ruff + the whole test suite (library, data, grader, book build + browser)
+#   make unit        the library tests alone (no book build, no browser, no nbgrader): ~1 min
 #   make exercises   student notebooks (no solutions) -> exercises/release/
 #   make grade-demo  release, autograde and export the demo class in exercises/examples
 #   make bench       speed benchmarks (installs the optional PyTorch CPU build)
@@ -9,7 +10,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: setup book test lint exercises grade-demo bench clean browser sandbox-tools
+.PHONY: setup book test unit lint exercises grade-demo bench clean browser sandbox-tools
 
 setup: $(STAMP)
 
@@ -39,6 +40,10 @@ lint: setup
 
 test: setup browser sandbox-tools lint
 	$(PY) -m pytest -n 2 --dist loadgroup
+
+# Everything under tests/ except the grader (tests/grading) and the book (tests/book).
+unit: setup
+	$(PY) -m pytest -n 2 -q tests --ignore=tests/grading --ignore=tests/book
 
 exercises: setup
 	cd exercises && ../$(PY) -m course_grader.cli release --all

@@ -795,7 +795,8 @@ def vgg16(num_classes: int = 1000, *, keep_prob: float = 0.5, dtype: type = np.f
 
     Thirteen 3×3 convolutions with padding 1 (shape-preserving) in five blocks of 64, 128, 256,
     512, 512 channels, each block closed by a 2×2 max-pool (224 -> 7), then 25,088 -> 4096 ->
-    4096 -> ``num_classes`` with dropout before the two hidden affine layers. In float32 the
+    4096 -> ``num_classes`` with dropout after each of the two hidden affine layers (after its
+    ReLU, so fc7 and fc8 see dropped units), as in the paper. In float32 the
     weights take 553 MB: use ``materialize=False`` to count without allocating.
     """
     num_classes = check_int(num_classes, "num_classes", low=1)

@@ -10,7 +10,7 @@ the statistics of the batch and then lets the network undo that with a learned s
 At test time the batch statistics are replaced by *running* averages collected during training,
 so the output for one example no longer depends on the rest of its batch.
 
-Conventions (DESIGN.md):
+Conventions (shared with the rest of the course):
 
 - **Momentum is the weight of the old average**:
   ``running = momentum · running + (1 − momentum) · batch_statistic``, default 0.9.

@@ -402,10 +402,6 @@ def _expected_hashes(data_dir: Path) -> dict[str, str]:
     return {f: sums[f] for f in MNIST_FILES.values()}
 
 
-class _NotFound(Exception):
-    """HTTP 4xx: this mirror does not have the file; retrying will not help."""
-
-
 def _describe_failure(err: BaseException, timeout: float) -> str:
     if isinstance(err, urllib.error.HTTPError):
         return f"HTTP {err.code} {err.reason}"

@@ -415,7 +415,7 @@ def certifies_not_linearly_separable(x: np.ndarray, targets: np.ndarray, multipl
 
 
 # ------------------------------------------------------------------------------------------------
-# Thin layer classes (CLASSES.md)
+# Thin layer classes (the protocol is in course_lib.layers)
 # ------------------------------------------------------------------------------------------------
 
 class _Activation(Layer):

@@ -157,8 +157,10 @@ def max_pool_forward(
 ) -> tuple[np.ndarray, tuple]:
     """Fast max pooling; same contract as :func:`max_pool_forward_naive`.
 
-    Non-overlapping windows that tile the input use a reshape to (N, C, Ho, ph, Wo, pw) and one
-    reduction; any other geometry takes the elementwise maximum of the ph·pw strided views.
+    Every geometry takes the elementwise maximum of the ph·pw window offsets: non-overlapping
+    windows that tile the input read them as views of a reshape to (N, C, Ho, ph, Wo, pw) (or,
+    for channels-last memory, in two stages: columns, then rows), any other geometry as strided
+    views of ``x``.
     float32 stays float32; the memory layout of ``x`` is kept.
     """
     return _max_pool_forward(x, pool_size, stride, None)
@@ -442,9 +444,6 @@ class _Pool2D(Layer):
 
 class MaxPool2D(_Pool2D):
     """Max pooling layer, (N, C, H, W) -> (N, C, Ho, Wo); see :func:`max_pool_forward`."""
-
-    _forward_fn = staticmethod(max_pool_forward)
-    _backward_fn = staticmethod(max_pool_backward)
 
     def __init__(self, pool_size: int | tuple[int, int], stride: int | tuple[int, int] | None = None) -> None:
         super().__init__(pool_size, stride)

@@ -8,6 +8,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from course_lib import conv
+from course_lib.architectures import LayerSpec, ModelSpec, summary
+from course_lib.backprop import Affine
 from course_lib.conv import (
     Conv2D,
     ConvTranspose2D,
@@ -206,11 +208,14 @@ def test_parameter_count_details():
     assert Conv2D(96, 256, 5, pad=2).params["w"].size == 614400
     # 003: one 5x5 filter needs 26 parameters; a dense layer 784 -> 30 needs 23,550.
     assert Conv2D(1, 1, 5).num_params() == 26
-    assert 784 * 30 + 30 == 23550
-    # 004: a dense layer (32*32*3) -> (28*28*10) would have about 24 million weights.
-    assert 32 * 32 * 3 * 28 * 28 * 10 == 24_084_480
+    assert Affine(784, 30).num_params() == 23550
+    # 004: a dense layer (32*32*3) -> (28*28*10) would have about 24 million weights (counted on
+    # paper: allocating them would take 190 MB).
+    dense = ModelSpec([LayerSpec("Flatten"), LayerSpec("Affine", (32 * 32 * 3, 28 * 28 * 10))])
+    assert summary(dense, (3, 32, 32)).total_weights == 24_084_480
     # 000: whole seed network, conv 16 + conv 32 + FC 512->128 + FC 128->10.
-    total = Conv2D(1, 16, 5).num_params() + Conv2D(16, 32, 5).num_params() + 128 * 513 + 10 * 129
+    total = sum(layer.num_params() for layer in
+                (Conv2D(1, 16, 5), Conv2D(16, 32, 5), Affine(512, 128), Affine(128, 10)))
     assert total == 80202
     # 004 (VGG): three 3x3 convolutions vs one 7x7, C -> C channels, weights only.
     C = 8
