@@ -49,6 +49,7 @@ import numpy as np
 
 from course_lib.init import as_rng
 from course_lib.layers import Layer
+from course_lib.neuron import ACTIVATIONS
 from course_lib.validate import check_array, check_int
 
 __all__ = [
@@ -89,7 +90,6 @@ _LAYER_MODULES: dict[str, str] = {
     "Dropout": "course_lib.dropout",
     "Flatten": "course_lib.architectures",
 }
-_ACTIVATIONS = {"relu": "ReLU", "sigmoid": "Sigmoid", "tanh": "Tanh", "leaky_relu": "LeakyReLU", "elu": "ELU"}
 _BIAS_NAMES = frozenset({"b", "beta", "bias"})
 
 
@@ -662,16 +662,18 @@ def stacked_vs_single(channels: int, k_small: int = 3, n: int = 3, k_big: int | 
 # ------------------------------------------------------------------------------------------------
 
 def _activation(name: str) -> str:
+    """The layer kind of activation ``name`` (an entry of ``neuron.ACTIVATIONS`` with a layer)."""
     if not isinstance(name, str):
         raise TypeError(f"activation must be a string, got {type(name).__name__}")
-    if name not in _ACTIVATIONS:
-        raise ValueError(f"activation must be one of {sorted(_ACTIVATIONS)}, got {name!r}")
-    return _ACTIVATIONS[name]
+    layered = sorted(k for k, a in ACTIVATIONS.items() if a.layer is not None)
+    if name not in layered:
+        raise ValueError(f"activation must be one of {layered}, got {name!r}")
+    return ACTIVATIONS[name].layer.__name__  # type: ignore[union-attr]
 
 
 def _init_for(activation: str) -> str:
     # He keeps the variance through ReLU-like units; Xavier suits the saturating ones (chapter 8).
-    return "he" if activation in ("relu", "leaky_relu", "elu") else "xavier"
+    return ACTIVATIONS[activation].init
 
 
 def _finish(spec: ModelSpec, materialize: bool, rng: Any, dtype: type) -> Sequential | ModelSpec:

@@ -32,6 +32,7 @@ import numpy as np
 
 from course_lib.init import as_rng, he_init, xavier_init
 from course_lib.layers import Layer
+from course_lib.neuron import ACTIVATIONS
 from course_lib.validate import (
     DROPOUT_MODES,
     DropoutCache,
@@ -145,13 +146,6 @@ class Dropout(Layer):
 # initialisation experiments
 # ------------------------------------------------------------------------------------------------
 
-_ACTIVATIONS = {
-    "relu": lambda z: np.maximum(z, 0.0),
-    "tanh": np.tanh,
-    "linear": lambda z: z,
-}
-
-
 def activation_stats(
     depth: int = 20,
     width: int = 256,
@@ -178,7 +172,8 @@ def activation_stats(
         depth: number of layers (>= 1).
         width: units per layer (>= 1).
         init: ``"he"``, ``"xavier"`` or a positive float standard deviation.
-        activation: ``"relu"``, ``"tanh"`` or ``"linear"``.
+        activation: a name from :data:`course_lib.neuron.ACTIVATIONS` (``"relu"``, ``"tanh"``,
+            ``"identity"``, ...), with its default ``alpha``.
         rng: Generator, int seed or None.
         batch: number of input examples (>= 2).
 
@@ -189,8 +184,8 @@ def activation_stats(
     depth = check_int(depth, "depth", low=1)
     width = check_int(width, "width", low=1)
     batch = check_int(batch, "batch", low=2)
-    if activation not in _ACTIVATIONS:
-        raise ValueError(f"activation must be one of {sorted(_ACTIVATIONS)}, got {activation!r}")
+    if activation not in ACTIVATIONS:
+        raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}, got {activation!r}")
     if isinstance(init, str):
         if init not in ("he", "xavier"):
             raise ValueError(f"init must be 'he', 'xavier' or a positive standard deviation, got {init!r}")
@@ -198,7 +193,7 @@ def activation_stats(
     else:
         scale = check_number(init, "init", low=0, low_inclusive=False)
     gen = as_rng(rng)
-    act = _ACTIVATIONS[activation]
+    act = ACTIVATIONS[activation].forward
     h = gen.standard_normal((batch, width))
     stds = np.empty(depth)
     # An exploding network is one of the outcomes this function exists to show: let it reach inf.
@@ -211,7 +206,11 @@ def activation_stats(
                 w = he_init(shape, gen)
             else:
                 w = xavier_init(shape, gen)
-            h = act(h @ w)
+            z = h @ w
+            if not np.isfinite(z).all():  # overflowed: every later layer stays inf
+                stds[layer:] = np.inf
+                break
+            h, _ = act(z)
             s = float(np.std(h))
             stds[layer] = s if np.isfinite(s) else np.inf
     return stds

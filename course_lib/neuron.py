@@ -27,11 +27,16 @@ elu           z if z > 0 else α·(e^z − 1)      1 if z > 0 else α·e^z  (= f
 
 Kinks: relu, leaky_relu (and elu unless α = 1) have no derivative at 0; like PyTorch we use the
 left derivative there (0 for relu, α for the others). Gradient checks must keep away from 0.
+
+:data:`ACTIVATIONS` is the one list of activations (name -> :class:`Activation`: the functional
+pair, the layer class, the initialisation that suits it); every other module reads it.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -46,6 +51,7 @@ __all__ = [
     "NAND_PERCEPTRON",
     "OR_PERCEPTRON",
     "XOR_NOT_SEPARABLE_MULTIPLIERS",
+    "Activation",
     "LeakyReLU",
     "ReLU",
     "Sigmoid",
@@ -210,16 +216,6 @@ def elu_backward(dout: np.ndarray, cache: tuple[np.ndarray, np.ndarray, float]) 
 # ------------------------------------------------------------------------------------------------
 # One neuron, or a layer of them
 # ------------------------------------------------------------------------------------------------
-
-ACTIVATIONS: dict[str, tuple[Any, Any]] = {
-    "sigmoid": (sigmoid_forward, sigmoid_backward),
-    "tanh": (tanh_forward, tanh_backward),
-    "relu": (relu_forward, relu_backward),
-    "leaky_relu": (leaky_relu_forward, leaky_relu_backward),
-    "elu": (elu_forward, elu_backward),
-    "identity": (lambda z: (z, None), lambda dout, cache: dout),
-}
-
 
 def neuron_forward(
     x: np.ndarray, w: np.ndarray, b: float | np.ndarray, activation: str = "sigmoid"
@@ -419,62 +415,123 @@ def certifies_not_linearly_separable(x: np.ndarray, targets: np.ndarray, multipl
 # ------------------------------------------------------------------------------------------------
 
 class _Activation(Layer):
-    _pair: tuple[Any, Any]
+    """An activation layer: no parameters, any shape in, the same shape out.
+
+    ``activation`` names the entry of :data:`ACTIVATIONS` whose functional pair the layer runs.
+    """
+
+    activation: ClassVar[str]
+
+    def _options(self) -> dict[str, float]:
+        return {}
 
     def _forward(self, x: np.ndarray) -> tuple[np.ndarray, Any]:
-        return type(self)._pair[0](x)
+        return ACTIVATIONS[self.activation].forward(x, **self._options())
 
     def _backward(self, dout: np.ndarray, cache: Any) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-        return type(self)._pair[1](dout, cache), {}
+        return ACTIVATIONS[self.activation].backward(dout, cache), {}
 
 
 class Sigmoid(_Activation):
     """Sigmoid layer (no parameters): any shape in, the same shape out."""
 
-    _pair = (sigmoid_forward, sigmoid_backward)
+    activation = "sigmoid"
 
 
 class Tanh(_Activation):
     """tanh layer (no parameters): any shape in, the same shape out."""
 
-    _pair = (tanh_forward, tanh_backward)
+    activation = "tanh"
 
 
 class ReLU(_Activation):
     """ReLU layer (no parameters): any shape in, the same shape out."""
 
-    _pair = (relu_forward, relu_backward)
+    activation = "relu"
 
 
-class LeakyReLU(Layer):
+class LeakyReLU(_Activation):
     """Leaky ReLU layer with fixed slope ``alpha`` (0 <= alpha <= 1) for negative inputs."""
+
+    activation = "leaky_relu"
 
     def __init__(self, alpha: float = 0.01) -> None:
         super().__init__()
         self.alpha = _check_alpha(alpha, high=1.0)
 
-    def _forward(self, x: np.ndarray) -> tuple[np.ndarray, Any]:
-        return leaky_relu_forward(x, self.alpha)
-
-    def _backward(self, dout: np.ndarray, cache: Any) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-        return leaky_relu_backward(dout, cache), {}
+    def _options(self) -> dict[str, float]:
+        return {"alpha": self.alpha}
 
     def __repr__(self) -> str:
         return f"LeakyReLU(alpha={self.alpha})"
 
 
-class ELU(Layer):
+class ELU(_Activation):
     """ELU layer with ``alpha >= 0`` (the value it tends to for very negative inputs is −alpha)."""
+
+    activation = "elu"
 
     def __init__(self, alpha: float = 1.0) -> None:
         super().__init__()
         self.alpha = _check_alpha(alpha)
 
-    def _forward(self, x: np.ndarray) -> tuple[np.ndarray, Any]:
-        return elu_forward(x, self.alpha)
-
-    def _backward(self, dout: np.ndarray, cache: Any) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-        return elu_backward(dout, cache), {}
+    def _options(self) -> dict[str, float]:
+        return {"alpha": self.alpha}
 
     def __repr__(self) -> str:
         return f"ELU(alpha={self.alpha})"
+
+
+# ------------------------------------------------------------------------------------------------
+# The activation registry: the one list of activations every other module reads
+# ------------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Activation:
+    """Everything the course knows about one activation function.
+
+    Attributes:
+        name: its key in :data:`ACTIVATIONS` (``"relu"``); for a layer, the layer's ``activation``.
+        forward: ``forward(x, **options) -> (out, cache)``, elementwise, any shape.
+        backward: ``backward(dout, cache) -> dx`` of ``dout``'s shape.
+        layer: the layer class running the pair (None for ``"identity"``, which needs no layer).
+        init: the weight initialisation that keeps the signal's variance through it (chapter 8):
+            ``"he"`` for the ReLU family, ``"xavier"`` for the saturating (and linear) ones.
+        alpha: True if it takes a slope/scale ``alpha`` (leaky ReLU, ELU).
+
+    An entry unpacks as its functional pair: ``forward, backward = ACTIVATIONS["relu"]``.
+    """
+
+    name: str
+    forward: Callable[..., tuple[np.ndarray, Any]]
+    backward: Callable[[np.ndarray, Any], np.ndarray]
+    layer: type[_Activation] | None
+    init: str
+    alpha: bool = False
+
+    def __iter__(self) -> Iterator[Callable[..., Any]]:
+        return iter((self.forward, self.backward))
+
+
+def _identity_forward(x: np.ndarray) -> tuple[np.ndarray, None]:
+    return check_array(x, "x"), None
+
+
+def _identity_backward(dout: np.ndarray, cache: None) -> np.ndarray:
+    return dout
+
+
+def _entry(layer: type[_Activation], forward: Any, backward: Any, init: str, alpha: bool = False) -> Activation:
+    return Activation(layer.activation, forward, backward, layer, init, alpha)
+
+
+#: The activations of the course, by name: the one list that neuron_forward, the layer classes,
+#: the architectures of chapter 9, the initialisation experiment of chapter 8 and the widgets read.
+ACTIVATIONS: dict[str, Activation] = {a.name: a for a in (
+    _entry(Sigmoid, sigmoid_forward, sigmoid_backward, "xavier"),
+    _entry(Tanh, tanh_forward, tanh_backward, "xavier"),
+    _entry(ReLU, relu_forward, relu_backward, "he"),
+    _entry(LeakyReLU, leaky_relu_forward, leaky_relu_backward, "he", alpha=True),
+    _entry(ELU, elu_forward, elu_backward, "he", alpha=True),
+    Activation("identity", _identity_forward, _identity_backward, None, "xavier"),
+)}

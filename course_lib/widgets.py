@@ -13,9 +13,9 @@ PNG of its current state in its display data. The book's HTML build prefers that
 ``nb_mime_priority_overrides`` in ``_config.yml``), so a page reads correctly without a kernel and
 never shows a widget's text repr. Put ``<thing>_explorer()`` as the last line of a cell.
 
-The chapter modules (``neuron``, ``gradient_descent``, ``conv``, ``pooling``, ``dropout``,
-``batchnorm``) are imported inside the functions, so importing this module is cheap and does not
-depend on every chapter being present.
+The chapter modules (``gradient_descent``, ``conv``, ``pooling``, ``dropout``, ``batchnorm``)
+are imported inside the functions, so importing this module stays cheap; ``neuron`` (small) is
+imported at once for its activation registry.
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
+from course_lib.neuron import ACTIVATIONS
 from course_lib.validate import check_array, check_int, check_number
 
 __all__ = [
@@ -64,7 +65,8 @@ __all__ = [
 STATIC_DPI = 110
 _STYLE = {"description_width": "initial"}
 
-ACTIVATION_NAMES: tuple[str, ...] = ("sigmoid", "tanh", "relu", "leaky_relu", "elu")
+#: The activations the explorer draws: every entry of ``neuron.ACTIVATIONS`` except the identity.
+ACTIVATION_NAMES: tuple[str, ...] = tuple(name for name in ACTIVATIONS if name != "identity")
 TEST_FUNCTIONS: tuple[str, ...] = ("quadratic_bowl", "rosenbrock", "beale")
 OPTIMIZERS: tuple[str, ...] = ("sgd", "sgd_momentum", "nesterov", "rmsprop", "adam")
 KERNELS: tuple[str, ...] = ("vertical edges", "horizontal edges", "box blur", "identity")
@@ -194,16 +196,12 @@ def _slider(kind: type, value: float, lo: float, hi: float, step: float, label: 
 
 def _activation_and_derivative(name: str, x: np.ndarray, alpha: float) -> tuple[np.ndarray, np.ndarray]:
     """f(x) and f'(x) from the library's forward/backward pair (backward of an all-ones dout)."""
-    from course_lib import neuron
-
     if name not in ACTIVATION_NAMES:
         raise ValueError(f"activation must be one of {ACTIVATION_NAMES}, got {name!r}")
-    forward = getattr(neuron, f"{name}_forward")
-    backward = getattr(neuron, f"{name}_backward")
-    extra = {"alpha": alpha} if name in ("leaky_relu", "elu") else {}
-    out, cache = forward(x, **extra)
+    act = ACTIVATIONS[name]
+    out, cache = act.forward(x, **({"alpha": alpha} if act.alpha else {}))
     # With dout = 1 the backward pass returns the local derivative f'(x) itself.
-    return out, backward(np.ones_like(x), cache)
+    return out, act.backward(np.ones_like(x), cache)
 
 
 def plot_activations(

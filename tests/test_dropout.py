@@ -25,6 +25,7 @@ from course_lib.dropout import (
     xavier_init,
 )
 from course_lib.gradcheck import check_layer, numerical_gradient_array, rel_error
+from course_lib.neuron import ACTIVATIONS
 from tests.strategies import seeds, shapes
 
 Z = 5.0
@@ -328,12 +329,31 @@ def test_activation_stats_bad_inputs():
     with pytest.raises(ValueError, match="init must be > 0"):
         activation_stats(init=-0.1)
     with pytest.raises(ValueError, match="activation must be one of"):
-        activation_stats(activation="sigmoid")
+        activation_stats(activation="linear")  # the registry calls it "identity"
     with pytest.raises(ValueError, match="depth must be >= 1"):
         activation_stats(depth=0)
     with pytest.raises(TypeError, match="width must be an integer"):
         activation_stats(width=2.5)
-    assert activation_stats(3, 8, "he", "linear", 0, batch=4).shape == (3,)
+    assert activation_stats(3, 8, "he", "identity", 0, batch=4).shape == (3,)
+
+
+@pytest.mark.parametrize("name", sorted(ACTIVATIONS))
+def test_activation_stats_runs_every_registered_activation(name):
+    # The experiment applies the registry's forward pass: the first layer's std is that of
+    # f(x @ W) computed here by hand with the same generator draws.
+    gen = np.random.default_rng(3)
+    h = gen.standard_normal((16, 8))
+    w = gen.standard_normal((8, 8)) * 0.5
+    expected = np.std(ACTIVATIONS[name].forward(h @ w)[0])
+    assert activation_stats(1, 8, 0.5, name, 3, batch=16)[0] == pytest.approx(expected, rel=1e-12)
+
+
+def test_activation_stats_overflow_reports_inf():
+    # Weights of standard deviation 1e30 multiply the signal by ~4e30 per layer: float64
+    # overflows after about ten layers, and from then on every layer reports inf.
+    stds = activation_stats(14, 16, 1e30, "identity", 0, batch=4)
+    first_inf = int(np.argmax(np.isinf(stds)))
+    assert 0 < first_inf < 13 and np.all(np.isfinite(stds[:first_inf])) and np.all(np.isinf(stds[first_inf:]))
 
 
 def test_source_slides_scale_by_the_drop_probability_which_is_wrong():
