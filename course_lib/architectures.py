@@ -8,8 +8,9 @@ Two ways to describe a network
 ------------------------------
 Every architecture function (:func:`seed_cnn`, :func:`mlp`, :func:`lenet5`, :func:`alexnet`,
 :func:`vgg16`) first writes the network down as a :class:`ModelSpec`, a list of
-:class:`LayerSpec` ("a 3×3 convolution from 64 to 128 channels with padding 1"). A spec knows its
-output shapes, parameter shapes and multiply-adds by arithmetic alone, so
+:class:`LayerSpec` ("a 3×3 convolution from 64 to 128 channels with padding 1"). A spec asks its
+layer class for output shapes, parameter shapes and multiply-adds, built "on paper" (the layer
+without parameter memory, ``Layer.on_paper``), so
 ``summary(vgg16(materialize=False), (3, 224, 224))`` counts VGG-16's 138 million parameters
 without allocating them (the weights alone would take 553 MB in float32). With
 ``materialize=True`` (the default) the spec is built into a trainable :class:`Sequential`.
@@ -36,7 +37,7 @@ D→M has D·M weights and M biases. Pooling, activations and Flatten have none.
 
 from __future__ import annotations
 
-import importlib
+import inspect
 import json
 import math
 import os
@@ -47,8 +48,16 @@ from typing import Any
 
 import numpy as np
 
+# The chapter modules that define layer classes: importing them fills the registry LAYERS
+# (tests/test_registries.py checks that no module defining a layer is missing here).
+import course_lib.backprop
+import course_lib.batchnorm
+import course_lib.conv
+import course_lib.dropout
+import course_lib.pooling  # noqa: F401
+from course_lib.conv import receptive_field
 from course_lib.init import as_rng
-from course_lib.layers import Layer
+from course_lib.layers import LAYERS, Layer
 from course_lib.neuron import ACTIVATIONS
 from course_lib.validate import check_array, check_int
 
@@ -62,7 +71,6 @@ __all__ = [
     "alexnet",
     "lenet5",
     "mlp",
-    "receptive_field",
     "seed_cnn",
     "stacked_vs_single",
     "summary",
@@ -73,47 +81,14 @@ __all__ = [
 FORMAT_VERSION = 1
 _FORMAT_NAME = "course_lib.Sequential"
 
-# Where each layer class lives; imported lazily so this module loads on its own.
-_LAYER_MODULES: dict[str, str] = {
-    "Sigmoid": "course_lib.neuron",
-    "Tanh": "course_lib.neuron",
-    "ReLU": "course_lib.neuron",
-    "LeakyReLU": "course_lib.neuron",
-    "ELU": "course_lib.neuron",
-    "Affine": "course_lib.backprop",
-    "Conv2D": "course_lib.conv",
-    "MaxPool2D": "course_lib.pooling",
-    "AvgPool2D": "course_lib.pooling",
-    "GlobalAvgPool2D": "course_lib.pooling",
-    "BatchNorm": "course_lib.batchnorm",
-    "SpatialBatchNorm": "course_lib.batchnorm",
-    "Dropout": "course_lib.dropout",
-    "Flatten": "course_lib.architectures",
-}
 _BIAS_NAMES = frozenset({"b", "beta", "bias"})
 
 
 def _layer_class(kind: str) -> type[Layer]:
-    if kind not in _LAYER_MODULES:
-        raise ValueError(f"unknown layer kind {kind!r}; known kinds: {sorted(_LAYER_MODULES)}")
-    return getattr(importlib.import_module(_LAYER_MODULES[kind]), kind)
-
-
-def _pair(v: int | tuple[int, int], name: str) -> tuple[int, int]:
-    if isinstance(v, tuple):
-        if len(v) != 2:
-            raise ValueError(f"{name} must be an int or a pair (h, w), got {v!r}")
-        return check_int(v[0], name, low=1), check_int(v[1], name, low=1)
-    v = check_int(v, name, low=1)
-    return v, v
-
-
-def _window_output(size: int, k: int, stride: int, pad: int, what: str) -> int:
-    # floor((H + 2·pad − HH) / stride) + 1, the output-size formula of chapter 4
-    span = size + 2 * pad - k
-    if span < 0:
-        raise ValueError(f"{what}: window {k} does not fit into input size {size} with padding {pad}")
-    return span // stride + 1
+    """The layer class named ``kind`` in the registry ``course_lib.layers.LAYERS``."""
+    if kind not in LAYERS:
+        raise ValueError(f"unknown layer kind {kind!r}; known kinds: {sorted(LAYERS)}")
+    return LAYERS[kind]
 
 
 # ------------------------------------------------------------------------------------------------
@@ -155,9 +130,10 @@ class LayerSpec:
     """One layer on paper: the class name and its constructor arguments.
 
     ``LayerSpec("Conv2D", (3, 64, 3), {"pad": 1})`` is the layer ``Conv2D(3, 64, 3, pad=1)``.
-    Its :meth:`output_shape`, :meth:`param_shapes` and :meth:`macs` follow from the arguments
-    alone, so a spec costs no memory. ``groups`` (conv only) describes grouped convolutions, which
-    exist only on paper here (to count the two-GPU AlexNet); such a spec cannot be built.
+    Its :meth:`output_shape`, :meth:`param_shapes` and :meth:`macs` are those of the layer class
+    itself, asked through ``Layer.on_paper`` (the layer without parameter memory), so a spec
+    costs no memory. ``groups`` (conv only) describes grouped convolutions, which exist only on
+    paper here (to count the two-GPU AlexNet); such a spec cannot be built.
     """
 
     kind: str
@@ -165,8 +141,14 @@ class LayerSpec:
     kwargs: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        if self.kind not in _LAYER_MODULES:
-            raise ValueError(f"unknown layer kind {self.kind!r}; known kinds: {sorted(_LAYER_MODULES)}")
+        _layer_class(self.kind)
+        groups = self.kwargs.get("groups", 1)
+        if groups != 1:
+            if self.kind != "Conv2D":
+                raise ValueError(f"{self!r}: only Conv2D specs can have groups")
+            c_in, f = self.args[0], self.args[1]
+            if check_int(groups, "groups", low=1) and (c_in % groups or f % groups):
+                raise ValueError(f"{self!r}: groups={groups} must divide in_channels {c_in} and out_channels {f}")
 
     def __hash__(self) -> int:
         return hash((self.kind, self.args, tuple(sorted(self.kwargs.items()))))
@@ -182,77 +164,53 @@ class LayerSpec:
         ]
         return f"{self.kind}({', '.join(parts)})"
 
+    @property
+    def groups(self) -> int:
+        return int(self.kwargs.get("groups", 1))
+
     # -- building -----------------------------------------------------------------------------------
+    def _call(self, make: Any, **defaults: Any) -> Layer:
+        """``make(*args, **kwargs)`` with ``defaults`` for the keywords the class accepts."""
+        kwargs = {k: v for k, v in self.kwargs.items() if k != "groups"}
+        accepted = inspect.signature(_layer_class(self.kind)).parameters
+        for key, value in defaults.items():
+            if key in accepted:
+                kwargs.setdefault(key, value)
+        return make(*self.args, **kwargs)
+
     def build(self, *, rng: np.random.Generator | None = None, dtype: type = np.float32) -> Layer:
         """Construct the real layer (weights drawn from ``rng``, stored in ``dtype``)."""
-        kwargs = dict(self.kwargs)
-        if kwargs.pop("groups", 1) != 1:
+        if self.groups != 1:
             raise ValueError(
                 f"{self!r}: grouped convolutions exist only as specs (for counting parameters); "
                 "Conv2D has no groups — build the single-tower variant instead"
             )
-        cls = _layer_class(self.kind)
-        if self.kind in ("Conv2D", "Affine"):
-            kwargs.setdefault("rng", rng)
-            kwargs.setdefault("dtype", dtype)
-        elif self.kind in ("BatchNorm", "SpatialBatchNorm"):
-            kwargs.setdefault("dtype", dtype)
-        elif self.kind == "Dropout":
-            kwargs.setdefault("rng", rng)
-        return cls(*self.args, **kwargs)
+        return self._call(_layer_class(self.kind), rng=rng, dtype=dtype)
 
-    # -- arithmetic ----------------------------------------------------------------------------------
+    def on_paper(self) -> Layer:
+        """The layer without parameter memory (see ``Layer.on_paper``); a grouped conv as one tower."""
+        return self._call(_layer_class(self.kind).on_paper)
+
+    # -- arithmetic: asked of the layer class --------------------------------------------------------
     def output_shape(self, input_shape: tuple[int, ...]) -> tuple[int, ...]:
         """One example's output shape for one example's ``input_shape`` (no batch axis)."""
-        s = tuple(input_shape)
-        a, kw = self.args, self.kwargs
-        if self.kind == "Conv2D":
-            c_in, f = a[0], a[1]
-            kh, kwid = _pair(a[2], "kernel_size")
-            stride, pad = kw.get("stride", 1), kw.get("pad", 0)
-            if len(s) != 3 or s[0] != c_in:
-                raise ValueError(f"{self!r} needs input (C={c_in}, H, W), got {s}")
-            return (f, _window_output(s[1], kh, stride, pad, repr(self)),
-                    _window_output(s[2], kwid, stride, pad, repr(self)))
-        if self.kind in ("MaxPool2D", "AvgPool2D"):
-            ph, pw = _pair(a[0], "pool_size")
-            st = a[1] if len(a) > 1 else kw.get("stride")
-            sh, sw = (ph, pw) if st is None else _pair(st, "stride")
-            if len(s) != 3:
-                raise ValueError(f"{self!r} needs input (C, H, W), got {s}")
-            return (s[0], _window_output(s[1], ph, sh, 0, repr(self)), _window_output(s[2], pw, sw, 0, repr(self)))
-        if self.kind == "GlobalAvgPool2D":
-            return (s[0],)
-        if self.kind == "Affine":
-            if s != (a[0],):
-                raise ValueError(f"{self!r} needs input ({a[0]},), got {s}")
-            return (a[1],)
-        if self.kind == "Flatten":
-            return (math.prod(s),)
-        return s
+        return tuple(self.on_paper().output_shape(tuple(input_shape)))
 
     def param_shapes(self, input_shape: tuple[int, ...] | None = None) -> dict[str, tuple[int, ...]]:
-        """Name -> shape of every trainable parameter (the names the real layer uses)."""
-        a, kw = self.args, self.kwargs
-        if self.kind == "Conv2D":
-            kh, kwid = _pair(a[2], "kernel_size")
-            groups = kw.get("groups", 1)
-            return {"w": (a[1], a[0] // groups, kh, kwid), "b": (a[1],)}
-        if self.kind == "Affine":
-            return {"w": (a[0], a[1]), "b": (a[1],)}
-        if self.kind in ("BatchNorm", "SpatialBatchNorm"):
-            return {"gamma": (a[0],), "beta": (a[0],)}
-        return {}
+        """Name -> shape of every trainable parameter (the names the real layer uses).
+
+        A grouped convolution is ``groups`` convolutions side by side, each from C/groups to
+        F/groups channels: its ``w`` is (F, C/groups, HH, WW).
+        """
+        shapes = {k: tuple(v.shape) for k, v in self.on_paper().params.items()}
+        if self.groups != 1:
+            f, c, *kernel = shapes["w"]
+            shapes["w"] = (f, c // self.groups, *kernel)
+        return shapes
 
     def macs(self, input_shape: tuple[int, ...]) -> int:
-        """Multiply-adds for one example: conv F·Ho·Wo·(C/groups)·HH·WW, affine D·M, else 0."""
-        if self.kind == "Conv2D":
-            f, ho, wo = self.output_shape(input_shape)
-            _, cg, kh, kwid = self.param_shapes()["w"]
-            return f * ho * wo * cg * kh * kwid
-        if self.kind == "Affine":
-            return self.args[0] * self.args[1]
-        return 0
+        """Multiply-adds for one example, the layer class's ``macs`` (divided by ``groups``)."""
+        return int(self.on_paper().macs(tuple(input_shape))) // self.groups
 
 
 class ModelSpec:
@@ -489,6 +447,12 @@ class Sequential(Layer):
                 f"{FORMAT_VERSION}: re-save the model with the current library"
             )
         saved = json.loads(str(data["__architecture__"]))
+        for i, s in enumerate(saved):
+            if s.get("class") not in LAYERS:
+                raise ValueError(
+                    f"{os.fspath(path)!r}: layer {i} is a {s.get('class')!r}, which is not a layer "
+                    f"class of this library (known: {sorted(LAYERS)})"
+                )
         mine = self.architecture()
         if len(saved) != len(mine):
             raise ValueError(
@@ -628,16 +592,6 @@ def summary(model: Sequential | ModelSpec, input_shape: Sequence[int], *, show: 
 # VGG's argument for small kernels
 # ------------------------------------------------------------------------------------------------
 
-def receptive_field(n_layers: int, kernel_size: int) -> int:
-    """Side of the input region one output sees after ``n_layers`` stride-1 convolutions k×k.
-
-    Each layer widens the view by k − 1, so the field is ``n·(k − 1) + 1`` (three 3×3 -> 7).
-    """
-    n = check_int(n_layers, "n_layers", low=1)
-    k = check_int(kernel_size, "kernel_size", low=1)
-    return n * (k - 1) + 1
-
-
 def stacked_vs_single(channels: int, k_small: int = 3, n: int = 3, k_big: int | None = None,
                       *, bias: bool = False) -> tuple[int, int]:
     """Parameters of ``n`` stacked k_small×k_small convolutions vs one k_big×k_big, C -> C channels.
@@ -652,7 +606,7 @@ def stacked_vs_single(channels: int, k_small: int = 3, n: int = 3, k_big: int | 
     c = check_int(channels, "channels", low=1)
     ks = check_int(k_small, "k_small", low=1)
     n = check_int(n, "n", low=1)
-    kb = receptive_field(n, ks) if k_big is None else check_int(k_big, "k_big", low=1)
+    kb = receptive_field([ks] * n)[-1] if k_big is None else check_int(k_big, "k_big", low=1)
     per_bias = c if bias else 0
     return n * (ks * ks * c * c + per_bias), kb * kb * c * c + per_bias
 

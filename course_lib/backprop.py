@@ -40,7 +40,7 @@ from typing import Any
 import numpy as np
 
 from course_lib.gradient_descent import make_optimizer
-from course_lib.init import as_rng, he_init, xavier_init
+from course_lib.init import as_rng, check_init, init_weights
 from course_lib.layers import Layer
 from course_lib.loss import l2_penalty, softmax_cross_entropy
 from course_lib.neuron import relu_backward, relu_forward
@@ -519,14 +519,6 @@ def affine_backward(dout: np.ndarray, cache: AffineCache) -> tuple[np.ndarray, n
     return dx, dw, db
 
 
-def _init_weight(init: str, shape: tuple[int, int], rng: np.random.Generator, dtype: Any) -> np.ndarray:
-    if init == "he":
-        return he_init(shape, rng, dtype)
-    if init == "xavier":
-        return xavier_init(shape, rng, dtype)
-    raise ValueError(f"init must be 'he' or 'xavier', got {init!r}")
-
-
 class Affine(Layer):
     """Fully connected layer: ``x (N, D) -> x @ w + b (N, M)``.
 
@@ -554,9 +546,11 @@ class Affine(Layer):
         self.out_features = check_int(out_features, "out_features", low=1)
         if not np.issubdtype(np.dtype(dtype), np.floating):
             raise TypeError(f"dtype must be a floating type, got {np.dtype(dtype)}")
-        self.init = init
-        self.params["w"] = _init_weight(init, (self.in_features, self.out_features), as_rng(rng), dtype)
-        self.params["b"] = np.zeros(self.out_features, dtype=dtype)
+        self.init = check_init(init)
+        shape = (self.in_features, self.out_features)
+        gen = as_rng(rng)
+        self.add_param("w", shape, dtype, lambda: init_weights(shape, init, gen, dtype))
+        self.add_param("b", (self.out_features,), dtype, lambda: np.zeros(self.out_features, dtype=dtype))
 
     def _forward(self, x: np.ndarray) -> tuple[np.ndarray, AffineCache]:
         x = check_array(x, "x", ndim=2)
@@ -647,8 +641,8 @@ class TwoLayerNet:
             W1 = (scale * rng.standard_normal((d, h))).astype(dtype)
             W2 = (scale * rng.standard_normal((h, c))).astype(dtype)
         else:
-            W1 = _init_weight(init, (d, h), rng, dtype)
-            W2 = _init_weight(init, (h, c), rng, dtype)
+            W1 = init_weights((d, h), init, rng, dtype)
+            W2 = init_weights((h, c), init, rng, dtype)
         self.params: dict[str, np.ndarray] = {
             "W1": W1, "b1": np.zeros(h, dtype=dtype), "W2": W2, "b2": np.zeros(c, dtype=dtype),
         }

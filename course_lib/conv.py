@@ -37,12 +37,13 @@ Two implementations:
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from course_lib.init import as_rng, he_init, xavier_init
+from course_lib.init import as_rng, check_init, init_weights
 from course_lib.layers import Layer
 from course_lib.validate import (
     check_array,
@@ -67,6 +68,7 @@ __all__ = [
     "conv_transpose_forward_naive",
     "conv_transpose_output_size",
     "im2col",
+    "receptive_field",
 ]
 
 
@@ -139,6 +141,36 @@ def conv_transpose_output_size(n: int, k: int, pad: int = 0, stride: int = 1) ->
             f"2·{pad} + {k} = {out} is < 1: pad is too large"
         )
     return out
+
+
+def receptive_field(kernel_sizes: Sequence[int], strides: Sequence[int] | None = None) -> list[int]:
+    """Receptive-field side length after each layer of a stack of convolutions (or poolings).
+
+    ``r_0 = 1`` and ``r_l = r_{l-1} + (k_l − 1)·(s_1·…·s_{l-1})``: a layer's window spans
+    ``k_l`` positions of the layer below, and neighbouring positions there are
+    ``s_1·…·s_{l-1}`` input pixels apart. For ``n`` stride-1 layers of size k this is
+    ``n·(k − 1) + 1``: three 3×3 layers see 7×7, like one 7×7 layer (VGG's argument, chapter 9).
+
+    Args:
+        kernel_sizes: k_1, ..., k_L (each >= 1).
+        strides: s_1, ..., s_L (each >= 1), default all 1.
+
+    Returns:
+        ``[r_1, ..., r_L]``, e.g. ``[3, 5, 7]`` for three 3×3 stride-1 layers.
+    """
+    kernel_sizes = [check_int(k, f"kernel_sizes[{i}]", low=1) for i, k in enumerate(kernel_sizes)]
+    strides = ([1] * len(kernel_sizes) if strides is None
+               else [check_int(s, f"strides[{i}]", low=1) for i, s in enumerate(strides)])
+    if len(strides) != len(kernel_sizes):
+        raise ValueError(
+            f"kernel_sizes and strides must have the same length, got {len(kernel_sizes)} and {len(strides)}"
+        )
+    sizes, r, jump = [], 1, 1
+    for k, s in zip(kernel_sizes, strides):
+        r += (k - 1) * jump
+        jump *= s
+        sizes.append(r)
+    return sizes
 
 
 def _check_conv_inputs(
@@ -665,14 +697,6 @@ def conv_transpose_backward(
 # Layer classes
 # --------------------------------------------------------------------------------------------
 
-def _init_weights(shape: tuple[int, ...], init: str, rng: Any, dtype: Any) -> np.ndarray:
-    if init == "he":
-        return he_init(shape, rng, dtype)
-    if init == "xavier":
-        return xavier_init(shape, rng, dtype)
-    raise ValueError(f"init must be 'he' or 'xavier', got {init!r}")
-
-
 class _ConvLayer(Layer):
     """What Conv2D and ConvTranspose2D share: hyperparameter checks, the example-shape check,
     gradients returned in the parameters' dtype, and the repr."""
@@ -727,8 +751,10 @@ class Conv2D(_ConvLayer):
         self._set_geometry(in_channels, out_channels, kernel_size, stride, pad)
         self.need_dx = bool(need_dx)
         shape = (self.out_channels, self.in_channels, *self.kernel_size)
-        self.params["w"] = _init_weights(shape, init, as_rng(rng), dtype)
-        self.params["b"] = np.zeros(self.out_channels, dtype=dtype)
+        check_init(init)
+        gen = as_rng(rng)
+        self.add_param("w", shape, dtype, lambda: init_weights(shape, init, gen, dtype))
+        self.add_param("b", (self.out_channels,), dtype, lambda: np.zeros(self.out_channels, dtype=dtype))
         # Internal buffers reused from step to step (see _scratch); never handed out.
         self._workspace: dict[str, np.ndarray] = {}
 
@@ -782,9 +808,11 @@ class ConvTranspose2D(_ConvLayer):
         self._set_geometry(in_channels, out_channels, kernel_size, stride, pad)
         # Draw as (F_out, C_in, HH, WW) so that fans() sees fan_in = C_in·HH·WW, then reorder.
         shape = (self.out_channels, self.in_channels, *self.kernel_size)
-        w = _init_weights(shape, init, as_rng(rng), dtype)
-        self.params["w"] = np.ascontiguousarray(w.transpose(1, 0, 2, 3))
-        self.params["b"] = np.zeros(self.out_channels, dtype=dtype)
+        check_init(init)
+        gen = as_rng(rng)
+        self.add_param("w", (self.in_channels, self.out_channels, *self.kernel_size), dtype,
+                       lambda: np.ascontiguousarray(init_weights(shape, init, gen, dtype).transpose(1, 0, 2, 3)))
+        self.add_param("b", (self.out_channels,), dtype, lambda: np.zeros(self.out_channels, dtype=dtype))
 
     def _forward(self, x: np.ndarray) -> tuple[np.ndarray, Any]:
         x = check_array(x, "x", ndim=4)

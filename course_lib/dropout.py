@@ -30,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from course_lib.init import as_rng, he_init, xavier_init
+from course_lib.init import INITS, as_rng, he_init, init_weights, xavier_init
 from course_lib.layers import Layer
 from course_lib.neuron import ACTIVATIONS
 from course_lib.validate import (
@@ -187,7 +187,7 @@ def activation_stats(
     if activation not in ACTIVATIONS:
         raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}, got {activation!r}")
     if isinstance(init, str):
-        if init not in ("he", "xavier"):
+        if init not in INITS:
             raise ValueError(f"init must be 'he', 'xavier' or a positive standard deviation, got {init!r}")
         scale = None
     else:
@@ -200,12 +200,7 @@ def activation_stats(
     with np.errstate(over="ignore", invalid="ignore"):
         for layer in range(depth):
             shape = (width, width)
-            if scale is not None:
-                w = gen.standard_normal(shape) * scale
-            elif init == "he":
-                w = he_init(shape, gen)
-            else:
-                w = xavier_init(shape, gen)
+            w = gen.standard_normal(shape) * scale if scale is not None else init_weights(shape, init, gen)
             z = h @ w
             if not np.isfinite(z).all():  # overflowed: every later layer stays inf
                 stds[layer:] = np.inf

@@ -19,7 +19,7 @@ import numpy as np
 
 from course_lib.validate import as_rng, check_float_dtype, check_int
 
-__all__ = ["as_rng", "fans", "he_init", "xavier_init"]
+__all__ = ["INITS", "as_rng", "check_init", "fans", "he_init", "init_weights", "xavier_init"]
 
 
 def fans(shape: tuple[int, ...]) -> tuple[int, int]:
@@ -79,3 +79,30 @@ def xavier_init(
     check_float_dtype(dtype)
     fan_in, fan_out = fans(shape)
     return (as_rng(rng).standard_normal(shape) * np.sqrt(2.0 / (fan_in + fan_out))).astype(dtype)
+
+
+#: The initialisations a layer's ``init`` argument can name.
+INITS = ("he", "xavier")
+
+
+def init_weights(
+    shape: tuple[int, ...],
+    init: str,
+    rng: np.random.Generator | int | None = None,
+    dtype: type = np.float64,
+) -> np.ndarray:
+    """Weights of ``shape`` drawn by the initialisation named ``init`` (``"he"`` or ``"xavier"``).
+
+    What the layer classes call with their ``init`` argument; shapes and result as in
+    :func:`he_init`. Raises ``ValueError`` for another name.
+    """
+    if check_init(init) == "he":
+        return he_init(shape, rng, dtype)
+    return xavier_init(shape, rng, dtype)
+
+
+def check_init(init: object) -> str:
+    """Return ``init`` if it names an initialisation of :data:`INITS`, else raise ``ValueError``."""
+    if init not in INITS:
+        raise ValueError(f"init must be 'he' or 'xavier', got {init!r}")
+    return str(init)

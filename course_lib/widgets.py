@@ -57,7 +57,6 @@ __all__ = [
     "plot_receptive_field",
     "pooling_demo",
     "pooling_explorer",
-    "receptive_field",
     "receptive_field_explorer",
 ]
 
@@ -547,41 +546,15 @@ def pooling_explorer() -> Explorer:
 # Chapters 4 and 9: receptive field of stacked convolutions
 # ------------------------------------------------------------------------------------------------
 
-def receptive_field(kernel_sizes: Sequence[int], strides: Sequence[int] | None = None) -> list[int]:
-    """Receptive-field side length after each layer of a stack of convolutions/poolings.
-
-    ``r_0 = 1`` and ``r_l = r_{l-1} + (k_l − 1)·(s_1·…·s_{l-1})``: a layer's window spans
-    ``k_l`` positions of the layer below, and neighbouring positions there are
-    ``s_1·…·s_{l-1}`` input pixels apart.
-
-    Args:
-        kernel_sizes: k_1, ..., k_L (each >= 1).
-        strides: s_1, ..., s_L (each >= 1), default all 1.
-
-    Returns:
-        ``[r_1, ..., r_L]``, e.g. ``[3, 5, 7]`` for three 3×3 stride-1 layers.
-    """
-    kernel_sizes = [check_int(k, "kernel_sizes[i]", low=1) for k in kernel_sizes]
-    strides = [1] * len(kernel_sizes) if strides is None else [check_int(s, "strides[i]", low=1) for s in strides]
-    if len(strides) != len(kernel_sizes):
-        raise ValueError(
-            f"kernel_sizes and strides must have the same length, got {len(kernel_sizes)} and {len(strides)}"
-        )
-    sizes, r, jump = [], 1, 1
-    for k, s in zip(kernel_sizes, strides):
-        r += (k - 1) * jump
-        jump *= s
-        sizes.append(r)
-    return sizes
-
-
 def plot_receptive_field(num_layers: int = 3, kernel_size: int = 3, stride: int = 1) -> Figure:
     """Nested receptive fields of one output unit (left) and their growth with depth (right).
 
     Returns:
         a Figure with two axes; the right one's line 0 has x = 1..num_layers and
-        y = :func:`receptive_field` of ``num_layers`` identical layers.
+        y = :func:`course_lib.conv.receptive_field` of ``num_layers`` identical layers.
     """
+    from course_lib.conv import receptive_field
+
     num_layers = check_int(num_layers, "num_layers", low=1)
     sizes = receptive_field([kernel_size] * num_layers, [stride] * num_layers)
     fig = _new_figure(2)

@@ -26,7 +26,6 @@ from course_lib.architectures import (
     alexnet,
     lenet5,
     mlp,
-    receptive_field,
     seed_cnn,
     stacked_vs_single,
     summary,
@@ -187,7 +186,8 @@ def test_stacked_vs_single_worked_example() -> None:
     assert stacked_vs_single(64) == (27 * 64**2, 49 * 64**2)
     assert stacked_vs_single(64, bias=True) == (27 * 64**2 + 3 * 64, 49 * 64**2 + 64)
     assert stacked_vs_single(8, k_small=3, n=2) == (2 * 9 * 64, 25 * 64)  # two 3×3 see 5×5
-    assert receptive_field(3, 3) == 7 and receptive_field(2, 3) == 5 and receptive_field(4, 3) == 9
+    # k_big defaults to the kernel with the stack's receptive field: n·(k − 1) + 1
+    assert stacked_vs_single(1, k_small=3, n=4) == (4 * 9, 9 * 9)
 
 
 @given(st.integers(1, 512), st.integers(2, 5))

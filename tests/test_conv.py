@@ -24,6 +24,7 @@ from course_lib.conv import (
     conv_transpose_forward,
     conv_transpose_forward_naive,
     im2col,
+    receptive_field,
 )
 from course_lib.gradcheck import check_layer, rel_error
 
@@ -223,6 +224,32 @@ def test_parameter_count_details():
     assert Conv2D(C, C, 7).params["w"].size == 49 * C * C
 
 
+# ------------------------------------------------------------------------------------------------
+# Receptive field of a stack (chapters 4 and 9)
+# ------------------------------------------------------------------------------------------------
+
+def test_receptive_field_worked_examples():
+    # Three 3×3 stride-1 convs: each adds k − 1 = 2 pixels: 3, 5, 7 (the VGG argument).
+    assert receptive_field([3, 3, 3]) == [3, 5, 7]
+    # Stride 2 everywhere: jumps 1, 2, 4 → 3, 3 + 2·2 = 7, 7 + 2·4 = 15.
+    assert receptive_field([3, 3, 3], [2, 2, 2]) == [3, 7, 15]
+    # LeNet-like: 5×5 conv (s1), 2×2 pool (s2), 5×5 conv: 5, 5 + 1·1 = 6, 6 + 4·2 = 14.
+    assert receptive_field([5, 2, 5], [1, 2, 1]) == [5, 6, 14]
+    # A single 7×7 layer sees 7×7, like three 3×3 layers.
+    assert receptive_field([7]) == [7]
+
+
+def test_receptive_field_rejects_bad_arguments():
+    with pytest.raises(ValueError, match="same length"):
+        receptive_field([3, 3], [1])
+    with pytest.raises(ValueError, match=r"kernel_sizes\[1\] must be >= 1"):
+        receptive_field([3, 0])
+    with pytest.raises(ValueError, match=r"strides\[0\] must be >= 1"):
+        receptive_field([3], [0])
+    with pytest.raises(TypeError, match=r"kernel_sizes\[0\] must be an integer"):
+        receptive_field([2.5])
+
+
 def test_stacked_3x3_receptive_field():
     # 004: a 3x3 conv on top of a 3x3 conv sees a 5x5 patch; three see 7x7. Gradient of one
     # output pixel with respect to the input is non-zero exactly on its receptive field.
@@ -239,6 +266,7 @@ def test_stacked_3x3_receptive_field():
             g, _, _ = conv_backward(g, c)
         rows, cols = np.nonzero(g[0, 0])
         assert (rows.max() + 1, cols.max() + 1) == (field, field)
+        assert receptive_field([3] * depth)[-1] == field
 
 
 # --------------------------------------------------------------------------------------------

@@ -131,28 +131,8 @@ def test_gradient_descent_explorer_without_kernel() -> None:
 
 
 # ------------------------------------------------------------------------------------------------
-# Receptive field (computed here, no chapter module needed)
+# Receptive field (the function itself is tested in test_conv.py)
 # ------------------------------------------------------------------------------------------------
-
-def test_receptive_field_worked_examples() -> None:
-    # Three 3×3 stride-1 convs: each adds k − 1 = 2 pixels: 3, 5, 7 (the VGG argument).
-    assert w.receptive_field([3, 3, 3]) == [3, 5, 7]
-    # Stride 2 everywhere: jumps 1, 2, 4 → 3, 3 + 2·2 = 7, 7 + 2·4 = 15.
-    assert w.receptive_field([3, 3, 3], [2, 2, 2]) == [3, 7, 15]
-    # LeNet-like: 5×5 conv (s1), 2×2 pool (s2), 5×5 conv: 5, 5 + 1·1 = 6, 6 + 4·2 = 14.
-    assert w.receptive_field([5, 2, 5], [1, 2, 1]) == [5, 6, 14]
-    # A single 7×7 layer sees 7×7, like three 3×3 layers.
-    assert w.receptive_field([7]) == [7]
-
-
-def test_receptive_field_rejects_bad_arguments() -> None:
-    with pytest.raises(ValueError, match="same length"):
-        w.receptive_field([3, 3], [1])
-    with pytest.raises(ValueError, match="kernel_sizes"):
-        w.receptive_field([0])
-    with pytest.raises(ValueError, match="strides"):
-        w.receptive_field([3], [0])
-
 
 def test_plot_receptive_field_growth_curve() -> None:
     fig = w.plot_receptive_field(num_layers=3, kernel_size=3, stride=1)
