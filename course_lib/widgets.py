@@ -31,7 +31,7 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
 from course_lib.neuron import ACTIVATIONS
-from course_lib.validate import check_array, check_int, check_number
+from course_lib.validate import OPTIMIZER_DEFAULTS, check_array, check_int, check_number
 
 __all__ = [
     "ACTIVATION_NAMES",
@@ -67,7 +67,8 @@ _STYLE = {"description_width": "initial"}
 #: The activations the explorer draws: every entry of ``neuron.ACTIVATIONS`` except the identity.
 ACTIVATION_NAMES: tuple[str, ...] = tuple(name for name in ACTIVATIONS if name != "identity")
 TEST_FUNCTIONS: tuple[str, ...] = ("quadratic_bowl", "rosenbrock", "beale")
-OPTIMIZERS: tuple[str, ...] = ("sgd", "sgd_momentum", "nesterov", "rmsprop", "adam")
+#: The update rules of chapter 3, in the order of ``validate.OPTIMIZER_DEFAULTS``.
+OPTIMIZERS: tuple[str, ...] = tuple(OPTIMIZER_DEFAULTS)
 KERNELS: tuple[str, ...] = ("vertical edges", "horizontal edges", "box blur", "identity")
 
 
@@ -271,7 +272,7 @@ def _trajectory(function: str, optimizer: str, learning_rate: float, momentum: f
     if optimizer not in OPTIMIZERS:
         raise ValueError(f"optimizer must be one of {OPTIMIZERS}, got {optimizer!r}")
     hyper: dict[str, float] = {"learning_rate": learning_rate}
-    if optimizer in ("sgd_momentum", "nesterov"):
+    if "momentum" in OPTIMIZER_DEFAULTS[optimizer]:
         hyper["momentum"] = momentum
     return gd.minimize(_test_function(function), None, optimizer, steps, **hyper)
 

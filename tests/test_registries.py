@@ -1,0 +1,332 @@
+"""One definition each: the activations, the layer classes and the optimizer state keys.
+
+Each of these facts is written down once — ``course_lib.neuron.ACTIVATIONS``,
+``course_lib.layers.LAYERS`` (filled by the layer classes themselves) and
+``course_lib.validate.OPTIMIZER_STATE`` — and every module that needs it reads it from there.
+The tests below import the one definition and check its users two ways:
+
+- by behaviour: each user accepts exactly the registered names and runs the registered code;
+- by source: no module of ``course_lib`` or ``course_grader`` holds a second hand-written list
+  (a tuple, list, set or dict literal of registered names; ``__all__`` aside).
+
+Also here: importing every ``course_lib`` module loads no grading code (nbgrader, course_grader).
+"""
+
+from __future__ import annotations
+
+import ast
+import importlib
+import inspect
+import os
+import pkgutil
+import subprocess
+import sys
+import tracemalloc
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import course_lib
+from course_lib import architectures, dropout, gradient_descent, neuron, widgets
+from course_lib.architectures import LayerSpec, ModelSpec, Sequential, mlp, summary
+from course_lib.layers import LAYERS, Layer
+from course_lib.neuron import ACTIVATIONS
+from course_lib.validate import OPTIMIZER_DEFAULTS, OPTIMIZER_STATE
+
+ROOT = Path(__file__).resolve().parents[1]
+PACKAGES = ("course_lib", "course_grader")
+
+
+def _all_course_lib_modules() -> list[str]:
+    return [m.name for m in pkgutil.walk_packages(course_lib.__path__, "course_lib.")]
+
+
+for _name in _all_course_lib_modules():  # every layer class is defined (and registered) by now
+    importlib.import_module(_name)
+
+
+# ------------------------------------------------------------------------------------------------
+# Source scan: literal collections of strings in both packages
+# ------------------------------------------------------------------------------------------------
+
+def _literal_collections() -> Iterator[tuple[str, int, frozenset[str]]]:
+    """(file relative to the repo, line, the string constants) of every tuple/list/set/dict
+    literal in course_lib/ and course_grader/, except the values of ``__all__``."""
+    for package in PACKAGES:
+        for path in sorted((ROOT / package).rglob("*.py")):
+            tree = ast.parse(path.read_text(encoding="utf-8"))
+            exported = {
+                id(node.value)
+                for node in ast.walk(tree)
+                if isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == "__all__" for t in node.targets)
+            }
+            for node in ast.walk(tree):
+                if id(node) in exported:
+                    continue
+                if isinstance(node, ast.Tuple | ast.List | ast.Set):
+                    elts = list(node.elts)
+                elif isinstance(node, ast.Dict):
+                    elts = [k for k in node.keys if k is not None] + list(node.values)
+                else:
+                    continue
+                strings = frozenset(e.value for e in elts if isinstance(e, ast.Constant) and isinstance(e.value, str))
+                if strings:
+                    yield str(path.relative_to(ROOT)), node.lineno, strings
+
+
+def _listings(names: set[str], at_least: int) -> list[tuple[str, int, list[str]]]:
+    return [(path, line, sorted(strings & names)) for path, line, strings in _literal_collections()
+            if len(strings & names) >= at_least]
+
+
+def _imports_from(path: Path, module: str) -> set[str]:
+    """Names ``path`` imports with ``from <module> import ...``."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    return {a.name for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.module == module
+            for a in node.names}
+
+
+def test_the_scan_sees_the_definitions_it_guards() -> None:
+    # The scanner must find real listings, or the "no second list" tests below prove nothing.
+    state_keys = {k for keys in OPTIMIZER_STATE.values() for k in keys}
+    assert ("course_lib/validate.py", ["m", "t", "v"]) in [(p, n) for p, _, n in _listings(state_keys, 2)]
+    assert any(p == "course_lib/validate.py" for p, _, _ in _listings(set(OPTIMIZER_STATE), 5))
+
+
+# ------------------------------------------------------------------------------------------------
+# Activations: course_lib.neuron.ACTIVATIONS
+# ------------------------------------------------------------------------------------------------
+
+#: Hand-written subsets of activation names that are choices, not definitions: chapter 1's
+#: assignment grades sigmoid, tanh and relu as separate tasks.
+GRADED_SUBSETS = {("course_grader/tasks/ch01_neuron.py", ("relu", "sigmoid", "tanh"))}
+
+
+def test_activation_names_are_listed_only_in_the_registry() -> None:
+    found = {(path, tuple(names)) for path, _, names in _listings(set(ACTIVATIONS), 2)}
+    assert found <= GRADED_SUBSETS, f"a second list of activations: {sorted(found - GRADED_SUBSETS)}"
+
+
+def test_every_activation_entry_is_consistent() -> None:
+    for name, act in ACTIVATIONS.items():
+        assert act.name == name
+        forward, backward = act  # an entry unpacks as its functional pair (chapter 1, the exercises)
+        assert (forward, backward) == (act.forward, act.backward)
+        assert act.init in ("he", "xavier")
+        assert ("alpha" in inspect.signature(act.forward).parameters) == act.alpha, name
+        if act.layer is not None:
+            assert act.layer.activation == name
+            assert LAYERS[act.layer.__name__] is act.layer
+
+
+def test_the_activation_layers_are_the_registered_ones(rng: np.random.Generator) -> None:
+    # Every layer class defined in course_lib.neuron is an activation of the registry and runs
+    # the registry's functional pair.
+    neuron_layers = {cls for cls in LAYERS.values() if cls.__module__ == "course_lib.neuron"}
+    assert neuron_layers == {a.layer for a in ACTIVATIONS.values() if a.layer is not None}
+    x = rng.standard_normal((3, 4))
+    dout = rng.standard_normal((3, 4))
+    for act in ACTIVATIONS.values():
+        if act.layer is None:
+            continue
+        layer = act.layer()
+        out, cache = act.forward(x)
+        np.testing.assert_array_equal(layer.forward(x), out)
+        np.testing.assert_array_equal(layer.backward(dout), act.backward(dout, cache))
+
+
+@pytest.mark.parametrize("name", sorted(ACTIVATIONS))
+def test_users_accept_every_registered_activation(name: str, rng: np.random.Generator) -> None:
+    act = ACTIVATIONS[name]
+    x, w, b = rng.standard_normal((4, 3)), rng.standard_normal((3, 2)), rng.standard_normal(2)
+    out, _ = neuron.neuron_forward(x, w, b, name)
+    np.testing.assert_array_equal(out, act.forward((x @ w + b).astype(x.dtype))[0])
+    assert dropout.activation_stats(2, 8, "he", name, 0, batch=4).shape == (2,)
+    if act.layer is None:  # a network needs a layer per activation
+        with pytest.raises(ValueError, match="activation must be one of"):
+            mlp(activation=name, materialize=False)
+        assert name not in widgets.ACTIVATION_NAMES
+        return
+    spec = mlp(activation=name, materialize=False)
+    assert isinstance(spec, ModelSpec)
+    assert [s.kind for s in spec][2] == act.layer.__name__
+    assert spec.specs[1].kwargs["init"] == act.init  # the hidden layer's He/Xavier choice
+    assert name in widgets.ACTIVATION_NAMES
+
+
+def test_unregistered_activations_are_refused_everywhere(rng: np.random.Generator) -> None:
+    x = rng.standard_normal((2, 3))
+    with pytest.raises(ValueError, match="activation must be one of"):
+        neuron.neuron_forward(x, rng.standard_normal((3, 2)), np.zeros(2), "swish")
+    with pytest.raises(ValueError, match="activation must be one of"):
+        dropout.activation_stats(activation="swish")
+    with pytest.raises(ValueError, match="activation must be one of"):
+        architectures.seed_cnn(activation="swish", materialize=False)
+    with pytest.raises(ValueError, match="activation must be one of"):
+        widgets.plot_activations(["swish"])
+
+
+def test_activation_users_import_the_registry() -> None:
+    for module in ("architectures", "dropout", "widgets"):
+        assert "ACTIVATIONS" in _imports_from(ROOT / "course_lib" / f"{module}.py", "course_lib.neuron"), module
+
+
+# ------------------------------------------------------------------------------------------------
+# Layer classes: course_lib.layers.LAYERS
+# ------------------------------------------------------------------------------------------------
+
+def _subclasses(cls: type) -> Iterator[type]:
+    for sub in cls.__subclasses__():
+        yield sub
+        yield from _subclasses(sub)
+
+
+def test_every_layer_class_is_registered() -> None:
+    classes = {c for c in _subclasses(Layer) if c.__module__.startswith("course_lib.") and not c.__name__.startswith("_")}
+    assert "ConvTranspose2D" in {c.__name__ for c in classes}
+    for cls in classes:
+        assert LAYERS.get(cls.__name__) is cls, cls
+
+
+def test_architectures_alone_registers_every_layer() -> None:
+    # summary, LayerSpec and Sequential.load live in architectures: importing it must be enough.
+    code = "import course_lib.architectures\nfrom course_lib.layers import LAYERS\nprint(sorted(LAYERS))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         env={**os.environ, "PYTHONPATH": str(ROOT)}, cwd=ROOT).stdout
+    expected = sorted(name for name, cls in LAYERS.items() if cls.__module__.startswith("course_lib."))
+    assert out.strip() == repr(expected)
+
+
+def test_layer_classes_are_listed_only_by_the_registry() -> None:
+    # Two names may appear together as an option map (e.g. {"max": "MaxPool2D", "avg": ...});
+    # three or more is a list of layers kept by hand.
+    assert _listings(set(LAYERS), 3) == []
+
+
+#: One example per layer kind: constructor arguments and one example's input shape.
+EXAMPLES: dict[str, tuple[tuple, dict, tuple[int, ...]]] = {
+    "Affine": ((6, 4), {}, (6,)),
+    "AvgPool2D": ((2,), {}, (3, 6, 6)),
+    "BatchNorm": ((5,), {}, (5,)),
+    "Conv2D": ((3, 4, 3), {"stride": 2, "pad": 1}, (3, 7, 7)),
+    "ConvTranspose2D": ((3, 2, 2), {"stride": 2}, (3, 4, 5)),
+    "Dropout": ((0.5,), {}, (7,)),
+    "ELU": ((), {"alpha": 0.5}, (2, 3, 3)),
+    "Flatten": ((), {}, (2, 3, 3)),
+    "GlobalAvgPool2D": ((), {}, (3, 4, 4)),
+    "LeakyReLU": ((), {}, (4,)),
+    "MaxPool2D": ((3,), {"stride": 2}, (2, 7, 7)),
+    "ReLU": ((), {}, (4,)),
+    "Sigmoid": ((), {}, (4,)),
+    "SpatialBatchNorm": ((3,), {}, (3, 4, 4)),
+    "Tanh": ((), {}, (4,)),
+}
+
+
+def test_the_examples_cover_every_layer_kind() -> None:
+    kinds = {name for name, cls in LAYERS.items() if cls.__module__.startswith("course_lib.")}
+    assert kinds - {"Sequential"} == set(EXAMPLES)
+
+
+@pytest.mark.parametrize("kind", sorted(EXAMPLES))
+def test_spec_numbers_are_the_layer_classes_numbers(kind: str) -> None:
+    args, kwargs, shape = EXAMPLES[kind]
+    spec = LayerSpec(kind, args, kwargs)
+    layer = spec.build(rng=0, dtype=np.float64)
+    assert type(layer) is LAYERS[kind]
+    assert spec.output_shape(shape) == layer.output_shape(shape)
+    assert spec.macs(shape) == layer.macs(shape)
+    assert spec.param_shapes() == {k: v.shape for k, v in layer.params.items()}
+    x = np.random.default_rng(0).standard_normal((2, *shape))
+    assert layer.forward(x).shape == (2, *spec.output_shape(shape))
+    built = summary(Sequential(layer), shape).rows[0]
+    paper = summary(ModelSpec([spec]), shape).rows[0]
+    assert (built.output_shape, built.weights, built.biases, built.macs) == \
+           (paper.output_shape, paper.weights, paper.biases, paper.macs)
+
+
+def test_a_layer_on_paper_has_shapes_but_no_memory() -> None:
+    tracemalloc.start()
+    try:
+        layer = LAYERS["Affine"].on_paper(20_000, 10_000)  # 1.6 GB in float64
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 2**20
+    assert layer.params["w"].shape == (20_000, 10_000) and layer.num_params() == 200_010_000
+    assert layer.macs((20_000,)) == 200_000_000
+    with pytest.raises(RuntimeError, match="built on paper"):
+        layer.forward(np.zeros((1, 20_000)))
+
+
+def test_unknown_layer_kinds_are_refused(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="unknown layer kind 'Conv3D'"):
+        LayerSpec("Conv3D")
+    net = Sequential(LAYERS["Affine"](3, 2, rng=0), LAYERS["ReLU"]())
+    path = tmp_path / "net.npz"
+    net.save(path)
+    with np.load(path) as f:
+        arrays = {k: f[k] for k in f.files}
+    arrays["__architecture__"] = np.array(str(arrays["__architecture__"]).replace('"ReLU"', '"Swish"'))
+    np.savez(tmp_path / "foreign.npz", **arrays)
+    with pytest.raises(ValueError, match="layer 1 is a 'Swish', which is not a layer class"):
+        net.load(tmp_path / "foreign.npz")
+
+
+# ------------------------------------------------------------------------------------------------
+# Optimizer state keys: course_lib.validate.OPTIMIZER_STATE
+# ------------------------------------------------------------------------------------------------
+
+STATE_KEYS = {k for keys in OPTIMIZER_STATE.values() for k in keys}
+
+
+def test_optimizer_state_keys_are_listed_only_in_validate() -> None:
+    assert {p for p, _, _ in _listings(STATE_KEYS, 2)} == {"course_lib/validate.py"}
+    assert {p for p, _, strings in _literal_collections() if strings & {"velocity", "cache"}} == {"course_lib/validate.py"}
+    # The rule names key the defaults and the state in validate and the update functions in
+    # gradient_descent: all three name the same rules (RULES also knows "momentum" as an alias).
+    assert set(OPTIMIZER_DEFAULTS) == set(OPTIMIZER_STATE) == {f.__name__ for f in gradient_descent.RULES.values()}
+
+
+def test_optimizer_state_users_import_the_definition() -> None:
+    for path in (ROOT / "course_lib" / "gradient_descent.py", ROOT / "course_grader" / "tasks" / "ch03_gradient_descent.py"):
+        assert "OPTIMIZER_STATE" in _imports_from(path, "course_lib.validate"), path
+
+
+@pytest.mark.parametrize("rule", sorted(OPTIMIZER_STATE))
+def test_every_update_rule_keeps_exactly_its_registered_state(rule: str, rng: np.random.Generator) -> None:
+    w, dw = rng.standard_normal((3, 2)), rng.standard_normal((3, 2))
+    _, config = gradient_descent.RULES[rule](w, dw, None)
+    assert set(config) == set(OPTIMIZER_DEFAULTS[rule]) | set(OPTIMIZER_STATE[rule])
+    opt = gradient_descent.make_optimizer(rule)
+    params = {"w": w.copy()}
+    opt.step(params, {"w": dw})
+    opt.step(params, {"w": dw})  # the second step may take another path (in-place Adam)
+    assert set(opt.configs["w"]) == set(config)
+    for key in OPTIMIZER_STATE[rule]:
+        with pytest.raises(ValueError, match="is optimiser state"):
+            gradient_descent.make_optimizer(rule, **{key: 0})
+
+
+# ------------------------------------------------------------------------------------------------
+# course_lib loads no grading code
+# ------------------------------------------------------------------------------------------------
+
+def test_importing_every_course_lib_module_loads_no_grading_code() -> None:
+    code = (
+        "import importlib, pkgutil, sys\n"
+        "import course_lib\n"
+        "names = [m.name for m in pkgutil.walk_packages(course_lib.__path__, 'course_lib.')]\n"
+        "for name in names:\n"
+        "    importlib.import_module(name)\n"
+        "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('nbgrader', 'course_grader'))\n"
+        "print(len(names), bad)\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "MPLBACKEND": "Agg"}
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=ROOT)
+    assert result.returncode == 0, result.stderr
+    count, bad = result.stdout.split(" ", 1)
+    assert int(count) == len(_all_course_lib_modules()) >= 15
+    assert bad.strip() == "[]", f"importing course_lib loaded grading code: {bad}"
