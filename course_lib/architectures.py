@@ -529,8 +529,12 @@ class Summary:
         cols = list(zip(head, *body, foot))
         widths = [max(len(c) for c in col) for col in cols]
 
+        # Two spaces between columns, one when that keeps a wide model (AlexNet, VGG) within the
+        # 76 characters of a book page's output column.
+        gap = "  " if sum(widths) + 2 * (len(widths) - 1) <= 76 else " "
+
         def fmt(cells: Sequence[str]) -> str:
-            return "  ".join(c.ljust(w) if j < 3 else c.rjust(w) for j, (c, w) in enumerate(zip(cells, widths)))
+            return gap.join(c.ljust(w) if j < 3 else c.rjust(w) for j, (c, w) in enumerate(zip(cells, widths)))
 
         rule = "-" * len(fmt(head))
         lines = [f"input shape {self.input_shape}", fmt(head), rule, *(fmt(b) for b in body), rule, fmt(foot),

@@ -299,7 +299,13 @@ def _node_text(node: Value) -> str:
     return f"{head}\ndata {node.data:.4g}\ngrad {node.grad:.4g}"
 
 
-def draw_graph(root: Value, *, figsize: tuple[float, float] | None = None) -> Any:
+def draw_graph(
+    root: Value,
+    *,
+    figsize: tuple[float, float] | None = None,
+    fontsize: float | None = None,
+    vertical: bool = False,
+) -> Any:
     """Draw the computational graph of ``root``: one box per node, left (inputs) to right.
 
     Columns are depths: the output is on the right, and every node sits one column left of its
@@ -311,6 +317,11 @@ def draw_graph(root: Value, *, figsize: tuple[float, float] | None = None) -> An
     Args:
         root: the output node.
         figsize: (width, height) in inches; default grows with the graph.
+        fontsize: of the boxes and the title, in points. Default: 0.95 pt per inch of width
+            (at least 9), so the text stays >= 9 px when a page column 688 px wide scales a wide
+            graph down to fit (book/AUTHORING.md).
+        vertical: draw top (inputs) to bottom (output) instead; a deep graph then fits a narrow
+            page column with readable text.
 
     Returns:
         a ``matplotlib.figure.Figure`` with one axes whose ``texts`` are the node boxes (one text
@@ -343,32 +354,47 @@ def draw_graph(root: Value, *, figsize: tuple[float, float] | None = None) -> An
         )
         for i, node in enumerate(nodes):
             pos[id(node)] = (float(d), (len(nodes) - 1) / 2 - i)  # centre each column
+    depth = {key: x for key, (x, _) in pos.items()}  # column of each node, before any rotation
+    if vertical:  # column d becomes row d from the top, a column's nodes spread left to right
+        pos = {key: (-y, -x) for key, (x, y) in pos.items()}
+        size = (max(3.0, 1.6 * n_rows), max(2.0, 1.0 * n_cols))
+    else:
+        size = (max(3.0, 2.3 * n_cols), max(2.0, 1.3 * n_rows))
 
-    fig = Figure(figsize=figsize or (max(3.0, 2.3 * n_cols), max(2.0, 1.3 * n_rows)))
+    fig = Figure(figsize=figsize or size)
+    if fontsize is None:
+        fontsize = max(9.0, round(0.95 * fig.get_figwidth(), 1))
     ax = fig.add_subplot()
+    shrink = 24 if vertical else 28  # points from a box's centre to where its arrows start/end
     for node in order:
         x, y = pos[id(node)]
         for k, child in enumerate(node._prev):
             # the same input used twice (x * x) gets two arrows, bent apart; an arrow that skips
             # columns is bent too, so it does not hide behind the boxes in between
             rad = 0.25 * k if node._prev.count(child) > 1 else 0.0
-            if x - pos[id(child)][0] > 1 and pos[id(child)][1] == y:
+            skips = depth[id(node)] - depth[id(child)] > 1
+            if skips and (pos[id(child)][0] == x or pos[id(child)][1] == y):
                 rad = rad or -0.3
             ax.add_patch(FancyArrowPatch(
-                pos[id(child)], (x, y), arrowstyle="-|>", mutation_scale=12, shrinkA=28, shrinkB=28,
+                pos[id(child)], (x, y), arrowstyle="-|>", mutation_scale=12, shrinkA=shrink, shrinkB=shrink,
                 connectionstyle=f"arc3,rad={rad}", color="0.4", linewidth=1,
             ))
     for node in order:
         x, y = pos[id(node)]
         leaf = not node._prev
         ax.text(
-            x, y, _node_text(node), ha="center", va="center", fontsize=8, family="monospace",
+            x, y, _node_text(node), ha="center", va="center", fontsize=fontsize, family="monospace",
             bbox={"boxstyle": "round,pad=0.4", "facecolor": "#dbeafe" if leaf else "#fef3c7", "edgecolor": "0.3"},
         )
-    ax.set_xlim(-0.6, n_cols - 0.4)
-    ax.set_ylim(-n_rows / 2 - 0.2, n_rows / 2 + 0.2)
+    if vertical:
+        ax.set_xlim(-n_rows / 2 - 0.1, n_rows / 2 + 0.1)
+        ax.set_ylim(-n_cols + 0.5, 0.5)
+    else:
+        ax.set_xlim(-0.6, n_cols - 0.4)
+        ax.set_ylim(-n_rows / 2 - 0.2, n_rows / 2 + 0.2)
     ax.set_axis_off()
-    ax.set_title("inputs (blue) → operations (yellow); data = forward value, grad = d(output)/d(node)", fontsize=8)
+    ax.set_title("inputs (blue) → operations (yellow); data = forward value, grad = d(output)/d(node)",
+                 fontsize=fontsize)
     return fig
 
 

@@ -26,6 +26,7 @@ batch size, all zeros, or only some entries right.
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -283,22 +284,26 @@ class InputResult:
     noise_floor: float | None = None
 
     def __str__(self) -> str:
-        # One fact per line, each short enough for the book's column (76 characters).
+        # One fact per line, wrapped to fit the book's 76-character output column (a Report
+        # indents these lines by two more).
         status = "ok  " if self.passed else "FAIL"
-        text = f"[{status}] d{self.name}: relative error {self.rel_error:.2e}"
+        lines = [f"[{status}] d{self.name}: relative error {self.rel_error:.2e}"]
         if self.max_abs_error is not None and self.noise_floor is not None:
-            text += (
-                f"\n       largest difference {self.max_abs_error:.1e}, "
-                f"noise floor {self.noise_floor:.1e}"
+            lines.append(
+                f"largest difference {self.max_abs_error:.1e}, noise floor {self.noise_floor:.1e}"
             )
         if not self.passed and self.worst_index is not None:
-            text += (
-                f"\n       worst at index {self.worst_index}: analytic {self.analytic_value:.6g}, "
+            lines.append(
+                f"worst at index {self.worst_index}: analytic {self.analytic_value:.6g}, "
                 f"numerical {self.numerical_value:.6g}"
             )
         if self.diagnosis:
-            text += f"\n       likely cause: {self.diagnosis}"
-        return text
+            lines.append(f"likely cause: {self.diagnosis}")
+        return "\n".join(
+            [lines[0]]
+            + [textwrap.fill(line, 74, initial_indent=" " * 7, subsequent_indent=" " * 9)
+               for line in lines[1:]]
+        )
 
 
 @dataclass

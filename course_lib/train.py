@@ -458,7 +458,8 @@ def plot_misclassified(model: Sequential, X: np.ndarray, y: np.ndarray, n: int =
     wrong = np.flatnonzero(pred != y)[:n]
     cols = min(8, max(1, len(wrong)))
     rows = max(1, math.ceil(len(wrong) / cols))
-    fig, axes = plt.subplots(rows, cols, figsize=(1.3 * cols, 1.5 * rows), squeeze=False)
+    # 1 in per image keeps 8 columns within a book page's 688 px, so the 9 pt titles stay legible.
+    fig, axes = plt.subplots(rows, cols, figsize=(1.0 * cols, 1.3 * rows), squeeze=False)
     for ax in axes.flat:
         ax.axis("off")
     for ax, i in zip(axes.flat, wrong):

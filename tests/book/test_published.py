@@ -45,28 +45,8 @@ FONT_KEY = "book:min-text-px"  # written by book/_ext/kernel_startup.py
 # Browsers ask the host's root for an icon on their own; a static host answers it or not.
 IGNORED_REQUESTS = {"/favicon.ico"}
 
-# Pages not yet brought within the column (issue 14, being fixed chapter by chapter). strict: a
-# page that passes must be removed from here, so the list only ever shrinks.
-KNOWN_OVERFLOW: set[str] = {
-    f"book/{name}" for name in (
-        "06_backprop", "07_batchnorm", "08_dropout", "09_architectures", "errata",
-    )
-}
-KNOWN_SMALL_FIGURE_TEXT: set[str] = {
-    f"book/{name}" for name in (
-        "06_backprop", "07_batchnorm", "08_dropout", "09_architectures",
-    )
-}
-
-
 def page_id(docname: str) -> str:
     return Path(docname).name
-
-
-def known(request: pytest.FixtureRequest, docname: str, pending: set[str], what: str) -> None:
-    """Strict xfail for a page on a pending list: once it passes, it must leave the list."""
-    if docname in pending:
-        request.applymarker(pytest.mark.xfail(reason=f"{docname}: {what} not fixed yet", strict=True))
 
 
 @pytest.fixture(scope="module")
@@ -208,9 +188,8 @@ def describe(items: list[dict[str, Any]]) -> str:
 
 @pytest.mark.parametrize("docname", PAGES, ids=page_id)
 def test_nothing_overflows_the_column_at_1280px(
-    site: tuple[SubPathServer, dict[str, Any]], docname: str, request: pytest.FixtureRequest,
+    site: tuple[SubPathServer, dict[str, Any]], docname: str,
 ) -> None:
-    known(request, docname, KNOWN_OVERFLOW, "overflowing equations/outputs")
     page = measured(site[1], docname, DESKTOP)
     assert page["scrollWidth"] <= DESKTOP, f"{docname}: the page scrolls sideways at 1280 px"
     # An element can be reported twice (an output box and its <pre>): list each text once.
@@ -250,9 +229,7 @@ def smallest_text_px(png: Path) -> float | None:
 @pytest.mark.parametrize("docname", PAGES, ids=page_id)
 def test_figure_text_is_at_least_9px_at_1280px(
     site: tuple[SubPathServer, dict[str, Any]], built_book: Path, docname: str,
-    request: pytest.FixtureRequest,
 ) -> None:
-    known(request, docname, KNOWN_SMALL_FIGURE_TEXT, "figures with small text")
     page = measured(site[1], docname, DESKTOP)
     too_small = []
     for image in page["images"]:
