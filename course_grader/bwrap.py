@@ -91,7 +91,7 @@ def command(argv: Sequence[str], *, tmp_bytes: int, child_script: str, hidden: S
     if exe is None:
         raise SandboxUnavailable(f"bubblewrap (`bwrap`) is not installed: {HOW_TO_FIX}")
     roots = python_roots()
-    cmd = [exe, "--die-with-parent", "--new-session"]
+    cmd = [exe, "--die-with-parent", "--new-session", "--as-pid-1"]
     if os.geteuid() == 0:
         cmd += ["--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts", "--unshare-cgroup-try",
                 "--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID"]

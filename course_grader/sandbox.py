@@ -534,6 +534,13 @@ class _Session:
 
     # -- process management ------------------------------------------------------------------
     def close(self) -> None:
+        """End the child: end of input first (it exits, and its CPU time is accounted to this
+        process), a kill after a second."""
+        if self.proc is not None:
+            with contextlib.suppress(OSError):
+                os.close(self.wfd)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.proc.wait(timeout=1.0)
         self._kill()
         self.tmp.cleanup()
 
