@@ -37,6 +37,7 @@ __all__ = [
     "default_jobs",
     "gradebook_url",
     "journal_path",
+    "read_regular",
     "record",
     "record_extra_credit",
     "report_path",
@@ -106,7 +107,7 @@ def _no_symlinks(course: Path, path: Path) -> str | None:
     return None
 
 
-def _read_regular(path: Path, limit: int | None = None) -> bytes:
+def read_regular(path: Path, limit: int | None = None) -> bytes:
     """A regular file's bytes (at most ``limit`` + 1), refusing symbolic links and devices."""
     fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | getattr(os, "O_NONBLOCK", 0))
     try:
@@ -139,7 +140,7 @@ def collect(course: Path, assignment: str, student: str, spec: AssignmentSpec, *
         with contextlib.suppress(OSError, ValueError):
             ts = entries.get("timestamp.txt")
             if ts is not None and not ts.is_symlink():
-                out.timestamp = _read_regular(ts, 200).decode("utf-8").strip() or None
+                out.timestamp = read_regular(ts, 200).decode("utf-8").strip() or None
         wanted = {f"{nb}.ipynb" for nb in spec.notebooks}
         others = sorted(n for n in entries if n not in wanted and n != "timestamp.txt")
         for nb in spec.notebooks:
@@ -150,7 +151,7 @@ def collect(course: Path, assignment: str, student: str, spec: AssignmentSpec, *
                     sandboxed=sandboxed)
             elif path.is_file():
                 try:
-                    raw = _read_regular(path, limits.notebook_bytes)
+                    raw = read_regular(path, limits.notebook_bytes)
                 except OSError as e:
                     res = submission.not_graded(spec, nb, "unreadable", f"{path.name} could not be read: {e}", sandboxed=sandboxed)
                 else:
@@ -201,7 +202,7 @@ def snapshot_key(course: Path, assignment: str, student: str, spec: AssignmentSp
     for nb in sorted(spec.notebooks):
         path = folder / f"{nb}.ipynb"
         try:
-            digest = hashlib.sha256(_read_regular(path)).hexdigest() if path.is_file() else "-"
+            digest = hashlib.sha256(read_regular(path)).hexdigest() if path.is_file() else "-"
         except OSError:
             return None
         h.update(f"{nb}:{digest}\0".encode())

@@ -425,6 +425,21 @@ def cmd_verify(args: argparse.Namespace) -> int:
     return 1 if diffs else 0
 
 
+def cmd_similarity(args: argparse.Namespace) -> int:
+    from course_grader import similarity
+
+    course = _course_dir(args.course)
+    matches, notes = similarity.scan_course(course, args.assignment, threshold=args.threshold, min_tokens=args.min_tokens)
+    text = similarity.render(matches, notes, args.assignment, args.threshold)
+    out = course / "reports" / args.assignment / "similarity.txt"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(text, encoding="utf-8")
+    out.with_suffix(".json").write_text(similarity.to_json(matches), encoding="utf-8")
+    print(text, end="")
+    print(f"(written to {out}; grades are not changed)")
+    return 0
+
+
 def cmd_extra_credit(args: argparse.Namespace) -> int:
     from nbgrader.api import MissingEntry
 
@@ -657,6 +672,11 @@ def _parser() -> argparse.ArgumentParser:
 
     sp = add("verify", "check the gradebook: auto scores against the reports, extra credit against the journal (exit 1 on a difference)", cmd_verify)
     sp.add_argument("assignment", metavar="ASSIGNMENT")
+
+    sp = add("similarity", "copy signals for review: submissions whose graded functions match the reference or each other (token-level)", cmd_similarity)
+    sp.add_argument("assignment", metavar="ASSIGNMENT")
+    sp.add_argument("--threshold", type=float, default=0.8, help="flag pairs at or above this share of fingerprints (default 0.8)")
+    sp.add_argument("--min-tokens", type=int, default=40, help="do not compare functions shorter than this (default 40)")
 
     sp = add("extra-credit", "give extra credit on one grade cell, recorded in the course's journal.jsonl", cmd_extra_credit)
     sp.add_argument("assignment", metavar="ASSIGNMENT")
