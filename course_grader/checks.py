@@ -339,6 +339,12 @@ def expect_value_error(S: Student, fname: str, args: Sequence[Any], kw: Mapping[
     except Fail as e:
         text = str(e)
         head = f"{fname} raised ValueError"
+        if text.startswith(head) and getattr(e, "deliberate", True) is False:
+            raise Fail(
+                f"{call} raised a ValueError, but not one of yours: NumPy raised it while your code went on "
+                f"with sizes that do not fit ({why}):\n  {text}\n  Check the sizes first and `raise ValueError(...)` "
+                "with a message saying what does not fit"
+            ) from None
         if text.startswith(head):
             if not text[len(head):].lstrip(":").strip():
                 raise Fail(

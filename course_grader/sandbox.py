@@ -766,7 +766,9 @@ def _remote_exception(err: Mapping[str, Any]) -> BaseException:
         msg += "\n  (the grader's memory limit was reached: does your code build a huge array?)"
     base: type[BaseException] = RuntimeWarning if err.get("runtime_warning") else Exception
     name = re.sub(r"\W", "", str(err.get("type") or "Error"))[:60] or "Error"
-    return type(name, (base,), {})(msg)
+    exc = type(name, (base,), {})(msg)
+    exc.deliberate = bool(err.get("deliberate", True))  # read by course_grader.engine.Student
+    return exc
 
 
 def _write_back(parent: Any, child: Any) -> None:

@@ -400,6 +400,27 @@ def _where(tb: Any) -> str:
     return ""
 
 
+def _deliberate(tb: Any) -> bool:
+    """Whether the exception comes from a ``raise`` statement outside NumPy (see
+    course_grader.engine: an accidental ValueError from NumPy is not a size check)."""
+    import os
+    import traceback
+
+    import numpy
+
+    try:
+        frames = traceback.extract_tb(tb)
+    except BaseException:
+        return True
+    if not frames:
+        return True
+    last = frames[-1]
+    if os.path.abspath(str(last.filename)).startswith(os.path.dirname(numpy.__file__)):
+        return False
+    line = str(last.line or "").lstrip()
+    return not line or line.startswith("raise")
+
+
 def _exc_info(e: BaseException, guard: _Guard) -> dict[str, Any]:
     cls = type(e)
     guard.leave()  # str(e) may run the student's __str__: in student mode
@@ -413,6 +434,7 @@ def _exc_info(e: BaseException, guard: _Guard) -> dict[str, Any]:
         "type": _tname(e),
         "message": message,
         "where": _where(e.__traceback__),
+        "deliberate": _deliberate(e.__traceback__),
         "not_implemented": issubclass(cls, NotImplementedError),
         "runtime_warning": issubclass(cls, RuntimeWarning),
         "memory": issubclass(cls, MemoryError),

@@ -13,11 +13,11 @@ import numpy as np
 
 from course_grader.checks import (
     Case,
-    backward_matches,
     expect_value_error,
     forward_matches,
+    judge_layer_backward,
 )
-from course_grader.engine import Student, check_pair, ref, rng_for, task
+from course_grader.engine import Student, ref, rng_for, task
 
 ASSIGNMENT = "ch05_pooling"
 
@@ -91,20 +91,20 @@ _X_FIXED = np.array(
 )
 
 
-@_maxf.check("a fixed 1×2×4×4 input: 2×2 windows (default stride) and 3×3 windows with stride 1", 1)
+@_maxf.check("a fixed 1×2×4×4 input: 2×2 windows (default stride) and 3×3 windows with stride 1 (rtol 1e-6)", 1)
 def _maxf_visible(S: Student) -> None:
     for kw in ({"pool_size": 2}, {"pool_size": 3, "stride": 1}):
         forward_matches(S, "max_pool_forward", _ref_max, ("the 1×2×4×4 example", {"x": _X_FIXED.copy()}, kw), _fwd_bugs("max"))
 
 
-@_maxf.check("random shapes: batch of 1, overlapping windows, floor, a 2×3 window", 1.5, hidden=True)
+@_maxf.check("random shapes: batch of 1, overlapping windows, floor, a 2×3 window (rtol 1e-6)", 1.5, hidden=True)
 def _maxf_hidden(S: Student) -> None:
     rng = rng_for(ASSIGNMENT, "max forward")
     for case in _pool_cases(rng, lambda shape: rng.standard_normal(shape)):
         forward_matches(S, "max_pool_forward", _ref_max, case, _fwd_bugs("max"))
 
 
-@_maxf.check("ValueError when the window is larger than the input", 0.5, hidden=True)
+@_maxf.check("ValueError (raised by your code, with a message) when the window is larger than the input", 0.5, hidden=True)
 def _maxf_error(S: Student) -> None:
     x = np.zeros((1, 1, 3, 5))
     expect_value_error(S, "max_pool_forward", (x,), {"pool_size": 4}, "max_pool_forward(x of shape (1, 1, 3, 5), pool_size=4)",
@@ -164,12 +164,35 @@ def _max_bwd_bugs(inp: dict[str, np.ndarray], kw: dict[str, Any], dout: np.ndarr
     return {"x": {text: _max_backward_variant(x, dout, kw, mode) for mode, text in _MAX_BUGS.items()}}
 
 
-def _max_reference(S: Student, cases: list[Case], seed: int = 0) -> None:
+def _max_judged(S: Student, cases: list[Case], seed: int = 0, *, numeric_first: bool = False) -> None:
+    """Backward cases under the cascade rule (judged against the student's own forward)."""
     for k, case in enumerate(cases):
-        backward_matches(
+        judge_layer_backward(
             S, "max_pool_forward", "max_pool_backward", _ref_max, ref("pooling", "max_pool_backward"),
-            case, bugs=_max_bwd_bugs, seed=seed + k,
+            case, bugs=_max_bwd_bugs, seed=seed + k, numeric_first=numeric_first, assignment=ASSIGNMENT,
         )
+
+
+def _max_reference(S: Student, cases: list[Case], seed: int = 0) -> None:
+    _max_judged(S, cases, seed)
+
+
+def _avg_judged(S: Student, cases: list[Case], seed: int = 0, *, numeric_first: bool = False) -> None:
+    for k, case in enumerate(cases):
+        judge_layer_backward(
+            S, "avg_pool_forward", "avg_pool_backward", _ref_avg, ref("pooling", "avg_pool_backward"),
+            case, bugs=_avg_bwd_bugs, seed=seed + k, numeric_first=numeric_first, assignment=ASSIGNMENT,
+        )
+
+
+def _visible_backward_cases(x: np.ndarray) -> list[Case]:
+    """Non-overlapping 2×2 windows, overlapping 3×3 windows with stride 2, and 2×2 windows with
+    stride 3 (a stride other than the window, skipping entries)."""
+    return [
+        ("x of shape (2, 2, 5, 5)", {"x": x}, {"pool_size": 2}),
+        ("x of shape (2, 2, 5, 5), overlapping windows", {"x": x}, {"pool_size": 3, "stride": 2}),
+        ("x of shape (2, 2, 5, 5), stride ≠ window", {"x": x}, {"pool_size": 2, "stride": 3}),
+    ]
 
 
 def _x_ties() -> np.ndarray:
@@ -180,37 +203,37 @@ def _x_ties() -> np.ndarray:
     return x
 
 
-@_maxb.check("dx vs the numerical gradient of your max_pool_forward (2×2×4×4, 2×2 windows)", 1)
+@_maxb.check(
+    "dx vs the numerical gradient of your max_pool_forward (distinct values, 2×2×5×5: 2×2 windows, overlapping 3×3 "
+    "windows with stride 2, 2×2 windows with stride 3; relative error ≤ 1e-6)", 1,
+)
 def _maxb_visible(S: Student) -> None:
-    x = _distinct(np.random.default_rng(0), (2, 2, 4, 4))
-    check_pair(S, "max_pool_forward", "max_pool_backward", {"x": x}, kwargs={"pool_size": 2},
-               context="x = distinct values of shape (2, 2, 4, 4), pool_size=2")
+    _max_judged(S, _visible_backward_cases(_distinct(np.random.default_rng(0), (2, 2, 5, 5))), numeric_first=True)
 
 
-@_maxb.check("ties: a window whose maximum appears twice, one of four equal entries, one of zeros", 0.5)
+@_maxb.check("ties: a window whose maximum appears twice, one of four equal entries, one of zeros (rtol 1e-6)", 0.5)
 def _maxb_ties_visible(S: Student) -> None:
     _max_reference(S, [("the 1×2×4×4 example with tied maxima", {"x": _x_ties()}, {"pool_size": 2})])
 
 
-@_maxb.check("dx vs numerical gradients of your forward (random shapes, overlapping windows)", 1, hidden=True)
+@_maxb.check("dx vs numerical gradients of your forward (random shapes, overlapping windows; relative error ≤ 1e-6)", 1, hidden=True)
 def _maxb_numeric(S: Student) -> None:
-    for k, (label, inputs, kw) in enumerate(_pool_cases(rng_for(ASSIGNMENT, "max numeric"))):
-        check_pair(S, "max_pool_forward", "max_pool_backward", inputs, kwargs=kw, seed=k, context=f"{label}, {kw}")
+    _max_judged(S, _pool_cases(rng_for(ASSIGNMENT, "max numeric")), numeric_first=True)
 
 
-@_maxb.check("dx matches the reference (random shapes, random upstream gradient)", 1, hidden=True)
+@_maxb.check("dx matches the reference (random shapes, random upstream gradient; rtol 1e-6)", 1, hidden=True)
 def _maxb_reference(S: Student) -> None:
     _max_reference(S, _pool_cases(rng_for(ASSIGNMENT, "max reference")))
 
 
-@_maxb.check("ties after a ReLU: many windows full of zeros (first maximum gets the gradient)", 0.5, hidden=True)
+@_maxb.check("ties after a ReLU: many windows full of zeros (first maximum gets the gradient; rtol 1e-6)", 0.5, hidden=True)
 def _maxb_relu(S: Student) -> None:
     rng = rng_for(ASSIGNMENT, "relu ties")
     cases = _pool_cases(rng, lambda shape: np.maximum(np.round(rng.standard_normal(shape), 1), 0.0) * (rng.random(shape) < 0.5))
     _max_reference(S, cases, seed=10)
 
 
-@_maxb.check("overlapping windows that share their maximum add up their gradients", 0.5, hidden=True)
+@_maxb.check("overlapping windows that share their maximum add up their gradients (rtol 1e-6)", 0.5, hidden=True)
 def _maxb_overlap(S: Student) -> None:
     rng = rng_for(ASSIGNMENT, "overlap")
     x = _distinct(rng, (2, 1, 5, 5)) * 0.1
@@ -244,36 +267,34 @@ def _avg_bwd_bugs(inp: dict[str, np.ndarray], kw: dict[str, Any], dout: np.ndarr
     }}
 
 
-@_avg.check("avg_pool_forward on the fixed 1×2×4×4 input, 2×2 windows and 3×3 windows with stride 1", 0.5)
+@_avg.check("avg_pool_forward on the fixed 1×2×4×4 input, 2×2 windows and 3×3 windows with stride 1 (rtol 1e-6)", 0.5)
 def _avg_fwd_visible(S: Student) -> None:
     for kw in ({"pool_size": 2}, {"pool_size": 3, "stride": 1}):
         forward_matches(S, "avg_pool_forward", _ref_avg, ("the 1×2×4×4 example", {"x": _X_FIXED.copy()}, kw), _fwd_bugs("avg"))
 
 
-@_avg.check("avg_pool_backward vs the numerical gradient of your forward (2×2×4×4, 2×2 windows)", 0.5)
+@_avg.check(
+    "avg_pool_backward vs the numerical gradient of your forward (2×2×5×5: 2×2 windows, overlapping 3×3 windows "
+    "with stride 2, 2×2 windows with stride 3; relative error ≤ 1e-6)", 0.5,
+)
 def _avg_bwd_visible(S: Student) -> None:
-    x = np.random.default_rng(1).standard_normal((2, 2, 4, 4))
-    check_pair(S, "avg_pool_forward", "avg_pool_backward", {"x": x}, kwargs={"pool_size": 2},
-               context="x of shape (2, 2, 4, 4), pool_size=2")
+    _avg_judged(S, _visible_backward_cases(np.random.default_rng(1).standard_normal((2, 2, 5, 5))), numeric_first=True)
 
 
-@_avg.check("avg_pool_forward on random shapes (batch of 1, overlapping windows, floor, 2×3 window)", 0.5, hidden=True)
+@_avg.check("avg_pool_forward on random shapes (batch of 1, overlapping windows, floor, 2×3 window; rtol 1e-6)", 0.5, hidden=True)
 def _avg_fwd_hidden(S: Student) -> None:
     rng = rng_for(ASSIGNMENT, "avg forward")
     for case in _pool_cases(rng, lambda shape: rng.standard_normal(shape)):
         forward_matches(S, "avg_pool_forward", _ref_avg, case, _fwd_bugs("avg"))
 
 
-@_avg.check("avg_pool_backward vs numerical gradients of your forward (random shapes)", 0.5, hidden=True)
+@_avg.check("avg_pool_backward vs numerical gradients of your forward (random shapes; relative error ≤ 1e-6)", 0.5, hidden=True)
 def _avg_numeric(S: Student) -> None:
     rng = rng_for(ASSIGNMENT, "avg numeric")
-    for k, (label, inputs, kw) in enumerate(_pool_cases(rng, lambda shape: rng.standard_normal(shape))):
-        check_pair(S, "avg_pool_forward", "avg_pool_backward", inputs, kwargs=kw, seed=k, context=f"{label}, {kw}")
+    _avg_judged(S, _pool_cases(rng, lambda shape: rng.standard_normal(shape)), numeric_first=True)
 
 
-@_avg.check("avg_pool_backward matches the reference (random shapes, random upstream gradient)", 1, hidden=True)
+@_avg.check("avg_pool_backward matches the reference (random shapes, random upstream gradient; rtol 1e-6)", 1, hidden=True)
 def _avg_reference(S: Student) -> None:
     rng = rng_for(ASSIGNMENT, "avg reference")
-    for k, case in enumerate(_pool_cases(rng, lambda shape: rng.standard_normal(shape))):
-        backward_matches(S, "avg_pool_forward", "avg_pool_backward", _ref_avg, ref("pooling", "avg_pool_backward"),
-                         case, bugs=_avg_bwd_bugs, seed=k)
+    _avg_judged(S, _pool_cases(rng, lambda shape: rng.standard_normal(shape)))

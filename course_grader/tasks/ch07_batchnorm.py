@@ -22,6 +22,7 @@ from course_grader.engine import (
     as_array,
     compare,
     compare_alternatives,
+    judge_backward,
     ref,
     rng_for,
     task,
@@ -234,8 +235,8 @@ def _check_backward_reference(
     ref_out, ref_cache, _ = _ref_forward(x, gamma, beta, p, spatial=spatial)
     dout = rng_for("dout", seed, fwd_name).standard_normal(ref_out.shape)
     expected = ref("batchnorm", "spatial_batchnorm_backward" if spatial else "batchnorm_backward")(dout.copy(), ref_cache)
-    out, cache = _pair(S.fn(fwd_name, mutable=("bn_param",))(x.copy(), gamma.copy(), beta.copy(), _copy_param(p)), fwd_name)
-    compare(out, ref_out, f"{fwd_name} output", context=ctx)
+    _out, cache = _pair(S.fn(fwd_name, mutable=("bn_param",))(x.copy(), gamma.copy(), beta.copy(), _copy_param(p)), fwd_name)
+    # the output itself is judged by the forward's checks (the cascade rule: see _judged)
     dx, dgamma, dbeta = _triple(S.fn(bwd_name)(dout.copy(), cache), bwd_name)
     # the mistakes, recomputed on the (N·H·W, C) rows for the spatial version
     c = ref_cache.inner if spatial else ref_cache
@@ -261,6 +262,34 @@ def _check_backward_reference(
     compare_alternatives(dx, expected[0], f"dx from {bwd_name}", dx_bugs, context=ctx, batch_size=x.shape[0])
     compare_alternatives(dgamma, expected[1], f"dgamma from {bwd_name}", pb["dgamma"], context=ctx, batch_size=n_rows)
     compare_alternatives(dbeta, expected[2], f"dbeta from {bwd_name}", pb["dbeta"], context=ctx, batch_size=n_rows)
+
+
+def _forward_differs(S: Student, fwd_name: str, x: np.ndarray, gamma: np.ndarray, beta: np.ndarray, p: dict[str, Any]) -> bool:
+    ref_out, _, _ = _ref_forward(x, gamma, beta, p, spatial=fwd_name.startswith("spatial"))
+    try:
+        out, _ = _pair(S.fn(fwd_name, mutable=("bn_param",))(x.copy(), gamma.copy(), beta.copy(), _copy_param(p)), fwd_name)
+        a = np.asarray(out, dtype=np.float64)
+    except Exception:
+        return True
+    return a.shape != ref_out.shape or not np.allclose(a, ref_out, rtol=1e-6, atol=1e-9)
+
+
+def _judged(
+    S: Student, fwd_name: str, bwd_name: str, x: np.ndarray, gamma: np.ndarray, beta: np.ndarray,
+    p: dict[str, Any], label: str, seed: int, *, numeric_first: bool,
+) -> None:
+    """One backward case under the cascade rule: judged against the student's own forward."""
+    def numeric() -> None:
+        _check_backward_numeric(S, fwd_name, bwd_name, x, gamma, beta, p, label, seed)
+
+    def reference() -> None:
+        _check_backward_reference(S, fwd_name, bwd_name, x, gamma, beta, p, label, seed)
+
+    primary, fallback = (numeric, reference) if numeric_first else (reference, numeric)
+    judge_backward(
+        S, fwd_name, ref("batchnorm", fwd_name), {}, None, primary, fallback, assignment=ASSIGNMENT,
+        differs=lambda: _forward_differs(S, fwd_name, x, gamma, beta, p),
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -329,33 +358,42 @@ _bwd = task(f"{ASSIGNMENT}.backward", "batchnorm_backward", ["batchnorm_forward"
 @_bwd.check("dx, dgamma, dbeta vs the numerical gradient of your batchnorm_forward (fixed example, random dout)", 1)
 def _bwd_numeric_visible(S: Student) -> None:
     x, g, b = _fixed()
-    _check_backward_numeric(S, "batchnorm_forward", "batchnorm_backward", x, g, b, {"mode": "train"}, "the fixed example", 0)
+    _judged(S, "batchnorm_forward", "batchnorm_backward", x, g, b, {"mode": "train"}, "the fixed example", 0, numeric_first=True)
 
 
 @_bwd.check("dx, dgamma, dbeta vs the reference (fixed example, random dout)", 1)
 def _bwd_reference_visible(S: Student) -> None:
     x, g, b = _fixed()
-    _check_backward_reference(S, "batchnorm_forward", "batchnorm_backward", x, g, b, {"mode": "train"}, "the fixed example", 0)
+    _judged(S, "batchnorm_forward", "batchnorm_backward", x, g, b, {"mode": "train"}, "the fixed example", 0, numeric_first=False)
 
 
 @_bwd.check("numerical gradient of your forward on random shapes (random dout)", 1, hidden=True)
 def _bwd_numeric_hidden(S: Student) -> None:
     for k, (label, x, g, b, extra) in enumerate(_random_cases(rng_for(ASSIGNMENT, "backward-numeric"))):
-        _check_backward_numeric(S, "batchnorm_forward", "batchnorm_backward", x, g, b, {"mode": "train", **extra}, label, k + 1)
+        _judged(S, "batchnorm_forward", "batchnorm_backward", x, g, b, {"mode": "train", **extra}, label, k + 1, numeric_first=True)
 
 
 @_bwd.check("reference gradients on random shapes (random dout)", 1, hidden=True)
 def _bwd_reference_hidden(S: Student) -> None:
     for k, (label, x, g, b, extra) in enumerate(_random_cases(rng_for(ASSIGNMENT, "backward-reference"))):
-        _check_backward_reference(S, "batchnorm_forward", "batchnorm_backward", x, g, b, {"mode": "train", **extra}, label, k + 1)
+        _judged(S, "batchnorm_forward", "batchnorm_backward", x, g, b, {"mode": "train", **extra}, label, k + 1, numeric_first=False)
 
 
-@_bwd.check("backward of a test-mode forward (running statistics are constants)", 0.5, hidden=True)
+@_bwd.check(
+    "backward of a test-mode forward on the fixed example: the running statistics are constants (rtol 1e-6)", 0.5,
+)
+def _bwd_test_visible(S: Student) -> None:
+    x, g, b = _fixed()
+    p = {"mode": "test", "running_mean": np.array([0.5, 0.0, 11.0]), "running_var": np.array([2.0, 1.0, 3.0])}
+    _judged(S, "batchnorm_forward", "batchnorm_backward", x, g, b, p, "the fixed example in test mode", 3, numeric_first=False)
+
+
+@_bwd.check("backward of a test-mode forward (running statistics are constants; rtol 1e-6)", 0.5, hidden=True)
 def _bwd_test_hidden(S: Student) -> None:
     rng = rng_for(ASSIGNMENT, "backward-test")
     x = rng.standard_normal((4, 3)) * 2 + 1
     p = {"mode": "test", "running_mean": rng.standard_normal(3), "running_var": rng.uniform(0.5, 2, 3)}
-    _check_backward_reference(S, "batchnorm_forward", "batchnorm_backward", x, rng.uniform(0.5, 2, 3), rng.standard_normal(3), p, "test mode", 7)
+    _judged(S, "batchnorm_forward", "batchnorm_backward", x, rng.uniform(0.5, 2, 3), rng.standard_normal(3), p, "test mode", 7, numeric_first=False)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -417,7 +455,7 @@ def _sp_fwd_visible(S: Student) -> None:
 @_sp.check("spatial_batchnorm_backward vs the numerical gradient of your forward (fixed example, random dout)", 0.5)
 def _sp_bwd_visible(S: Student) -> None:
     x, g, b = _spatial_fixed()
-    _check_backward_numeric(S, "spatial_batchnorm_forward", "spatial_batchnorm_backward", x, g, b, {"mode": "train"}, "the fixed example", 0)
+    _judged(S, "spatial_batchnorm_forward", "spatial_batchnorm_backward", x, g, b, {"mode": "train"}, "the fixed example", 0, numeric_first=True)
 
 
 @_sp.check("forward on random shapes (odd sizes, batch of 1), running statistics, test mode", 0.5, hidden=True)
@@ -433,6 +471,6 @@ def _sp_fwd_hidden(S: Student) -> None:
 @_sp.check("backward vs numerical and reference gradients on random shapes (random dout)", 1, hidden=True)
 def _sp_bwd_hidden(S: Student) -> None:
     for k, (label, x, g, b, p) in enumerate(_spatial_cases(rng_for(ASSIGNMENT, "spatial-backward"))):
-        _check_backward_numeric(S, "spatial_batchnorm_forward", "spatial_batchnorm_backward", x, g, b, p, label, k + 1)
-        _check_backward_reference(S, "spatial_batchnorm_forward", "spatial_batchnorm_backward", x, g, b, p, label, k + 1)
+        _judged(S, "spatial_batchnorm_forward", "spatial_batchnorm_backward", x, g, b, p, label, k + 1, numeric_first=True)
+        _judged(S, "spatial_batchnorm_forward", "spatial_batchnorm_backward", x, g, b, p, label, k + 1, numeric_first=False)
 

@@ -264,6 +264,18 @@ def _max_bwd(dout, cache, mode):
     return dx
 
 
+def max_pool_forward_views_no_check(x, *, pool_size=2, stride=None):
+    ph, pw, sh, sw, Ho, Wo = _geom(x, pool_size, stride)
+    # no size check: sliding_window_view raises a ValueError of its own when the window is too large
+    v = sliding_window_view(x, (ph, pw), axis=(2, 3))[:, :, ::sh, ::sw][:, :, :Ho, :Wo]
+    return v.max(axis=(4, 5)), (x, (ph, pw, sh, sw, Ho, Wo))
+
+
+def max_pool_backward_step_is_window(dout, cache):
+    x, (ph, pw, _sh, _sw, Ho, Wo) = cache
+    return max_pool_backward_loops(dout, (x, (ph, pw, ph, pw, Ho, Wo)))  # windows assumed to tile x
+
+
 def max_pool_backward_window(dout, cache):
     return _max_bwd(dout, cache, "window")
 
@@ -282,6 +294,15 @@ def max_pool_backward_last_max(dout, cache):
 
 def avg_pool_backward_not_divided(dout, cache):
     return SOL5["avg_pool_backward"](dout, cache) * (cache[1][0] * cache[1][1])
+
+
+def avg_pool_backward_overwrite(dout, cache):
+    x_shape, (ph, pw, sh, sw, Ho, Wo) = cache
+    dx = np.zeros(x_shape)
+    for i in range(Ho):
+        for j in range(Wo):
+            dx[:, :, i * sh:i * sh + ph, j * sw:j * sw + pw] = dout[:, :, i, j, None, None] / (ph * pw)
+    return dx
 
 
 def avg_pool_forward_stride1_default(x, *, pool_size=2, stride=None):
@@ -445,6 +466,8 @@ BUGS = [
     ("ch04_conv.im2col", {"im2col": im2col_rows_n_inner}, "rows are ordered (i, j, n)"),
     ("ch05_pooling.max_forward", {"max_pool_forward": max_pool_forward_stride1_default}, "the stride defaults to 1"),
     ("ch05_pooling.max_forward", {"max_pool_forward": max_pool_forward_no_check}, "raise ValueError"),
+    ("ch05_pooling.max_forward", {"max_pool_forward": max_pool_forward_views_no_check}, "raised a ValueError, but not one of yours: NumPy raised it"),
+    ("ch05_pooling.max_backward", {"max_pool_backward": max_pool_backward_step_is_window}, "disagrees with the numerical gradient"),
     ("ch05_pooling.max_backward", {"max_pool_backward": max_pool_backward_window}, "sent to every entry of the window"),
     ("ch05_pooling.max_backward", {"max_pool_backward": max_pool_backward_all_ties}, "every tied maximum receives the full gradient"),
     ("ch05_pooling.max_backward", {"max_pool_backward": max_pool_backward_overwrite}, "overlapping windows overwrite each other"),
@@ -506,6 +529,9 @@ VISIBLE_BUGS = [
     # bugs that used to pass every visible test and lose points only at grading
     ("ch04_conv.conv_backward", {"conv_backward_naive": conv_backward_no_stride}),
     ("ch04_conv.conv_backward", {"conv_backward_naive": conv_backward_crop_minus_pad}),
+    ("ch05_pooling.max_backward", {"max_pool_backward": max_pool_backward_overwrite}),
+    ("ch05_pooling.max_backward", {"max_pool_backward": max_pool_backward_step_is_window}),
+    ("ch05_pooling.avg_pool", {"avg_pool_backward": avg_pool_backward_overwrite}),
 ]
 
 

@@ -75,14 +75,61 @@ def bn_forward_inplace(x, gamma, beta, bn_param):
     return out, cache
 
 
-def _bn_backward(dout, cache, *, mean_term=True, var_term=True, param_mean=False):
+class BatchNormalization:
+    """A layer object as in Deep Learning from Scratch: forward keeps what backward needs on self."""
+
+    def __init__(self, gamma, beta, bn_param):
+        self.gamma, self.beta, self.bn_param = gamma, beta, bn_param
+
+    def forward(self, x):
+        mode = self.bn_param.get("mode", "train")
+        eps, m = self.bn_param.get("eps", 1e-5), self.bn_param.get("momentum", 0.9)
+        d = x.shape[1]
+        if mode == "train":
+            mu, var = x.mean(axis=0), x.var(axis=0)
+            rm, rv = self.bn_param.get("running_mean", np.zeros(d)), self.bn_param.get("running_var", np.ones(d))
+            self.bn_param["running_mean"] = m * rm + (1 - m) * mu
+            self.bn_param["running_var"] = m * rv + (1 - m) * x.var(axis=0, ddof=1)
+        else:
+            mu, var = self.bn_param["running_mean"], self.bn_param["running_var"]
+        self.train = mode == "train"
+        self.xc = x - mu
+        self.std = np.sqrt(var + eps)
+        self.xn = self.xc / self.std
+        return self.gamma * self.xn + self.beta
+
+    def backward(self, dout):
+        n = dout.shape[0]
+        dbeta = dout.sum(axis=0)
+        dgamma = np.sum(self.xn * dout, axis=0)
+        dxn = self.gamma * dout
+        dxc = dxn / self.std
+        if not self.train:
+            return dxc, dgamma, dbeta
+        dstd = -np.sum((dxn * self.xc) / (self.std * self.std), axis=0)
+        dvar = 0.5 * dstd / self.std
+        dxc += (2.0 / n) * self.xc * dvar
+        dmu = np.sum(dxc, axis=0)
+        return dxc - dmu / n, dgamma, dbeta
+
+
+def bn_forward_class(x, gamma, beta, bn_param):
+    layer = BatchNormalization(gamma, beta, bn_param)
+    return layer.forward(x), layer  # the cache is the layer object itself
+
+
+def bn_backward_class(dout, cache):
+    return cache.backward(dout)
+
+
+def _bn_backward(dout, cache, *, mean_term=True, var_term=True, param_mean=False, test_as_train=False):
     xhat, ivar, gamma = cache["xhat"], cache["ivar"], cache["gamma"]
     n = dout.shape[0]
     dbeta, dgamma = dout.sum(axis=0), (dout * xhat).sum(axis=0)
     if param_mean:
         dbeta, dgamma = dbeta / n, dgamma / n
     dxhat = dout * gamma
-    if cache["mode"] == "test":
+    if cache["mode"] == "test" and not test_as_train:
         return dxhat * ivar, dgamma, dbeta
     dx = n * dxhat
     if mean_term:
@@ -94,6 +141,10 @@ def _bn_backward(dout, cache, *, mean_term=True, var_term=True, param_mean=False
 
 def bn_backward_no_mean_term(dout, cache):
     return _bn_backward(dout, cache, mean_term=False)
+
+
+def bn_backward_test_as_train(dout, cache):
+    return _bn_backward(dout, cache, test_as_train=True)
 
 
 def bn_backward_no_var_term(dout, cache):
@@ -200,6 +251,7 @@ BUGS = [
     ("ch07_batchnorm.backward", {**_BN_ALT, "batchnorm_backward": bn_backward_no_mean_term}, "the mean term is missing"),
     ("ch07_batchnorm.backward", {**_BN_ALT, "batchnorm_backward": bn_backward_no_var_term}, "the variance term is missing"),
     ("ch07_batchnorm.backward", {**_BN_ALT, "batchnorm_backward": bn_backward_params_mean}, "dgamma is divided by N"),
+    ("ch07_batchnorm.backward", {**_BN_ALT, "batchnorm_backward": bn_backward_test_as_train}, "test-mode backward uses the train-mode formula"),
     ("ch07_batchnorm.forward", {"batchnorm_forward": bn_forward_biased_running_var}, "updated with the biased"),
     ("ch07_batchnorm.forward", {"batchnorm_forward": bn_forward_pytorch_momentum}, "PyTorch's convention"),
     ("ch07_batchnorm.forward", {"batchnorm_forward": bn_forward_test_uses_batch}, "test mode uses the batch statistics"),
@@ -212,6 +264,8 @@ BUGS = [
 ALTERNATIVES = [
     ("ch07_batchnorm.backward", {"batchnorm_forward": _BN_ALT["batchnorm_forward"], "batchnorm_backward": bn_backward_staged}),
     ("ch07_batchnorm.forward", {"batchnorm_forward": bn_forward_loops}),
+    ("ch07_batchnorm.forward", {"batchnorm_forward": bn_forward_class}),
+    ("ch07_batchnorm.backward", {"batchnorm_forward": bn_forward_class, "batchnorm_backward": bn_backward_class}),
     ("ch07_batchnorm.backward", {"batchnorm_forward": bn_forward_loops, "batchnorm_backward": bn_backward_dict}),
     ("ch07_batchnorm.spatial", {"spatial_batchnorm_forward": spatial_forward_moveaxis,
                                 "spatial_batchnorm_backward": spatial_backward_moveaxis}),
@@ -563,3 +617,11 @@ _MINE = ("ch07_batchnorm", "ch08_dropout", "ch09_architectures")
 @pytest.mark.parametrize("task", [t for t in grading.TASKS if t.split(".")[0] in _MINE])
 def test_reference_full_marks_and_stub_zero(task):
     assert_reference_full_and_stub_zero(task, student)
+
+
+def test_visible_tests_catch_a_train_formula_in_test_mode():
+    # used to lose points only at grading: `course check` must show it
+    task = "ch07_batchnorm.backward"
+    vis = grading.run_task(task, student(task, {**_BN_ALT, "batchnorm_backward": bn_backward_test_as_train}), isolate=False)
+    assert vis.earned < vis.points and "test-mode backward uses the train-mode formula" in str(vis), str(vis)
+
