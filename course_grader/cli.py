@@ -28,6 +28,7 @@ import contextlib
 import csv
 import json
 import os
+import re
 import shutil
 import sys
 import tempfile
@@ -478,11 +479,34 @@ def _cell(v: Any) -> str:
 # course check: the student's self-check
 # ---------------------------------------------------------------------------------------------
 
-def check_notebook(path: Path, timeout: int = 600) -> list[dict[str, Any]]:
+_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+
+
+def cell_errors(nb: Any) -> list[str]:
+    """What went wrong in the code cells that are not test cells, as the student should read it:
+    the cell's number and first line, then the traceback's end (for a ``SyntaxError``: the line,
+    its number and the caret). A test cell's error is its own report."""
+    found = []
+    for i, cell in enumerate(nb.cells, start=1):
+        if cell.cell_type != "code" or cell.metadata.get("nbgrader", {}).get("grade"):
+            continue
+        for o in cell.get("outputs", []):
+            if o.get("output_type") != "error":
+                continue
+            lines = _ANSI.sub("", "\n".join(o.get("traceback", []))).splitlines()
+            lines = [ln for ln in lines if ln.strip() and not set(ln.strip()) <= {"-"}]
+            first = next((ln for ln in cell.source.splitlines() if ln.strip()), "")
+            head = f"cell {i} ({first.strip()[:60]}) stopped with {o.get('ename')}: {o.get('evalue')}"
+            found.append("\n".join([head, *("    " + ln for ln in lines[-10:])]))
+    return found
+
+
+def check_notebook(path: Path, timeout: int = 600, errors: list[str] | None = None) -> list[dict[str, Any]]:
     """Execute a notebook top to bottom and score its test cells as nbgrader would.
 
     Returns one dict per grade cell: ``task``, ``cell``, ``score``, ``max``, ``hidden`` (True for
     a hidden-test cell without its tests, as in a release notebook) and ``report`` (its output).
+    ``errors``, when given, receives :func:`cell_errors` of the executed notebook.
     """
     import nbformat
     from nbclient import NotebookClient
@@ -500,6 +524,8 @@ def check_notebook(path: Path, timeout: int = 600) -> list[dict[str, Any]]:
         )
         del tmp
         client.execute()
+    if errors is not None:
+        errors.extend(cell_errors(nb))
     results = []
     for cell in nb.cells:
         meta = cell.metadata.get("nbgrader", {})
@@ -546,9 +572,15 @@ def cmd_check(args: argparse.Namespace) -> int:
     if not path.exists():
         print(f"course check: no such notebook {path}", file=sys.stderr)
         return 2
-    print(f"running {path} top to bottom in a fresh kernel (a minute or so) ...", flush=True)
+    print(f"running {path} top to bottom in a fresh kernel (usually 5 to 30 seconds) ...", flush=True)
     t0 = time.perf_counter()
-    results = check_notebook(path)
+    errors: list[str] = []
+    results = check_notebook(path, errors=errors)
+    if errors:
+        print("\nyour notebook stopped with an error outside the test cells (fix it first: the code after it "
+              "did not run, so tests that need it fail):\n")
+        for e in errors:
+            print(e + "\n")
     header = ["task", "score", "max", "result"]
     rows = []
     got = possible = hidden_pts = 0.0
