@@ -1,5 +1,6 @@
 # Thin wrapper: every target sets up .venv itself, so each works on a fresh machine.
 #   make book        build the HTML book (offline, shipped data) -> book/_build/html/index.html
+#   make publish     build, then commit the site to the gh-pages branch and push it (REMOTE=origin)
 #   make test        ruff + the whole test suite (library, data, grader, book build + browser)
 #   make unit        the library tests alone (no book build, no browser, no nbgrader): ~1 min
 #   make exercises   student notebooks (no solutions) -> exercises/release/
@@ -10,7 +11,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: setup book test unit lint exercises grade-demo bench clean browser sandbox-tools
+.PHONY: setup book publish publish-built test unit lint exercises grade-demo bench clean browser sandbox-tools
 
 setup: $(STAMP)
 
@@ -34,6 +35,19 @@ sandbox-tools:
 
 book: setup
 	$(PY) scripts/build_book.py
+
+# Publish the built site as the gh-pages branch (ghp-import: one commit per publish, .nojekyll so
+# that GitHub Pages serves Sphinx's _static/), then push it to REMOTE; PUSH=0 only commits locally.
+# The pages use relative links only, so the site works under any sub-path (/<repo>/ on Pages).
+REMOTE ?= origin
+PUSH   ?= 1
+SITE   ?= book/_build/html
+publish: book publish-built
+
+publish-built:
+	test -f $(SITE)/index.html || { echo "no built book in $(SITE): run make book" >&2; exit 1; }
+	$(PY) -m ghp_import --no-jekyll --branch gh-pages --remote $(REMOTE) $(if $(filter 1,$(PUSH)),--push) \
+	  --message "Publish the book built from $$(git rev-parse --short HEAD)" $(SITE)
 
 lint: setup
 	$(PY) -m ruff check .

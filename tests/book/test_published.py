@@ -15,14 +15,21 @@ reports the measurements. The tests then check:
 * **phone, 390 px**: the page itself never scrolls sideways (boxes may scroll inside themselves);
 * **figures**: no text in a figure is smaller than 9 px as displayed at 1280 px. The build's kernel
   (book/_ext/kernel_startup.py) writes each PNG's smallest drawn text, in PNG pixels, into the
-  file; displayed size = that × displayed width / natural width.
+  file; displayed size = that × displayed width / natural width;
+* **publishing**: ``make publish-built`` (the step of ``make publish`` after ``make book``) commits
+  exactly the built site plus ``.nojekyll`` to a ``gh-pages`` branch and pushes it, tested on a
+  throw-away repository and bare remote in a temporary folder; the GitHub Pages workflow builds
+  with ``make book`` and deploys ``book/_build/html``.
 
 Conventions that keep these green are in book/AUTHORING.md.
 """
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
+import sys
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -32,12 +39,14 @@ from typing import Any
 from urllib.parse import unquote, urljoin, urlsplit
 
 import pytest
+import yaml
 from PIL import Image
 
 from tests.book.browser import PREFIX, SubPathServer, run_harness, toc_pages
 
 pytestmark = [pytest.mark.book, pytest.mark.xdist_group("book")]
 
+ROOT = Path(__file__).resolve().parents[2]
 PAGES = toc_pages()
 DESKTOP, PHONE = 1280, 390
 MIN_FIGURE_TEXT_PX = 9.0
@@ -245,3 +254,81 @@ def test_figure_text_is_at_least_9px_at_1280px(
                 f"shown {image['displayed']:.0f} px wide -> {shown:.1f} px"
             )
     assert not too_small, f"{docname}: figure text under {MIN_FIGURE_TEXT_PX:g} px:\n" + "\n".join(too_small)
+
+
+# ------------------------------------------------------------------------------------------------
+# Publishing: make publish (gh-pages branch) and the static-host workflow
+# ------------------------------------------------------------------------------------------------
+
+def _git(*args: str, env: dict[str, str] | None = None) -> str:
+    result = subprocess.run(["git", *args], capture_output=True, text=True, env=env, check=False)
+    assert result.returncode == 0, f"git {' '.join(args)} failed:\n{result.stderr}"
+    return result.stdout
+
+
+def _publish(repo: Path, remote: Path, site: Path, push: bool) -> subprocess.CompletedProcess[str]:
+    """`make publish-built` (what `make publish` runs after `make book`) on a throw-away repository:
+    GIT_DIR points every git call (ghp-import's included) at ``repo``, never at the project's."""
+    env = {
+        **os.environ,
+        "GIT_DIR": str(repo / ".git"),
+        "GIT_WORK_TREE": str(repo),
+        "GIT_AUTHOR_NAME": "test", "GIT_AUTHOR_EMAIL": "test@example.invalid",
+        "GIT_COMMITTER_NAME": "test", "GIT_COMMITTER_EMAIL": "test@example.invalid",
+    }
+    return subprocess.run(
+        ["make", "-s", "-C", str(ROOT), "publish-built", f"VENV={sys.prefix}", f"REMOTE={remote}",
+         f"SITE={site}", f"PUSH={int(push)}"],
+        capture_output=True, text=True, env=env, timeout=300, check=False,
+    )
+
+
+def test_make_publish_commits_the_site_to_gh_pages_and_pushes_it(built_book: Path, tmp_path: Path) -> None:
+    remote, repo = tmp_path / "remote.git", tmp_path / "repo"
+    _git("init", "-q", "--bare", str(remote))
+    _git("init", "-q", str(repo))
+    _git("-C", str(repo), "-c", "user.name=t", "-c", "user.email=t@e.invalid",
+         "commit", "-q", "--allow-empty", "-m", "project")
+
+    for push in (True, True, False):
+        result = _publish(repo, remote, built_book, push)
+        assert result.returncode == 0, result.stdout + result.stderr
+
+    def ls(git_dir: Path) -> set[str]:
+        return set(_git("--git-dir", str(git_dir), "ls-tree", "-r", "--name-only", "gh-pages").split())
+
+    site = {p.relative_to(built_book).as_posix() for p in built_book.rglob("*") if p.is_file()}
+    published = ls(remote)
+    assert published == site | {".nojekyll"}, (
+        f"missing: {sorted(site - published)[:10]}, extra: {sorted(published - site - {'.nojekyll'})[:10]}")
+    for name in ("book/intro.html", "_static/mathjax/tex-chtml.js", "searchindex.js"):
+        shown = subprocess.run(["git", "--git-dir", str(remote), "show", f"gh-pages:{name}"],
+                               capture_output=True, check=True).stdout
+        assert shown == (built_book / name).read_bytes(), f"{name} differs on gh-pages"
+    # Every publish is one commit on top of the last (history kept, pushed fast-forward); PUSH=0
+    # commits locally only.
+    assert _git("--git-dir", str(remote), "rev-list", "--count", "gh-pages").strip() == "2"
+    assert _git("--git-dir", str(repo / ".git"), "rev-list", "--count", "gh-pages").strip() == "3"
+    project_head = _git("--git-dir", str(repo / ".git"), "rev-parse", "--short", "HEAD").strip()
+    assert f"built from {project_head}" in _git("--git-dir", str(remote), "log", "-1", "--format=%s", "gh-pages")
+
+
+def test_make_publish_refuses_without_a_built_book(tmp_path: Path) -> None:
+    remote, repo = tmp_path / "remote.git", tmp_path / "repo"
+    _git("init", "-q", "--bare", str(remote))
+    _git("init", "-q", str(repo))
+    result = _publish(repo, remote, tmp_path / "no-site", push=True)
+    assert result.returncode != 0 and "run make book" in result.stderr
+    assert _git("--git-dir", str(remote), "branch", "--list").strip() == ""
+
+
+def test_pages_workflow_builds_with_make_book_and_deploys_the_html() -> None:
+    workflow = yaml.safe_load((ROOT / ".github" / "workflows" / "pages.yml").read_text(encoding="utf-8"))
+    build = workflow["jobs"]["build"]["steps"]
+    assert {"run": "make book"} in build
+    [upload] = [s for s in build if str(s.get("uses", "")).startswith("actions/upload-pages-artifact")]
+    assert upload["with"]["path"] == "book/_build/html"
+    deploy = workflow["jobs"]["deploy"]
+    assert deploy["needs"] == "build"
+    assert any(str(s.get("uses", "")).startswith("actions/deploy-pages") for s in deploy["steps"])
+    assert workflow["permissions"]["pages"] == "write" and workflow["permissions"]["id-token"] == "write"
