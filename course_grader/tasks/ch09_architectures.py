@@ -29,6 +29,7 @@ from course_grader.engine import (
     rng_for,
     task,
 )
+from course_grader.library_source import library_source
 from course_lib import gradcheck
 
 ASSIGNMENT = "ch09_architectures"
@@ -44,31 +45,39 @@ DIGITS_ARCH: list[dict[str, Any]] = [
 TARGET_ACCURACY = 0.90
 TRAIN_SECONDS = 15.0
 
-def _given() -> Any:
-    return load_course_module("solutions/ch09_architectures_given.py")
+#: The library layers the notebook hands out (generated from course_lib: one source of truth).
+GIVEN_LAYERS = (
+    "course_lib.conv:conv_forward",
+    "course_lib.conv:conv_backward",
+    "course_lib.neuron:relu_forward",
+    "course_lib.neuron:relu_backward",
+    "course_lib.pooling:max_pool_forward",
+    "course_lib.pooling:max_pool_backward",
+    "course_lib.dropout:dropout_forward",
+    "course_lib.dropout:dropout_backward",
+    "course_lib.backprop:affine_forward",
+    "course_lib.backprop:affine_backward",
+    "course_lib.loss:softmax_cross_entropy",
+)
 
 
 def given_source() -> str:
-    """The source of the notebook's locked cell: the layer functions and DIGITS_ARCH."""
-    given = _given()
-    parts = ["from typing import Any", ""]
-    for name in given.__all__:
-        parts.append(inspect.getsource(getattr(given, name)).rstrip("\n"))
-        parts.append("\n")
+    """The source of the notebook's locked cell: the library's layer functions (with the helpers
+    they use, so the cell runs where only ``course_lib.validate`` is importable) and DIGITS_ARCH."""
     body = ",\n".join(f"    {d!r}" for d in DIGITS_ARCH)
-    parts.append(f"# the network of task 4 (8×8 digits -> 10 classes)\nDIGITS_ARCH = [\n{body},\n]")
-    return "\n".join(parts)
+    return (library_source(GIVEN_LAYERS).rstrip("\n")
+            + f"\n\n\n# the network of task 4 (8×8 digits -> 10 classes)\nDIGITS_ARCH = [\n{body},\n]")
 
 
 def reference_namespace() -> dict[str, Any]:
     """Given layers + model solutions, executed together like the notebook's cells."""
-    ns: dict[str, Any] = {"np": np, "Any": Any, "DIGITS_ARCH": [dict(d) for d in DIGITS_ARCH]}
-    given = _given()
+    ns: dict[str, Any] = {"__name__": "ch09_reference"}
+    flags = __import__("__future__").annotations.compiler_flag
+    exec(compile(given_source(), "<given layers>", "exec", flags=flags, dont_inherit=True), ns)
     solutions = load_course_module("solutions/ch09_architectures.py")
-    ns.update({n: getattr(given, n) for n in given.__all__})
     for name in solutions.__all__:
         src = inspect.getsource(getattr(solutions, name))
-        exec(compile(src, f"<solution {name}>", "exec", flags=__import__("__future__").annotations.compiler_flag, dont_inherit=True), ns)
+        exec(compile(src, f"<solution {name}>", "exec", flags=flags, dont_inherit=True), ns)
     return ns
 
 
@@ -253,7 +262,7 @@ def _check_backward(S: Student, layers: list[dict[str, Any]], x: np.ndarray, see
     dscores = np.random.default_rng(dseed).standard_normal(scores.shape)
     edx, egrads = _reference()["model_backward"](dscores.copy(), caches)
     _, mine = _forward(S, layers, x, "train", seed)
-    res = S.fn("model_backward")(dscores.copy(), mine)
+    res = _backward(S, dscores, mine)
     if not isinstance(res, tuple | list) or len(res) != 2:
         raise Fail(f"model_backward must return a pair (dx, grads), got {type(res).__name__}")
     dx, grads = res
@@ -287,6 +296,20 @@ def _check_backward(S: Student, layers: list[dict[str, Any]], x: np.ndarray, see
     compare(a, edx, "dx from model_backward", context=ctx, batch_size=x.shape[0])
 
 
+def _backward(S: Student, dscores: np.ndarray, caches: Any) -> Any:
+    """The student's model_backward; a layer refusing a gradient of the wrong shape gets the hint."""
+    try:
+        return S.fn("model_backward")(dscores.copy(), caches)
+    except Fail as err:
+        if "dout must" not in str(err):
+            raise
+        raise Fail(
+            f"{err}\n  a layer received a gradient of the wrong shape: backward must visit the layers in "
+            "reverse order, give each layer the gradient of ITS output, and reshape the gradient back "
+            "where forward flattened"
+        ) from None
+
+
 def _check_numeric(S: Student, layers: list[dict[str, Any]], x: np.ndarray, seed: int, dseed: int) -> None:
     """Gradients of the student's backward vs central differences of the student's own forward."""
     ctx = f"{_arch_text(layers)}, x of shape {x.shape}, seed={seed}"
@@ -294,7 +317,7 @@ def _check_numeric(S: Student, layers: list[dict[str, Any]], x: np.ndarray, seed
     base = _copy_layers(layers)
     scores, caches = _forward(S, base, x, "train", seed)
     dscores = np.random.default_rng(dseed).standard_normal(scores.shape)
-    res = S.fn("model_backward")(dscores.copy(), caches)
+    res = _backward(S, dscores, caches)
     if not isinstance(res, tuple | list) or len(res) != 2:
         raise Fail(f"model_backward must return a pair (dx, grads), got {type(res).__name__}")
     dx, grads = res

@@ -1,7 +1,7 @@
 """Model solutions of assignment ch09_architectures (the solution cells of the notebook).
 
 They call the layer functions the notebook hands out in a locked cell
-(:mod:`solutions/ch09_architectures_given.py`) by their global names, exactly as the notebook does,
+(generated from course_lib by :func:`course_grader.tasks.ch09_architectures.given_source`) by their global names, exactly as the notebook does,
 and are therefore not imported from here but executed next to those functions: the grader builds
 its reference namespace with :func:`course_grader.tasks.ch09_architectures.reference_namespace`.
 Pure NumPy: the sandbox grading a submission cannot import ``course_lib``.
@@ -106,9 +106,9 @@ def model_forward(layers: list[dict[str, Any]], x: np.ndarray, mode: str = "trai
         elif kind == "relu":
             x, cache = relu_forward(x)
         elif kind == "pool":
-            x, cache = max_pool_forward(x)
+            x, cache = max_pool_forward(x, pool_size=2, stride=2)
         elif kind == "dropout":
-            x, cache = dropout_forward(x, layer["keep_prob"], mode, gen)
+            x, cache = dropout_forward(x, layer["keep_prob"], mode=mode, rng=gen)
         elif kind == "flatten":
             x, cache = x.reshape(x.shape[0], -1), x.shape
         elif kind == "affine":

@@ -28,7 +28,8 @@ CELLS = [
         ```
 
         `build_network` adds the parameters (`"w"`, `"b"`) to the conv and affine dicts. The next
-        cell hands you the layer functions (the chapters' layers, compact versions); use them, do
+        cell hands you the layer functions (the course library's layers of chapters 2–8, with the
+        helpers they use); use them, do
         not modify them. Never modify the arguments of your functions (return new dicts and
         arrays). Each task has a test cell you can run and hidden tests that run at grading.
         """

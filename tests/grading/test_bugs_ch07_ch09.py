@@ -3,6 +3,8 @@ bug, correct alternative implementations get full marks. In-process (forked chec
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 from grading_helpers import (
@@ -531,42 +533,50 @@ ALTERNATIVES += [
 ]
 
 
-def test_given_layers_match_the_library():
-    """The notebook's compact layers compute what course_lib computes (random inputs, random dout)."""
-    from course_grader.course import load_course_module
+def test_given_layers_are_the_librarys():
+    """The notebook's locked cell is generated from course_lib and computes what course_lib computes
+    (random inputs, random dout); a gradient of the wrong shape is refused with a clear message."""
+    from course_grader.tasks.ch09_architectures import given_source
+    from course_lib import backprop, conv, dropout, loss, neuron, pooling
 
-    g = load_course_module("solutions/ch09_architectures_given.py", COURSE)
-    from course_lib import backprop, conv, loss, pooling
-
+    g: dict = {}
+    exec(compile(given_source(), "<given>", "exec"), g)
+    nb = json.loads((COURSE / "source" / "ch09_architectures" / "ch09_architectures.ipynb").read_text(encoding="utf-8"))
+    assert any("".join(c["source"]).strip() == given_source().strip() for c in nb["cells"])
     rng = np.random.default_rng(0)
     x, w, b = rng.standard_normal((2, 3, 7, 6)), rng.standard_normal((4, 3, 3, 3)), rng.standard_normal(4)
     for stride, pad in [(1, 1), (2, 1), (1, 0)]:
-        out, c1 = g.conv_forward(x, w, b, stride=stride, pad=pad)
+        out, c1 = g["conv_forward"](x, w, b, stride=stride, pad=pad)
         ref, c2 = conv.conv_forward(x, w, b, stride=stride, pad=pad)
-        np.testing.assert_allclose(out, ref, rtol=1e-10, atol=1e-12)
+        np.testing.assert_array_equal(out, ref)
         dout = rng.standard_normal(out.shape)
-        for a, r in zip(g.conv_backward(dout, c1), conv.conv_backward(dout, c2)):
-            np.testing.assert_allclose(a, r, rtol=1e-10, atol=1e-12)
+        for a, r in zip(g["conv_backward"](dout, c1), conv.conv_backward(dout, c2)):
+            np.testing.assert_array_equal(a, r)
     xp = rng.standard_normal((2, 3, 6, 4))
-    out, c1 = g.max_pool_forward(xp)
+    out, pool_cache = g["max_pool_forward"](xp, pool_size=2, stride=2)
     ref, c2 = pooling.max_pool_forward(xp, pool_size=2, stride=2)
-    np.testing.assert_allclose(out, ref)
+    np.testing.assert_array_equal(out, ref)
     dout = rng.standard_normal(out.shape)
-    np.testing.assert_allclose(g.max_pool_backward(dout, c1), pooling.max_pool_backward(dout, c2))
-    pool_cache = c1
-    xa, wa, ba = rng.standard_normal((3, 5)), rng.standard_normal((5, 2)), rng.standard_normal(2)
-    out, c1 = g.affine_forward(xa, wa, ba)
-    ref, c2 = backprop.affine_forward(xa, wa, ba)
-    np.testing.assert_allclose(out, ref)
-    dout = rng.standard_normal(out.shape)
-    for a, r in zip(g.affine_backward(dout, c1), backprop.affine_backward(dout, c2)):
-        np.testing.assert_allclose(a, r, rtol=1e-12)
+    np.testing.assert_array_equal(g["max_pool_backward"](dout, pool_cache), pooling.max_pool_backward(dout, c2))
+    for fwd, bwd, mod, args in [("relu_forward", "relu_backward", neuron, (xp,)),
+                                ("affine_forward", "affine_backward", backprop,
+                                 (rng.standard_normal((3, 5)), rng.standard_normal((5, 2)), rng.standard_normal(2)))]:
+        out, c1 = g[fwd](*args)
+        ref, c2 = getattr(mod, fwd)(*args)
+        np.testing.assert_array_equal(out, ref)
+        dout = rng.standard_normal(out.shape)
+        got, exp = g[bwd](dout, c1), getattr(mod, bwd)(dout, c2)
+        for a, r in zip(got if isinstance(got, tuple) else (got,), exp if isinstance(exp, tuple) else (exp,)):
+            np.testing.assert_array_equal(a, r)
+    d1, _ = g["dropout_forward"](xp, 0.6, mode="train", rng=5)
+    d2, _ = dropout.dropout_forward(xp, 0.6, mode="train", rng=5)
+    np.testing.assert_array_equal(d1, d2)
     scores, y = rng.standard_normal((4, 3)) * 5, np.array([0, 2, 1, 2])
-    (l1, d1), (l2, d2) = g.softmax_cross_entropy(scores, y), loss.softmax_cross_entropy(scores, y)
-    assert l1 == pytest.approx(l2, rel=1e-12)
-    np.testing.assert_allclose(d1, d2, rtol=1e-10)
-    with pytest.raises(ValueError, match="reshape the gradient back"):
-        g.max_pool_backward(rng.standard_normal((2, 18)), pool_cache)
+    (l1, d1), (l2, d2) = g["softmax_cross_entropy"](scores, y), loss.softmax_cross_entropy(scores, y)
+    assert l1 == l2
+    np.testing.assert_array_equal(d1, d2)
+    with pytest.raises(ValueError, match=r"dout must be 4-D, got 2-D array of shape \(2, 18\)"):
+        g["max_pool_backward"](rng.standard_normal((2, 18)), pool_cache)
 
 
 def test_summary_solution_matches_the_library():
