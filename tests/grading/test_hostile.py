@@ -254,10 +254,10 @@ def _attack(code: str, base=None):
                                  base or cases.release_like)
 
 
-ATTACKS = {  # student -> (notebook builder, expected automatic total of 11, why)
+ATTACKS = {  # student -> (notebook builder, expected automatic total, why)
     "gb_writer": (lambda c: _attack(
         f"import sqlite3\ndb = sqlite3.connect({str(c / 'gradebook.db')!r})\n"
-        "db.execute('update grade set extra_credit = 450')\ndb.commit()", cases.source_nb), 11.0,
+        "db.execute('update grade set extra_credit = 450')\ndb.commit()", cases.source_nb), TOTAL,
         "sqlite3 is not refused by the audit hook: the gradebook is simply not there"),
     "source_copier": (lambda c: _attack(
         f"import shutil\nshutil.copyfile({str(c / 'source' / cases.ASSIGNMENT / (cases.ASSIGNMENT + '.ipynb'))!r}, "
@@ -275,7 +275,7 @@ ATTACKS = {  # student -> (notebook builder, expected automatic total of 11, why
     "forker": (lambda c: _attack("import os\nfor _ in range(10_000):\n    if os.fork() == 0:\n        import time; time.sleep(5)"),
                0.0, "refused"),
     "filler": (lambda c: _attack("for i in range(100_000):\n    open(f'/tmp/f{i}', 'wb').write(b'x' * 2**20)", cases.source_nb),
-               11.0, "its own /tmp fills up; nothing else"),
+               TOTAL, "its own /tmp fills up; nothing else"),
     "aaa_persist": (lambda c: _attack(
         "import os, sysconfig\nsp = sysconfig.get_paths()['purelib']\n"
         "open(os.path.join(sp, 'sitecustomize.py'), 'w').write('import builtins; builtins.len = lambda x: 0')\n"
@@ -319,6 +319,9 @@ def test_issue12_attacks_through_course_autograde(tmp_path):
 
     put("ada", cases.source_nb())
     put("ben", cases.release_like())
+    deleted = cases.source_nb()  # a student who deleted a test cell and the written answer
+    deleted["cells"] = [c for c in deleted["cells"] if c["metadata"].get("nbgrader", {}).get("grade_id") not in ("relu-tests", "saturation")]
+    put("del", deleted)
     for student, (build, _, _) in ATTACKS.items():
         put(student, build(course)())
     link = course / "submitted" / "mallory" / cases.ASSIGNMENT
@@ -338,17 +341,24 @@ def test_issue12_attacks_through_course_autograde(tmp_path):
     with pytest.raises(TimeoutError):
         listener.accept()
     listener.close()
-    n = 2 + len(ATTACKS) + 2
+    n = 3 + len(ATTACKS) + 2
     assert f"autograded {n - 2}/{n} submissions" in out.getvalue(), out.getvalue()
     assert "submitted/hal/ch01_neuron.ipynb: a notebook directly in the student's folder" in err.getvalue()
     assert "mallory: not graded" in err.getvalue() and "symbolic link" in err.getvalue()
 
     _, rows = cli.gradebook_rows(course)
     totals = {r["student"]: r["total"] for r in rows}
-    expected = {"ada": 11.0, "ben": 0.0, "mallory": 0.0, "hal": 0.0} | {s: v for s, (_, v, _) in ATTACKS.items()}
+    expected = {"ada": TOTAL, "ben": 0.0, "del": TOTAL, "mallory": 0.0, "hal": 0.0} | {s: v for s, (_, v, _) in ATTACKS.items()}
     assert totals == expected, {s: (totals.get(s), v) for s, v in expected.items() if totals.get(s) != v}
     status = {r["student"]: r["status"] for r in rows}
     assert status["mallory"] == status["hal"] == "not graded" and status["ada"] == "ungraded written answers"
+    assert status["del"] == "cells deleted" and {r["student"]: r["deleted_cells"] for r in rows}["del"] == "relu-tests saturation"
+    assert "del: graded cells deleted from the submission: relu-tests, saturation" in err.getvalue()
+    with contextlib.redirect_stdout(io.StringIO()):
+        assert cli.main(["feedback", cases.ASSIGNMENT, "--course", str(course)]) == 0
+    html = (course / "feedback" / "del" / cases.ASSIGNMENT / f"{cases.ASSIGNMENT}.html").read_text(encoding="utf-8")
+    assert "This cell was deleted from the submission" in html and "this test cell was deleted from the submission" in html
+    assert "graded cells deleted from the submission" in (course / "feedback" / "del" / cases.ASSIGNMENT / "grading_report.txt").read_text(encoding="utf-8")
     assert all(r["extra_credit"] == 0 for r in rows)
     assert cli.main(["verify", cases.ASSIGNMENT, "--course", str(course)]) == 0
     after = _tree_digest(course / "source") | _tree_digest(course / "submitted") | {"site": str(sorted(os.listdir(site)))}
