@@ -120,3 +120,16 @@ def test_unknown_notebook_and_status_are_refused(spec):
         submission.grade_bytes(b"", A, spec=spec, notebook_name="other")
     with pytest.raises(ValueError, match="unknown status"):
         submission.not_graded(spec, A, "lost", "why")
+
+
+def test_course_autograde_no_sandbox_says_so_in_output_and_report(released, capsys):
+    from course_grader import cli
+
+    folder = released / "submitted" / "trusted_student" / A
+    folder.mkdir(parents=True)
+    shutil.copy2(SOURCE, folder / f"{A}.ipynb")
+    assert cli.main(["autograde", A, "--course", str(released), "--quiet", "--no-sandbox", "--student", "trusted_student"]) == 0
+    cap = capsys.readouterr()
+    assert "WARNING: --no-sandbox" in cap.err and "WITHOUT the sandbox (--no-sandbox)" in cap.out
+    report = (released / "reports" / A / "trusted_student.txt").read_text(encoding="utf-8")
+    assert "isolation: NONE — graded with --no-sandbox" in report and f"Automatic grade: {TOTAL:g} / {TOTAL:g}" in report
