@@ -133,3 +133,31 @@ def test_course_autograde_no_sandbox_says_so_in_output_and_report(released, caps
     assert "WARNING: --no-sandbox" in cap.err and "WITHOUT the sandbox (--no-sandbox)" in cap.out
     report = (released / "reports" / A / "trusted_student.txt").read_text(encoding="utf-8")
     assert "isolation: NONE — graded with --no-sandbox" in report and f"Automatic grade: {TOTAL:g} / {TOTAL:g}" in report
+
+
+def test_formgrader_renders_and_scores_the_autograded_submission(released):
+    """What formgrader shows (its HTML template on the autograded notebook, its API's scores)."""
+    from nbconvert.exporters import HTMLExporter
+    from nbgrader.server_extensions.formgrader import handlers
+    from traitlets.config import Config
+
+    from course_grader import cli
+
+    folder = released / "submitted" / "formgraded" / A
+    folder.mkdir(parents=True)
+    shutil.copy2(SOURCE, folder / f"{A}.ipynb")
+    assert cli.main(["autograde", A, "--course", str(released), "--quiet", "--student", "formgraded"]) == 0
+    config = Config()
+    config.HTMLExporter.template_name = "formgrade"
+    config.HTMLExporter.extra_template_basedirs = [handlers.template_path]
+    resources = {"assignment_id": A, "notebook_id": A, "submission_id": "s", "index": 0, "total": 1, "base_url": "",
+                 "student": "formgraded", "last_name": None, "first_name": None, "notebook_path": "x.ipynb"}
+    html, _ = HTMLExporter(config=config).from_filename(str(released / "autograded" / "formgraded" / A / f"{A}.ipynb"),
+                                                        resources=resources)
+    tracked = [c for c in json.loads(SOURCE.read_text(encoding="utf-8"))["cells"]
+               if c["metadata"].get("nbgrader", {}).get("grade") or c["metadata"].get("nbgrader", {}).get("solution")]
+    assert html.count("nbgrader_cell") >= len(tracked) and "[PASS]" in html
+    with cli._in_course(released):
+        api = cli._api(released)
+        sub = next(s for s in api.get_notebook_submissions(A, A) if s["student"] == "formgraded")
+    assert sub["score"] == TOTAL and sub["needs_manual_grade"]  # the written answer waits for a person
