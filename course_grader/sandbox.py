@@ -65,6 +65,7 @@ __all__ = [
     "grade_cells_from_notebook",
     "grade_notebook",
     "load_code_cells",
+    "report_sections",
     "scan_tampering",
     "truncate_outputs",
 ]
@@ -158,21 +159,27 @@ class SubmissionResult:
     def report(self) -> str:
         """The whole report, as the student's feedback shows it."""
         lines = [f"Automatic grade: {self.score:g} / {self.max_score:g} points"]
-        if self.problems:
-            lines.append("")
-            lines.extend(f"! {p}" for p in self.problems)
-        if self.findings:
-            lines.append("")
-            lines.append("Code that tampers with the grader (the tasks named score 0):")
-            lines.extend(f"  {f} [{', '.join(f.tasks)}]" for f in self.findings)
-        if self.cell_errors:
-            lines.append("")
-            lines.append("Cells that stopped with an error while your code was loaded:")
-            lines.extend(f"  cell {k}: {v}" for k, v in sorted(self.cell_errors.items()))
-        for c in self.cells:
-            lines.append("")
-            lines.append(c.report)
+        lines += report_sections(self.problems, [f"{f} [{', '.join(f.tasks)}]" for f in self.findings],
+                                 self.cell_errors, [c.report for c in self.cells])
         return "\n".join(lines)
+
+
+def report_sections(problems: Sequence[str], findings: Sequence[str], cell_errors: Mapping[Any, str],
+                    cell_reports: Sequence[str]) -> list[str]:
+    """The body of a grading report: problems, tampering findings, cells that stopped, then each
+    grade cell's report (blank lines between sections)."""
+    lines: list[str] = []
+    if problems:
+        lines += ["", *(f"! {p}" for p in problems)]
+    if findings:
+        lines += ["", "Code that tampers with the grader (the tasks named score 0):", *(f"  {f}" for f in findings)]
+    if cell_errors:
+        lines += ["", "Cells that stopped with an error while your code was loaded:",
+                  *(f"  cell {k}: {v}" for k, v in sorted(cell_errors.items(), key=lambda kv: int(kv[0])))]
+    for r in cell_reports:
+        if r:
+            lines += ["", r]
+    return lines
 
 
 class NotebookProblem(Exception):

@@ -189,29 +189,17 @@ class GradeResult:
 
     def report(self) -> str:
         """The report the student and the instructor read (feedback, ``reports/``)."""
+        from course_grader import sandbox as sb
+
         lines = [f"{self.notebook}.ipynb — Automatic grade: {self.score:g} / {self.max_score:g} points",
                  f"status: {self.status}",
                  f"graded file SHA-256: {self.sha256}",
                  ("isolation: bubblewrap sandbox" if self.sandboxed else
                   "isolation: NONE — graded with --no-sandbox (the code ran with the instructor's permissions)")]
-        if self.problems:
-            lines.append("")
-            lines.extend(f"! {p}" for p in self.problems)
+        problems = list(self.problems)
         if self.deleted:
-            lines.append("")
-            lines.append("! graded cells deleted from the submission (restored by the grader): " + ", ".join(self.deleted))
-        if self.findings:
-            lines.append("")
-            lines.append("Code that tampers with the grader (the tasks named score 0):")
-            lines.extend(f"  {f}" for f in self.findings)
-        if self.cell_errors:
-            lines.append("")
-            lines.append("Cells that stopped with an error while your code was loaded:")
-            lines.extend(f"  cell {k}: {v}" for k, v in sorted(self.cell_errors.items(), key=lambda kv: int(kv[0])))
-        for c in self.cells:
-            if c.report:
-                lines.append("")
-                lines.append(c.report)
+            problems.append("graded cells deleted from the submission (restored by the grader): " + ", ".join(self.deleted))
+        lines += sb.report_sections(problems, self.findings, self.cell_errors, [c.report for c in self.cells])
         return "\n".join(lines)
 
     def to_json(self, notebook: bool = False) -> dict[str, Any]:
