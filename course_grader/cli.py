@@ -314,7 +314,7 @@ def cmd_feedback(args: argparse.Namespace) -> int:
     if ok:
         n = len(list((course / "feedback").glob(f"*/{args.assignment}/*.html")))
         print(f"feedback for {args.assignment}: {n} HTML file(s) under {course / 'feedback'}")
-    # the trusted pass's report for every student, also those nbgrader could not grade
+    # the trusted report of every student, also those whose notebook could not be read
     reports = sorted((course / "reports" / args.assignment).glob("*.txt"))
     for rep in reports:
         dest = course / "feedback" / rep.stem / args.assignment / "grading_report.txt"

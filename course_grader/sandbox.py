@@ -1,16 +1,16 @@
-"""Trusted grading of untrusted notebooks: the score of record never depends on the student's kernel.
+"""Trusted grading of untrusted notebooks: the score of record never depends on the student's code.
 
-nbgrader runs a submission top to bottom in one kernel, test cells after the student's cells, so
-the student's code can rewrite anything the test cells use (``np.allclose``, ``grading`` itself,
-IPython's display hook) and print any score it likes. This module grades the same submission a
-second time, in a way the student's code cannot reach:
+In a notebook kernel the student's code could rewrite anything a test cell uses (``np.allclose``,
+``grading`` itself, IPython's display hook) and print any score it likes. So no kernel is used:
 
 - the **grader** (this process) never executes a line of the student's code. It reads the
   notebook as JSON, keeps only the source of the code cells (outputs and metadata are ignored:
   a notebook saved with someone else's outputs scores by its code), and runs the sub-checks of
   :data:`course_grader.grading.TASKS` itself, with the reference functions it imported at start;
 - the student's code runs in a **child process** (``python -I course_grader/sandbox_child.py``)
-  without ``course_lib`` or ``course_grader`` on its path: ``from course_grader import grading``
+  inside bubblewrap (:mod:`course_grader.bwrap`: only the Python environment visible, read-only;
+  a private ``/tmp``; no network; user ``nobody`` with a process limit), without ``course_lib``
+  or ``course_grader`` on its path: ``from course_grader import grading``
   gets an inert stub, ``course_lib.validate`` (input checks, no graded answer) is sent by the
   parent, any other import of either package (the reference, the grader) raises ``ImportError``. The child
   has resource limits (address space, CPU time, file size), runs in an empty temporary folder, and
@@ -26,8 +26,9 @@ second time, in a way the student's code cannot reach:
   ``grading``; importing the reference; frame/``gc``/``ctypes`` tricks). Such a task scores 0
   with a message naming the line, even when the (unfooled) checks would have passed.
 
-The entry points are :func:`grade_notebook` (a file and the trusted list of grade cells) and
-:func:`grade_cells_from_notebook` (that list, from the instructor's source notebook). See
+The entry points are :func:`grade_code_cells` (already-read cells and the trusted list of grade
+cells; what :func:`course_grader.submission.grade_bytes` uses), :func:`grade_notebook` (a file) and
+:func:`grade_cells_from_notebook` (the list, from the instructor's source notebook). See
 ``exercises/SECURITY.md`` for the threat model and what is not defended.
 """
 
@@ -130,7 +131,7 @@ class GradedCell:
 
 @dataclass
 class SubmissionResult:
-    """Everything the trusted pass found about one notebook."""
+    """Everything the trusted grading found about one notebook's code."""
 
     status: str  # graded | unreadable | missing
     problems: list[str] = field(default_factory=list)
