@@ -34,6 +34,8 @@ import yaml
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
 PREFIX = "/course/"
+# A page that breaks every layout rule, served beside the book's pages: proves the checks can fail.
+SELFTEST = "__selftest.html"
 CHROMIUM_FLAGS = [
     "--headless",
     "--no-sandbox",
@@ -136,6 +138,8 @@ class SubPathServer:
     def _answer(self, path: str) -> tuple[int, bytes, str]:
         if path == "/__harness.html":
             return 200, (HERE / "harness.html").read_bytes(), "text/html; charset=utf-8"
+        if path == f"{PREFIX}{SELFTEST}":
+            return 200, (HERE / "selftest.html").read_bytes(), "text/html; charset=utf-8"
         if not path.startswith(PREFIX):
             return 404, b"not under the site's sub-path", "text/plain"
         target = (self.root / unquote(path[len(PREFIX):])).resolve()

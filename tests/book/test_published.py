@@ -42,7 +42,7 @@ import pytest
 import yaml
 from PIL import Image
 
-from tests.book.browser import PREFIX, SubPathServer, run_harness, toc_pages
+from tests.book.browser import PREFIX, SELFTEST, SubPathServer, run_harness, toc_pages
 
 pytestmark = [pytest.mark.book, pytest.mark.xdist_group("book")]
 
@@ -64,7 +64,7 @@ def site(built_book: Path, chromium: str) -> Iterator[tuple[SubPathServer, dict[
     with SubPathServer(built_book) as server:
         job = {
             "prefix": PREFIX,
-            "pages": [f"{docname}.html" for docname in PAGES],
+            "pages": [f"{docname}.html" for docname in PAGES] + [SELFTEST],
             "widths": [DESKTOP, PHONE],
             "search": "convolution",
         }
@@ -81,7 +81,7 @@ def measured(report: dict[str, Any], docname: str, width: int) -> dict[str, Any]
 def test_harness_measured_every_page(site: tuple[SubPathServer, dict[str, Any]]) -> None:
     _, report = site
     assert report["error"] is None, report["error"]
-    assert len(report["pages"]) == 2 * len(PAGES)
+    assert len(report["pages"]) == 2 * (len(PAGES) + 1)
     errors = [f"{p['page']} at {p['width']} px: {p['error']}" for p in report["pages"] if "error" in p]
     assert not errors, "\n".join(errors)
 
@@ -220,6 +220,22 @@ def test_page_does_not_scroll_sideways_on_a_phone(
     )
 
 
+def test_the_layout_checks_catch_a_page_that_breaks_every_rule(
+    site: tuple[SubPathServer, dict[str, Any]],
+) -> None:
+    """tests/book/selftest.html, measured in the same run: each check must report its element."""
+    wide = measured(site[1], SELFTEST.removesuffix(".html"), DESKTOP)
+    found = {(item["kind"], item["text"].split()[0]) for item in wide["overflowing"]}
+    assert {("equation", "WIDE-EQUATION"), ("output", "WIDE-OUTPUT"), ("table", "WIDE-TABLE")} <= found, found
+    assert not any("short" in item["text"] for item in wide["overflowing"])
+    assert any("raw math" in problem for problem in wide["text"]), wide["text"]
+    phone = measured(site[1], SELFTEST.removesuffix(".html"), PHONE)
+    assert phone["scrollWidth"] > PHONE
+    assert any(item["text"].startswith("WIDE-BLOCK") for item in phone["pastTheEdge"]), phone["pastTheEdge"]
+    # The boxes that scroll on their own (equation, output, table) are not blamed for the page.
+    assert not any(item["text"].startswith("WIDE-OUTPUT") for item in phone["pastTheEdge"])
+
+
 # ------------------------------------------------------------------------------------------------
 # Figures
 # ------------------------------------------------------------------------------------------------
@@ -233,6 +249,39 @@ def smallest_text_px(png: Path) -> float | None:
             "book build (book/_ext/kernel_startup.py records its text sizes)"
         )
         return float(text[FONT_KEY]) if text[FONT_KEY] else None
+
+
+def test_the_build_kernel_records_the_smallest_drawn_text(tmp_path: Path) -> None:
+    """book/_ext/kernel_startup.py, run as the build's kernel runs it, on figures of known text."""
+    script = f"""
+import runpy
+runpy.run_path({str(ROOT / "book" / "_ext" / "kernel_startup.py")!r})
+import numpy as np
+from matplotlib.figure import Figure
+assert np.get_printoptions()["linewidth"] == 76
+fig = Figure(figsize=(3, 2))
+ax = fig.add_subplot()
+ax.set_title("title", fontsize=12)
+ax.text(0.5, 0.5, "small", fontsize=6)
+ax.text(0.5, 0.2, "hidden", fontsize=3, visible=False)
+ax.text(0.5, 0.1, "", fontsize=2)
+ax.tick_params(labelsize=9)
+fig.savefig({str(tmp_path / "text.png")!r}, dpi=110, bbox_inches="tight")
+fig.savefig({str(tmp_path / "text200.png")!r}, dpi=200)
+empty = Figure(figsize=(2, 2))
+empty.add_subplot().set_axis_off()
+empty.savefig({str(tmp_path / "empty.png")!r}, dpi=110)
+"""
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert smallest_text_px(tmp_path / "text.png") == pytest.approx(6 * 110 / 72, abs=0.01)
+    assert smallest_text_px(tmp_path / "text200.png") == pytest.approx(6 * 200 / 72, abs=0.01)
+    assert smallest_text_px(tmp_path / "empty.png") is None
+    # A PNG written without the hook has no record, and the figure test says so.
+    with Image.open(tmp_path / "text.png") as image:
+        image.save(tmp_path / "plain.png")
+    with pytest.raises(AssertionError, match="no 'book:min-text-px' record"):
+        smallest_text_px(tmp_path / "plain.png")
 
 
 @pytest.mark.parametrize("docname", PAGES, ids=page_id)
