@@ -13,10 +13,13 @@ Every line of a submission runs in :mod:`course_grader.sandbox_child`, started t
   network and cgroup namespaces (no network at all, not even loopback), ``--die-with-parent``
   and ``--new-session``;
 - an unprivileged user: as root, bwrap keeps only ``CAP_SETUID``/``CAP_SETGID`` and the child
-  switches to uid/gid 65534 (``nobody``) before it reads anything, so ``RLIMIT_NPROC`` binds
-  (in a user namespace bwrap maps uid 65534 to the caller's uid 0, for which the kernel ignores
-  ``RLIMIT_NPROC``: measured, 100 of 100 forks with a limit of 20); as any other user,
-  ``--unshare-user --uid 65534 --gid 65534`` (the limit is then counted per namespace).
+  switches to an unprivileged uid/gid of its own (:func:`drop_to`: 1 000 000 + the grading
+  process's pid, no account) before it reads anything, so ``RLIMIT_NPROC`` binds (in a user
+  namespace bwrap maps uid 65534 to the caller's uid 0, for which the kernel ignores
+  ``RLIMIT_NPROC``: measured, 100 of 100 forks with a limit of 20). The uid is per grading
+  process because the kernel counts processes per uid: a fork bomb in one sandbox must not use up
+  the processes of a sandbox grading another student at the same time (``--jobs``). As any other
+  user, ``--unshare-user --uid 65534 --gid 65534`` (the count is then per user namespace).
 
 :func:`problem` runs a probe once per process; :func:`require` raises :class:`SandboxUnavailable`
 with what to do when bubblewrap cannot run here.
@@ -31,9 +34,11 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-__all__ = ["CHILD_PATH", "HOW_TO_FIX", "NOBODY", "SandboxUnavailable", "command", "problem", "require"]
+__all__ = ["CHILD_PATH", "HOW_TO_FIX", "NOBODY", "UID_BASE", "SandboxUnavailable", "command", "drop_to", "problem",
+           "require", "sandbox_uid"]
 
 NOBODY = 65534
+UID_BASE = 1_000_000  # as root, sandbox uids are UID_BASE + the grading process's pid
 CHILD_PATH = "/grader/sandbox_child.py"  # where the child script is bound inside the sandbox
 HOW_TO_FIX = (
     "install bubblewrap (`make sandbox-tools`, or `sudo apt-get install bubblewrap`) on a Linux "
@@ -98,7 +103,7 @@ def command(argv: Sequence[str], *, tmp_bytes: int, child_script: str, hidden: S
     else:
         cmd += ["--unshare-all", "--unshare-user", "--uid", str(NOBODY), "--gid", str(NOBODY)]
     parents = sorted({str(a) for r in roots for a in Path(r).parents if str(a) != "/"}, key=len)
-    for d in parents:  # bwrap would copy a parent's mode (/root is 0700: closed to nobody)
+    for d in parents:  # bwrap would copy a parent's mode (/root is 0700: closed to the sandbox's user)
         cmd += ["--perms", "0755", "--dir", d]
     for r in roots:
         cmd += ["--ro-bind", r, r]
@@ -116,8 +121,16 @@ def command(argv: Sequence[str], *, tmp_bytes: int, child_script: str, hidden: S
 
 
 def drop_to() -> int | None:
-    """The uid the child must switch to itself (as root), or None (bwrap already made it nobody)."""
-    return NOBODY if os.geteuid() == 0 else None
+    """The uid the child must switch to itself (as root), or None (bwrap's user namespace already
+    made it 65534). One uid per grading process: the kernel counts ``RLIMIT_NPROC`` per uid, so
+    sandboxes grading at the same time never share a process budget."""
+    return UID_BASE + os.getpid() if os.geteuid() == 0 else None
+
+
+def sandbox_uid() -> int:
+    """The uid the student's code runs as, seen from inside the sandbox."""
+    uid = drop_to()
+    return NOBODY if uid is None else uid
 
 
 _PROBE: list[str | None] = []
@@ -140,7 +153,7 @@ def problem() -> str | None:
     try:
         cmd = command([sys.executable, "-I", "-c", code], tmp_bytes=1 << 20, child_script=sandbox_child.__file__)
         run = subprocess.run(cmd, capture_output=True, text=True, timeout=60, env={"PATH": "/usr/bin:/bin"})
-        if run.returncode != 0 or run.stdout.strip() != str(NOBODY):
+        if run.returncode != 0 or run.stdout.strip() != str(sandbox_uid()):
             why = (run.stderr.strip().splitlines() or [f"exit status {run.returncode}"])[-1]
             raise SandboxUnavailable(f"bubblewrap is installed but cannot create a sandbox here ({why}): {HOW_TO_FIX}")
         _PROBE.append(None)

@@ -9,7 +9,7 @@ In a notebook kernel the student's code could rewrite anything a test cell uses 
   :data:`course_grader.grading.TASKS` itself, with the reference functions it imported at start;
 - the student's code runs in a **child process** (``python -I course_grader/sandbox_child.py``)
   inside bubblewrap (:mod:`course_grader.bwrap`: only the Python environment visible, read-only;
-  a private ``/tmp``; no network; user ``nobody`` with a process limit), without ``course_lib``
+  a private ``/tmp``; no network; an unprivileged uid with a process limit), without ``course_lib``
   or ``course_grader`` on its path: ``from course_grader import grading``
   gets an inert stub, ``course_lib.validate`` (input checks, no graded answer) is sent by the
   parent, any other import of either package (the reference, the grader) raises ``ImportError``. The child

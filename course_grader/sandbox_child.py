@@ -467,7 +467,7 @@ def _describe_names(ns: dict[str, Any], guard: _Guard) -> dict[str, Any]:
 
 
 def _drop_privileges(uid: int) -> None:
-    """Become ``uid`` (``nobody``) for good before anything is read: no capability survives, and
+    """Become ``uid`` (unprivileged) for good before anything is read: no capability survives, and
     ``RLIMIT_NPROC`` binds (it does not for uid 0). Exits when the switch fails."""
     try:
         os.setgroups([])

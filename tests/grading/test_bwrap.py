@@ -71,7 +71,7 @@ def test_code_inside_bubblewrap_reaches_nothing_without_the_audit_hook(course, t
         listener.accept()  # nothing connected to the host's loopback
     listener.close()
 
-    assert got["uid"] == bwrap.NOBODY
+    assert got["uid"] == bwrap.sandbox_uid() != 0
     for attack in ("gradebook", "list_course", "write_source", "write_own_submission", "read_other_submission",
                    "write_course_lib", "write_site_packages_pth", "write_sitecustomize", "chmod_python",
                    "chmod_site_packages", "tcp_loopback"):
@@ -94,3 +94,13 @@ def test_autograde_refuses_without_bubblewrap_and_says_how_to_fix_it(monkeypatch
     assert "bubblewrap (`bwrap`) is not installed" in err and "make sandbox-tools" in err and "--no-sandbox" in err
     with pytest.raises(bwrap.SandboxUnavailable, match="apt-get install bubblewrap"):
         bwrap.require()
+
+
+def test_each_grading_process_has_its_own_sandbox_uid():
+    """The kernel counts RLIMIT_NPROC per uid: two processes grading at once (--jobs) must not share
+    one budget, or a fork bomb in one sandbox would break the other student's checks."""
+    other = subprocess.run([sys.executable, "-c", "from course_grader import bwrap; print(bwrap.sandbox_uid())"],
+                           capture_output=True, text=True, check=True).stdout.strip()
+    assert bwrap.sandbox_uid() != 0
+    if bwrap.drop_to() is not None:  # as root: uid per process (else a user namespace per sandbox)
+        assert int(other) != bwrap.sandbox_uid()

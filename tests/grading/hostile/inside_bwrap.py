@@ -11,7 +11,7 @@ import socket
 import sys
 
 args = json.loads(sys.argv[1])
-if len(sys.argv) > 2:  # as root: become nobody, as the real child does
+if len(sys.argv) > 2:  # as root: become the unprivileged uid, as the real child does
     uid = int(sys.argv[2])
     os.setgroups([])
     os.setresgid(uid, uid, uid)
