@@ -11,7 +11,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: setup book publish publish-built test unit lint exercises grade-demo bench clean browser sandbox-tools
+.PHONY: setup book publish publish-built test unit lint exercises grade-demo bench clean browser sandbox-tools postgres
 
 setup: $(STAMP)
 
@@ -33,6 +33,13 @@ sandbox-tools:
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq bubblewrap >/dev/null; }
 
+# Debian's PostgreSQL server for the gradebook tests (they start a throw-away cluster with
+# initdb + pg_ctl as the `postgres` user; nothing is left running).
+postgres:
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null || { \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq postgresql >/dev/null; }
+
 book: setup
 	$(PY) scripts/build_book.py
 
@@ -52,7 +59,7 @@ publish-built:
 lint: setup
 	$(PY) -m ruff check .
 
-test: setup browser sandbox-tools lint
+test: setup browser sandbox-tools postgres lint
 	$(PY) -m pytest -n 2 --dist loadgroup
 
 # Everything under tests/ except the grader (tests/grading) and the book (tests/book).

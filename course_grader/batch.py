@@ -32,9 +32,11 @@ from course_grader.submission import AssignmentSpec, GradeResult
 
 __all__ = [
     "Outcome",
+    "Snapshot",
     "Stray",
     "collect",
     "default_jobs",
+    "grade_snapshot",
     "gradebook_url",
     "journal_path",
     "read_regular",
@@ -42,6 +44,7 @@ __all__ = [
     "record_extra_credit",
     "report_path",
     "run",
+    "snapshot",
     "strays",
     "verify",
 ]
@@ -49,9 +52,13 @@ __all__ = [
 _DB_TIMEOUT = 120.0
 
 
-def gradebook_url(course: Path) -> str:
-    """The course's SQLite gradebook, waiting up to 120 s for another writer's transaction."""
-    return "sqlite:///" + str(Path(course) / "gradebook.db") + f"?timeout={_DB_TIMEOUT:g}"
+def gradebook_url(course: Path, db: str | None = None) -> str:
+    """The gradebook: ``db`` (``--db``), else nbgrader_config.py's ``CourseDirectory.db_url``, else
+    the course's SQLite file (:func:`course_grader.gradebook.db_url`); a SQLite writer waits up to
+    120 s for another writer's transaction."""
+    from course_grader import gradebook
+
+    return gradebook.sqlite_wait(gradebook.db_url(course, db), _DB_TIMEOUT)
 
 
 def report_path(course: Path, assignment: str, student: str) -> Path:
@@ -119,62 +126,98 @@ def read_regular(path: Path, limit: int | None = None) -> bytes:
         os.close(fd)
 
 
-def collect(course: Path, assignment: str, student: str, spec: AssignmentSpec, *, sandboxed: bool = True,
-            limits: Any = None) -> Outcome:
-    """Snapshot ``submitted/<student>/<assignment>/`` and grade it; writes nothing, never raises."""
+@dataclass
+class Snapshot:
+    """A student's submission as read once, before anything runs: per notebook its bytes, or the
+    reason it is not graded (``(status, why)``). Plain data: it travels to a grading worker."""
+
+    student: str
+    files: dict[str, bytes | tuple[str, str]]
+    others: list[str] = field(default_factory=list)
+    timestamp: str | None = None
+    error: str | None = None
+
+
+def snapshot(course: Path, assignment: str, student: str, spec: AssignmentSpec, *, limits: Any = None) -> Snapshot:
+    """Read ``submitted/<student>/<assignment>/`` (regular files only); never raises."""
     from course_grader import sandbox as sb
 
     limits = limits if limits is not None else sb.Limits()
     course = Path(course).resolve()
     folder = course / "submitted" / student / assignment
-    out = Outcome(student, {})
-    assert out.results is not None
+    snap = Snapshot(student, {})
     try:
         link = _no_symlinks(course, folder)
         if link is not None:
             why = f"{link} is a symbolic link: a submission is graded only from regular files and folders"
-            for nb in spec.notebooks:
-                out.results[nb] = submission.not_graded(spec, nb, "not graded", why, sandboxed=sandboxed)
-            return out
+            snap.files = {nb: ("not graded", why) for nb in spec.notebooks}
+            return snap
         entries = {p.name: p for p in folder.iterdir()} if folder.is_dir() else {}
         with contextlib.suppress(OSError, ValueError):
             ts = entries.get("timestamp.txt")
             if ts is not None and not ts.is_symlink():
-                out.timestamp = read_regular(ts, 200).decode("utf-8").strip() or None
+                snap.timestamp = read_regular(ts, 200).decode("utf-8").strip() or None
         wanted = {f"{nb}.ipynb" for nb in spec.notebooks}
-        others = sorted(n for n in entries if n not in wanted and n != "timestamp.txt")
+        snap.others = sorted(n for n in entries if n not in wanted and n != "timestamp.txt")
         for nb in spec.notebooks:
             path = folder / f"{nb}.ipynb"
             if path.is_symlink():
-                res = submission.not_graded(spec, nb, "not graded", (
-                    f"{path.name} is a symbolic link (to {os.readlink(path)}): only a regular file is graded"),
-                    sandboxed=sandboxed)
+                snap.files[nb] = ("not graded", f"{path.name} is a symbolic link (to {os.readlink(path)}): only a regular file is graded")
             elif path.is_file():
                 try:
-                    raw = read_regular(path, limits.notebook_bytes)
+                    snap.files[nb] = read_regular(path, limits.notebook_bytes)
                 except OSError as e:
-                    res = submission.not_graded(spec, nb, "unreadable", f"{path.name} could not be read: {e}", sandboxed=sandboxed)
-                else:
-                    res = submission.grade_bytes(raw, assignment, spec=spec, notebook_name=nb, sandbox=sandboxed, limits=limits)
+                    snap.files[nb] = ("unreadable", f"{path.name} could not be read: {e}")
             else:
-                found = [n for n in others if n.endswith(".ipynb")]
+                found = [n for n in snap.others if n.endswith(".ipynb")]
                 if found:
-                    res = submission.not_graded(spec, nb, "notebook renamed", (
+                    snap.files[nb] = ("notebook renamed", (
                         f"no notebook {path.name} in the submission; found {', '.join(found)} — notebooks must keep "
-                        f"their name {path.name} (rename it and grade again)"), sandboxed=sandboxed)
+                        f"their name {path.name} (rename it and grade again)"))
                 else:
-                    res = submission.not_graded(spec, nb, "not graded", (
-                        f"no notebook {path.name} in the submission; the folder holds {', '.join(others) or 'nothing'}"),
-                        sandboxed=sandboxed)
-            out.results[nb] = res
-        if others:
+                    snap.files[nb] = ("not graded", (
+                        f"no notebook {path.name} in the submission; the folder holds {', '.join(snap.others) or 'nothing'}"))
+    except Exception as e:  # an I/O error: this student is reported, the batch goes on
+        snap.error = f"reading {student}'s submission FAILED: {type(e).__name__}: {e}"
+    return snap
+
+
+def grade_snapshot(snap: Snapshot, assignment: str, spec: AssignmentSpec, *, sandboxed: bool = True,
+                   limits: Any = None) -> Outcome:
+    """Grade a snapshot (:func:`course_grader.submission.grade_bytes` per notebook); writes nothing,
+    never raises. This is the whole work of a grading worker, local or on a Dask cluster."""
+    from course_grader import sandbox as sb
+
+    limits = limits if limits is not None else sb.Limits()
+    out = Outcome(snap.student, {}, timestamp=snap.timestamp)
+    if snap.error:
+        out.results = None
+        out.notes.append(snap.error)
+        return out
+    assert out.results is not None
+    try:
+        for nb in spec.notebooks:
+            item = snap.files.get(nb, ("not graded", "the notebook was not read"))
+            if isinstance(item, tuple):
+                out.results[nb] = submission.not_graded(spec, nb, item[0], item[1], sandboxed=sandboxed)
+            else:
+                out.results[nb] = submission.grade_bytes(item, assignment, spec=spec, notebook_name=nb,
+                                                         sandbox=sandboxed, limits=limits)
+        if snap.others:
             for res in out.results.values():
                 if res.status in ("ok", "cells deleted"):
-                    res.problems.append(f"ignored other files in the submission: {', '.join(others[:10])}")
-    except Exception as e:  # a bug or an I/O error: this student is reported, the batch goes on
+                    res.problems.append(f"ignored other files in the submission: {', '.join(snap.others[:10])}")
+    except Exception as e:  # a bug: this student is reported, the batch goes on
         out.results = None
-        out.notes.append(f"grading {student} FAILED: {type(e).__name__}: {e}")
+        out.notes.append(f"grading {snap.student} FAILED: {type(e).__name__}: {e}")
     return out
+
+
+def collect(course: Path, assignment: str, student: str, spec: AssignmentSpec, *, sandboxed: bool = True,
+            limits: Any = None) -> Outcome:
+    """Snapshot ``submitted/<student>/<assignment>/`` and grade it; writes nothing, never raises."""
+    return grade_snapshot(snapshot(course, assignment, student, spec, limits=limits), assignment, spec,
+                          sandboxed=sandboxed, limits=limits)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -218,10 +261,15 @@ def already_graded(course: Path, assignment: str, student: str, spec: Assignment
     return data.get("complete") is True and data.get("files") == snapshot_key(course, assignment, student, spec)
 
 
-def record(course: Path, assignment: str, outcome: Outcome, spec: AssignmentSpec) -> None:
-    """Write one student's autograded notebooks, gradebook rows, report and journal entry."""
-    from nbgrader.api import Gradebook
+def record(course: Path, assignment: str, outcome: Outcome, spec: AssignmentSpec, db: str | None = None) -> None:
+    """Write one student's autograded notebooks, gradebook rows, report and journal entry.
+
+    Idempotent (the same outcome twice leaves the same rows); safe beside other writers of a
+    PostgreSQL gradebook (a write that loses a race on a new row is retried).
+    """
     from nbgrader.utils import parse_utc
+
+    from course_grader import gradebook
 
     course = Path(course).resolve()
     results = outcome.results
@@ -237,13 +285,8 @@ def record(course: Path, assignment: str, outcome: Outcome, spec: AssignmentSpec
     if outcome.timestamp:
         with contextlib.suppress(Exception):
             timestamp = parse_utc(outcome.timestamp)
-    import warnings
-
-    from sqlalchemy.exc import SAWarning
-
-    with warnings.catch_warnings(), Gradebook(gradebook_url(course)) as gb:
-        warnings.simplefilter("ignore", SAWarning)  # nbgrader's own ORM use; harmless
-        submission.write_gradebook(gb, outcome.student, results, timestamp=timestamp)
+    with gradebook.open_gradebook(gradebook_url(course, db)) as gb:
+        gradebook.retry(lambda: submission.write_gradebook(gb, outcome.student, results, timestamp=timestamp), gb)
     text = f"{outcome.student} / {assignment}\n\n" + "\n\n".join(r.report() for r in results.values()) + "\n"
     _atomic_write(journal, text.encode("utf-8"))
     entry = {"student": outcome.student, "assignment": assignment, "complete": True,
@@ -315,17 +358,22 @@ def _collect_task(course: str, assignment: str, student: str, spec: AssignmentSp
 
 
 def run(course: Path, assignment: str, students: Sequence[str], spec: AssignmentSpec, *, sandboxed: bool = True,
-        jobs: int = 1, finished: Callable[[Outcome], None] | None = None) -> dict[str, Outcome]:
+        jobs: int = 1, finished: Callable[[Outcome], None] | None = None, runner: Any = None,
+        db: str | None = None) -> dict[str, Outcome]:
     """Grade ``students`` (``jobs`` worker processes compute, this process records each outcome).
 
-    A worker that dies costs nothing: the students it left are graded here afterwards.
+    A worker that dies costs nothing: the students it left are graded here afterwards. With a
+    ``runner`` (:class:`course_grader.dispatch.DaskRunner`) the snapshots are read here and
+    graded on its workers; exactly one outcome per student is recorded, as it arrives.
     """
     outcomes: dict[str, Outcome] = {}
 
     def done(o: Outcome) -> None:
+        if o.student in outcomes:
+            return  # a task that ran twice (its worker died after finishing): recorded once
         if o.results is not None:
             try:
-                record(course, assignment, o, spec)
+                record(course, assignment, o, spec, db)
             except Exception as e:
                 o.notes.append(f"recording {o.student} FAILED: {type(e).__name__}: {e}")
                 o.results = None
@@ -334,6 +382,9 @@ def run(course: Path, assignment: str, students: Sequence[str], spec: Assignment
             finished(o)
 
     left = list(students)
+    if runner is not None:
+        runner.run(course, assignment, left, spec, sandboxed, done)
+        return {s: outcomes[s] for s in students}
     if jobs > 1 and len(left) > 1:
         left = _run_pool(course, assignment, left, spec, sandboxed, jobs, done)
     for s in left:
@@ -371,12 +422,12 @@ def _run_pool(course: Path, assignment: str, students: list[str], spec: Assignme
 # ---------------------------------------------------------------------------------------------
 
 def record_extra_credit(course: Path, assignment: str, student: str, grade_id: str, points: float,
-                        notebook: str | None = None, reason: str = "") -> None:
+                        notebook: str | None = None, reason: str = "", db: str | None = None) -> None:
     """Set a grade cell's extra credit (an instructor action) and append it to the journal."""
     from nbgrader.api import Gradebook
 
     nb = notebook or assignment
-    with Gradebook(gradebook_url(course)) as gb:
+    with Gradebook(gradebook_url(course, db)) as gb:
         g = gb.find_grade(grade_id, nb, assignment, student)
         g.extra_credit = float(points)
         gb.db.commit()
@@ -387,7 +438,7 @@ def record_extra_credit(course: Path, assignment: str, student: str, grade_id: s
         fh.write(json.dumps(entry) + "\n")
 
 
-def verify(course: Path, assignment: str) -> list[str]:
+def verify(course: Path, assignment: str, db: str | None = None) -> list[str]:
     """Differences between the gradebook and the records: every auto score against the student's
     report (journal entry), every extra credit against the journal of instructor actions, and
     every submission row against a report. Empty when all agree."""
@@ -402,7 +453,7 @@ def verify(course: Path, assignment: str) -> list[str]:
                 if e.get("action") == "extra-credit" and e["assignment"] == assignment:
                     credit[(e["student"], e["notebook"], e["grade_id"])] = float(e["extra_credit"])
     diffs: list[str] = []
-    with Gradebook(gradebook_url(course)) as gb:
+    with Gradebook(gradebook_url(course, db)) as gb:
         try:
             a = gb.find_assignment(assignment)
         except MissingEntry:

@@ -91,18 +91,18 @@ def _in_course(course: Path) -> Iterator[None]:
         os.environ["PATH"] = old_path
 
 
-def _api(course: Path) -> Any:
+def _api(course: Path, db: str | None = None) -> Any:
     import logging
 
     from nbgrader.apps import NbGraderAPI
     from traitlets.config.loader import PyFileConfigLoader
 
+    from course_grader import batch
+
     config = PyFileConfigLoader("nbgrader_config.py", path=str(course)).load_config()
     config.CourseDirectory.root = str(course)
-    url = config.CourseDirectory.get("db_url") or "sqlite:///" + str(course / "gradebook.db")
-    if url.startswith("sqlite:///") and "?" not in url:
-        # parallel workers share the SQLite gradebook: wait for a lock instead of failing
-        config.CourseDirectory.db_url = url + f"?timeout={_DB_TIMEOUT:g}"
+    # --db, else the config's db_url, else gradebook.db; a SQLite writer waits for another's lock
+    config.CourseDirectory.db_url = batch.gradebook_url(course, db)
     # the kernel's start-up warnings (TCP without encryption, …) would fill the terminal
     config.Execute.extra_arguments = list(_KERNEL_ARGS)
     api = NbGraderAPI(config=config)
@@ -150,7 +150,7 @@ def cmd_release(args: argparse.Namespace) -> int:
         return 2
     ok = True
     with _in_course(course):
-        api = _api(course)
+        api = _api(course, getattr(args, "db", None))
         for a in names:
             t0 = time.perf_counter()
             good = _check_result(f"release {a}", api.generate_assignment(a, force=True))
@@ -192,6 +192,8 @@ def autograde(
     sandboxed: bool = True,
     resume: bool = False,
     jobs: int | None = None,
+    cluster: str | None = None,
+    db: str | None = None,
 ) -> dict[str, Any]:
     """Autograde ``assignment`` for ``students`` (default: every submission); student -> outcome.
 
@@ -203,23 +205,38 @@ def autograde(
     journal entry matches the same notebook bytes and assignment. Outcomes of skipped students
     are None.
 
+    ``cluster`` (``tcp://HOST:8786`` or ``local``) grades on Dask workers instead
+    (:mod:`course_grader.dispatch`); ``db`` is the gradebook's URL (default: the course's).
+    The gradebook and the cluster (every worker's grader and bubblewrap) are checked before
+    anything is graded or written.
+
     Raises:
         course_grader.bwrap.SandboxUnavailable: ``sandboxed`` and bubblewrap cannot run here.
+        course_grader.gradebook.GradebookUnreachable: the gradebook cannot be opened.
+        course_grader.dispatch.ClusterError: the scheduler cannot be reached (before grading) or
+            went away (the outcomes recorded so far stand: ``resume`` finishes the batch).
+        course_grader.dispatch.EnvironmentMismatch: a worker has another grader or no bubblewrap.
     """
     from tqdm.auto import tqdm
 
-    from course_grader import batch, bwrap, submission
+    from course_grader import batch, bwrap, dispatch, gradebook, submission
 
     if sandboxed:
         bwrap.require()
     course = Path(course).resolve()
     students = list(students if students is not None else _students(course, assignment))
-    with _in_course(course):
-        if not (course / "release" / assignment).exists():
+    url = batch.gradebook_url(course, db)
+    gradebook.check_reachable(url)
+    runner = dispatch.DaskRunner(cluster, jobs) if cluster else None
+    with _in_course(course), contextlib.ExitStack() as stack:
+        if runner is not None:
+            stack.callback(runner.close)
+            runner.connect(need_bwrap=sandboxed)
+        if not (course / "release" / assignment).exists() or not gradebook.has_assignment(url, assignment):
             # the gradebook learns the assignment's cells when it is released
-            print(f"note: {assignment} was never released here; releasing it first")
-            _check_result(f"release {assignment}", _api(course).generate_assignment(assignment, force=True))
-        spec = submission.AssignmentSpec.from_gradebook(batch.gradebook_url(course), assignment)
+            print(f"note: {assignment} was never released to the gradebook {gradebook.display_url(url)}; releasing it first")
+            _check_result(f"release {assignment}", _api(course, db).generate_assignment(assignment, force=True))
+        spec = submission.AssignmentSpec.from_gradebook(url, assignment)
         todo = [s for s in students if not (resume and batch.already_graded(course, assignment, s, spec))]
         jobs = default_jobs(len(todo)) if jobs is None else max(1, min(int(jobs), max(1, len(todo))))
         _GRADED_NOW.clear()
@@ -234,7 +251,7 @@ def autograde(
 
         try:
             done: dict[str, Any] = dict(batch.run(course, assignment, todo, spec, sandboxed=sandboxed, jobs=jobs,
-                                                  finished=finished))
+                                                  finished=finished, runner=runner, db=db))
         finally:
             bar.close()
     return {s: done.get(s) for s in students}
@@ -246,7 +263,7 @@ def _not_graded_students(course: Path, assignment: str, strays: Sequence[Any]) -
 
 
 def cmd_autograde(args: argparse.Namespace) -> int:
-    from course_grader import batch, bwrap, submission
+    from course_grader import batch, bwrap, dispatch, gradebook, submission
 
     course = _course_dir(args.course)
     if args.jobs is not None and args.jobs < 1:
@@ -270,16 +287,23 @@ def cmd_autograde(args: argparse.Namespace) -> int:
     if args.student:
         students = [s for s in students if s in args.student]
     t0 = time.perf_counter()
-    done = autograde(course, args.assignment, students, progress=not args.quiet, sandboxed=sandboxed,
-                     resume=args.resume, jobs=args.jobs) if students else {}
-    spec = submission.AssignmentSpec.from_gradebook(batch.gradebook_url(course), args.assignment)
+    try:
+        done = autograde(course, args.assignment, students, progress=not args.quiet, sandboxed=sandboxed,
+                         resume=args.resume, jobs=args.jobs, cluster=args.cluster, db=args.db) if students else {}
+    except (gradebook.GradebookUnreachable, dispatch.ClusterError, dispatch.EnvironmentMismatch) as e:
+        print(f"course autograde: {e}", file=sys.stderr)
+        if isinstance(e, dispatch.ClusterError) and _GRADED_NOW:
+            print(f"{len(_GRADED_NOW)} result(s) were recorded; run the same command with --resume to grade the rest",
+                  file=sys.stderr)
+        return 1
+    spec = submission.AssignmentSpec.from_gradebook(batch.gradebook_url(course, args.db), args.assignment)
     strays = [] if args.student else batch.strays(course, args.assignment, spec)
     for student in _not_graded_students(course, args.assignment, strays):
         if student in done:
             continue
         why = "; ".join(s.why for s in strays if s.student == student)
         results = {nb: submission.not_graded(spec, nb, "not graded", why, sandboxed=sandboxed) for nb in spec.notebooks}
-        batch.record(course, args.assignment, batch.Outcome(student, results), spec)
+        batch.record(course, args.assignment, batch.Outcome(student, results), spec, args.db)
     dt = time.perf_counter() - t0
     skipped = len(done) - len(_GRADED_NOW)
     graded = [s for s, o in done.items() if o is None or o.graded]
@@ -309,7 +333,7 @@ def cmd_autograde(args: argparse.Namespace) -> int:
 def cmd_feedback(args: argparse.Namespace) -> int:
     course = _course_dir(args.course)
     with _in_course(course):
-        api = _api(course)
+        api = _api(course, getattr(args, "db", None))
         ok = _check_result(f"feedback {args.assignment}", api.generate_feedback(args.assignment, force=True))
     if ok:
         n = len(list((course / "feedback").glob(f"*/{args.assignment}/*.html")))
@@ -344,16 +368,18 @@ def _statuses(course: Path, assignment: str, student: str) -> tuple[list[str], l
         return ["not graded"], []
 
 
-def gradebook_rows(course: Path, assignments: Sequence[str] | None = None) -> tuple[list[str], list[dict[str, Any]]]:
+def gradebook_rows(course: Path, assignments: Sequence[str] | None = None,
+                   db: str | None = None) -> tuple[list[str], list[dict[str, Any]]]:
     """Per (student, assignment): points per task (visible + hidden cells summed) in notebook order,
     extra credit, total, max, and a status (ok / cells deleted / notebook renamed / unreadable /
     not graded / ungraded written answers). A written answer nobody has graded yet is empty."""
     from nbgrader.api import Gradebook, MissingEntry
 
-    url = "sqlite:///" + str(course / "gradebook.db")
+    from course_grader import batch
+
     rows: list[dict[str, Any]] = []
     columns: list[str] = []
-    with Gradebook(url) as gb:
+    with Gradebook(batch.gradebook_url(course, db)) as gb:
         names = [a.name for a in gb.assignments if not assignments or a.name in assignments]
         multi = len(names) > 1
         for a in sorted(names):
@@ -393,7 +419,7 @@ def gradebook_rows(course: Path, assignments: Sequence[str] | None = None) -> tu
 
 def cmd_export(args: argparse.Namespace) -> int:
     course = _course_dir(args.course)
-    header, rows = gradebook_rows(course, args.assignment)
+    header, rows = gradebook_rows(course, args.assignment, getattr(args, "db", None))
     out = Path(args.csv)
     with out.open("w", newline="", encoding="utf-8") as fh:
         w = csv.DictWriter(fh, fieldnames=header, restval="")
@@ -418,7 +444,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
     from course_grader import batch
 
     course = _course_dir(args.course)
-    diffs = batch.verify(course, args.assignment)
+    diffs = batch.verify(course, args.assignment, args.db)
     for d in diffs:
         print(d)
     print(f"verify {args.assignment}: " + (f"{len(diffs)} difference(s) between the gradebook and the reports/journal"
@@ -449,7 +475,7 @@ def cmd_extra_credit(args: argparse.Namespace) -> int:
     course = _course_dir(args.course)
     try:
         batch.record_extra_credit(course, args.assignment, args.student, args.grade_id, args.points,
-                                  notebook=args.notebook, reason=args.reason or "")
+                                  notebook=args.notebook, reason=args.reason or "", db=args.db)
     except MissingEntry as e:
         print(f"course extra-credit: no such grade ({e})", file=sys.stderr)
         return 2
@@ -694,6 +720,7 @@ def _parser() -> argparse.ArgumentParser:
     sp.add_argument("--resume", action="store_true", help="skip submissions whose trusted grading finished (after a crash)")
     sp.add_argument("--no-sandbox", action="store_true", help="the same grading without bubblewrap: trusted classes or machines without user namespaces (said in every report; see exercises/SECURITY.md)")
     sp.add_argument("--jobs", "-j", type=int, metavar="N", help="grade N submissions at once (default: the number of CPUs)")
+    sp.add_argument("--cluster", metavar="ADDRESS", help="grade on a Dask cluster: tcp://HOST:8786 (a `dask scheduler`), or `local` for one on this machine (exercises/README.md, 'Grading a large class')")
 
     sp = add("feedback", "generate HTML feedback for every autograded submission of an assignment", cmd_feedback)
     sp.add_argument("assignment", metavar="ASSIGNMENT")
@@ -717,6 +744,11 @@ def _parser() -> argparse.ArgumentParser:
     sp.add_argument("points", type=float, metavar="POINTS")
     sp.add_argument("--notebook", metavar="NAME", help="the notebook (default: named like the assignment)")
     sp.add_argument("--reason", metavar="TEXT")
+
+    for name in ("release", "autograde", "feedback", "export", "verify", "extra-credit"):
+        sub.choices[name].add_argument("--db", metavar="URL", help=(
+            "the gradebook: postgresql+psycopg://USER:PASSWORD@HOST:5432/DB or sqlite:///FILE (default: "
+            "CourseDirectory.db_url in nbgrader_config.py, else gradebook.db in the course)"))
 
     sp = add("check", "students: run a notebook's visible tests and print a table of scores", cmd_check, course=False)
     sp.add_argument("notebook", metavar="NOTEBOOK")

@@ -90,7 +90,7 @@ def fake_batch(tmp_path, monkeypatch):
 
     log, recorded = tmp_path / "log", []
     monkeypatch.setattr(batch, "_collect_task", _fake_collect(log, os.getpid()))
-    monkeypatch.setattr(batch, "record", lambda course, a, outcome, spec: recorded.append((outcome.student, os.getpid())))
+    monkeypatch.setattr(batch, "record", lambda course, a, outcome, spec, db=None: recorded.append((outcome.student, os.getpid())))
     return log, recorded
 
 
