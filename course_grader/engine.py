@@ -73,6 +73,8 @@ __all__ = [
     "Fail",
     "Task",
     "TaskResult",
+    "book_base_url",
+    "book_link",
     "diagnose",
     "fix_first",
     "forward_differs",
@@ -186,7 +188,8 @@ class TaskResult:
         previous = None
         for o in self.outcomes:
             tag = {"pass": "PASS", "not implemented": "TODO"}.get(o.status, "FAIL")
-            lines.append(f"  [{tag}] {_fmt(o.earned)}/{_fmt(o.points)}  {o.what}")
+            link = f"  {book_link(self.task_id)}" if tag == "FAIL" else ""
+            lines.append(f"  [{tag}] {_fmt(o.earned)}/{_fmt(o.points)}  {o.what}{link}".rstrip())
             if o.message and o.message == previous:
                 lines.append("         (same as above)")
             elif o.message:
@@ -203,6 +206,52 @@ class TaskResult:
 
 def _fmt(x: float) -> str:
     return f"{x:g}"
+
+
+# ---------------------------------------------------------------------------------------------
+# Links to the book
+# ---------------------------------------------------------------------------------------------
+
+def book_base_url() -> str | None:
+    """Where the book is: ``COURSE_BOOK_URL``, else ``html: baseurl`` of the course's
+    ``_config.yml`` (the folder above the course directory), else the locally built book
+    (``file://…/book/_build/html``) next to that ``_config.yml``; None when there is no book."""
+    env = os.environ.get("COURSE_BOOK_URL")
+    if env:
+        return env.rstrip("/")
+    try:
+        from course_grader.course import find_course
+
+        config = find_course().parent / "_config.yml"
+    except Exception:  # no course directory here: a report without a URL
+        return None
+    if not config.is_file():
+        return None
+    base = ""
+    try:
+        import yaml
+
+        data = yaml.safe_load(config.read_text(encoding="utf-8")) or {}
+        base = str((data.get("html") or {}).get("baseurl") or "")
+    except Exception:
+        base = ""
+    if base:
+        return base.rstrip("/")
+    return (config.parent / "book" / "_build" / "html").resolve().as_uri()
+
+
+def book_link(task_id: str) -> str:
+    """"→ 4.6 The backward pass (URL)": the book section that derives what a task asks, or ""."""
+    try:
+        from course_grader.book_sections import SECTIONS
+    except ImportError:
+        return ""
+    sec = SECTIONS.get(task_id)
+    if not sec:
+        return ""
+    text = f"→ {sec['number']} {sec['title']}"
+    base = book_base_url()
+    return f"{text} ({base}/{sec['page']}.html#{sec['anchor']})" if base else text
 
 
 # ---------------------------------------------------------------------------------------------

@@ -13,9 +13,11 @@ Cell kinds (nbgrader metadata in brackets):
 - :class:`Markdown` — free text;
 - :class:`Setup` — the locked first code cell: imports, with ``course_grader.grading`` imported
   before any student code runs;
-- :class:`Solution` — "autograded answer": signature + docstring of each reference function, the
-  body between ``### BEGIN SOLUTION`` / ``### END SOLUTION`` (nbgrader replaces it with
-  ``raise NotImplementedError()`` in the release);
+- :class:`Solution` — "autograded answer": the signature of each reference function with the
+  student docstring of the spec (the contract, not the library's docstring, which states the
+  solution), the body between ``### BEGIN SOLUTION`` / ``### END SOLUTION`` (nbgrader replaces
+  it with ``raise NotImplementedError()`` in the release), then the spec's hints, each in a
+  collapsed cell ("Hint 1", "Hint 2");
 - :class:`Tests` — two "autograder tests" cells per task: visible tests and hidden tests (between
   ``### BEGIN HIDDEN TESTS`` / ``### END HIDDEN TESTS``);
 - :class:`Written` — "manually graded answer" (markdown): the question and a model answer;
@@ -31,9 +33,10 @@ import contextlib
 import importlib
 import importlib.util
 import inspect
+import re
 import sys
 import textwrap
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -100,11 +103,23 @@ class Solution:
     functions: Sequence[str]
     name: str | None = None
     preamble: str = ""
+    #: The student's docstring of each function (by its name in the notebook): the contract —
+    #: shapes, conventions, what to raise — never the solution. Replaces the library's docstring.
+    docs: Mapping[str, str] = field(default_factory=dict)
+    #: Hints for a student who is stuck, each in a collapsed cell ("Hint 1", "Hint 2", ...).
+    hints: Sequence[str] = ()
+    #: Annotations of the library's signatures to show otherwise, e.g. {"BatchNormCache": "Any"}
+    #: where any cache the student chooses is fine.
+    retype: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass
 class Tests:
+    """The test cells of a task; ``book`` is the title of the section of the chapter's book page
+    that derives what the task asks (each failure line of the task's report links to it)."""
+
     task_id: str
+    book: str = ""
 
 
 @dataclass
@@ -166,6 +181,17 @@ def _resolve(ref: str) -> tuple[Any, Any]:
     return module, obj
 
 
+def _with_docstring(header: str, doc: str) -> str:
+    """``header`` (signature and docstring) with its docstring replaced by ``doc``."""
+    tree = ast.parse(header + "\n    pass")
+    fn = tree.body[0]
+    assert isinstance(fn, ast.FunctionDef)
+    first = fn.body[0]
+    lines = header.splitlines()
+    text = textwrap.indent(textwrap.dedent(doc).strip("\n"), "    ")
+    return "\n".join([*lines[: first.lineno - 1], f'    """{text.lstrip()}', '    """'])
+
+
 def _split_function(obj: Any) -> tuple[str, str, str]:
     """(name, header incl. docstring, body) of a top-level function's source, dedented."""
     src = textwrap.dedent(inspect.getsource(obj))
@@ -225,11 +251,19 @@ def _header_names(header: str) -> set[str]:
     return {n.id for node in nodes for n in ast.walk(node) if isinstance(n, ast.Name)}
 
 
-def _function_cell_source(module: Any, obj: Any, ctx: _Context, rename: str | None = None) -> str:
+def _function_cell_source(
+    module: Any, obj: Any, ctx: _Context, rename: str | None = None, doc: str | None = None,
+    retype: Mapping[str, str] | None = None,
+) -> str:
     name, header, body = _split_function(obj)
+    for old, new in (retype or {}).items():
+        sig, _, rest = header.partition('"""')
+        header = re.sub(rf"\b{re.escape(old)}\b", new, sig) + '"""' + rest if rest else header
     if rename:
         header = header.replace(f"def {name}(", f"def {rename}(", 1)
         name = rename
+    if doc is not None:
+        header = _with_docstring(header, doc)
     for n in _header_names(header) - set(dir(builtins)) - {"np"} - ctx.defined:
         if hasattr(module, n):
             ctx.header_imports.add(_import_line(module, n))
@@ -303,13 +337,30 @@ def render(cells: Sequence[Any], assignment: str) -> nbformat.NotebookNode:
             for ref in cell.functions:
                 target, _, rename = ref.partition(" as ")
                 module, obj = _resolve(target.strip())
-                parts.append(_function_cell_source(module, obj, ctx, rename.strip() or None))
+                shown = rename.strip() or target.rpartition(":")[2].strip()
+                if shown not in cell.docs:
+                    raise ValueError(
+                        f"Solution({shown!r}): no student docstring in docs= (the contract: shapes, "
+                        "conventions, what to raise; never the library's docstring, which states the solution)"
+                    )
+                unknown = set(cell.docs) - {r.rpartition(" as ")[2].rpartition(":")[2].strip() for r in cell.functions}
+                if unknown:
+                    raise ValueError(f"docs for functions this cell does not define: {sorted(unknown)}")
+                parts.append(_function_cell_source(
+                    module, obj, ctx, rename.strip() or None, cell.docs.get(shown), cell.retype
+                ))
             first = cell.functions[0].rpartition(" as ")[2].rpartition(":")[2]
             name = cell.name or f"{first.replace('_', '-')}-solution"
             c = nbformat.v4.new_code_cell("\n\n\n".join(parts))
             c.id = _unique(ctx, name)
             c.metadata["nbgrader"] = _nb_meta(name, grade=False, solution=True, locked=False)
             out.append(c)
+            for k, hint in enumerate(cell.hints, start=1):
+                n_md += 1
+                text = textwrap.dedent(hint).strip("\n")
+                h = nbformat.v4.new_markdown_cell(f"<details><summary>Hint {k}</summary>\n\n{text}\n\n</details>")
+                h.id = _unique(ctx, f"{name}-hint-{k}")
+                out.append(h)
         elif isinstance(cell, Tests):
             task = grading.TASKS[cell.task_id]
             missing = [f for f in task.functions if f not in ctx.defined]
@@ -329,9 +380,10 @@ def render(cells: Sequence[Any], assignment: str) -> nbformat.NotebookNode:
                 c.metadata["nbgrader"] = _nb_meta(c.id, grade=True, solution=False, locked=True, points=vis)
                 out.append(c)
             if hid:
+                listed = "".join(f"#   - {c.what}\n" for c in task.checks if c.hidden)
                 src = (
-                    f"# Hidden tests of {task.title} ({_points(hid)}): fresh random shapes, edge\n"
-                    "# cases and numerical gradients. They run when your notebook is graded.\n"
+                    f"# Hidden tests of {task.title} ({_points(hid)}), run when your notebook is graded:\n"
+                    f"{listed}"
                     "### BEGIN HIDDEN TESTS\n"
                     f'grading.grade("{cell.task_id}", globals(), hidden=True)\n'
                     "### END HIDDEN TESTS"
@@ -367,6 +419,144 @@ def render(cells: Sequence[Any], assignment: str) -> nbformat.NotebookNode:
     return nb
 
 
+# ---------------------------------------------------------------------------------------------
+# The book: section links for the reports, the "Exercise" section of each chapter page
+# ---------------------------------------------------------------------------------------------
+
+#: Generated module holding the book section of every task (read by course_grader.engine).
+SECTIONS_MODULE = Path(__file__).resolve().parent / "book_sections.py"
+
+
+def _book_page(assignment: str, book: Path) -> Path:
+    """``book/04_conv.md`` for ``ch04_conv``."""
+    return book / f"{assignment.removeprefix('ch')}.md"
+
+
+def book_headings(page: Path) -> list[str]:
+    """The titles of a page's ``##`` sections, in order, outside code cells and fenced blocks."""
+    import re
+
+    titles, fence = [], ""
+    for line in page.read_text(encoding="utf-8").splitlines():
+        m = re.match(r"^(`{3,}|~{3,}|:{3,})", line)
+        if m:
+            token = m.group(1)
+            if not fence:
+                fence = token
+            elif line.strip() == fence[0] * len(line.strip()) and len(line.strip()) >= len(fence):
+                fence = ""
+            continue
+        if not fence and line.startswith("## "):
+            titles.append(line[3:].strip())
+    return titles
+
+
+def _anchor(title: str) -> str:
+    """The HTML id Sphinx gives a section titled ``title`` (docutils' rule)."""
+    from docutils.nodes import make_id
+
+    return make_id(title)
+
+
+def book_sections(root: Path) -> dict[str, dict[str, str]]:
+    """Every task's book section from the specs' ``Tests(book=...)``: page, number, title, anchor.
+
+    The number is the chapter's (its place in the specs, as in _toc.yml) and the section's place
+    among the page's ``##`` sections, as the book numbers them ("4.6").
+    """
+    book = root.parent / "book"
+    sections: dict[str, dict[str, str]] = {}
+    for chapter, assignment in enumerate(ASSIGNMENTS, start=1):
+        page = _book_page(assignment, book)
+        if not (root / "spec" / f"{assignment}.py").exists() or not page.exists():
+            continue
+        titles = book_headings(page)
+        for cell in load_spec(assignment, root).CELLS:
+            if not isinstance(cell, Tests) or not cell.book:
+                continue
+            if cell.book not in titles:
+                raise ValueError(f"{cell.task_id}: the book page {page.name} has no section '## {cell.book}'")
+            sections[cell.task_id] = {
+                "page": f"book/{page.stem}",
+                "number": f"{chapter}.{titles.index(cell.book) + 1}",
+                "title": cell.book,
+                "anchor": _anchor(cell.book),
+            }
+    return sections
+
+
+def sections_module(root: Path) -> str:
+    """The text of :data:`SECTIONS_MODULE`."""
+    import pprint
+
+    return (
+        '"""The book section of every task (page, number, title, anchor): generated by\n'
+        "``python -m course_grader.generate`` from ``Tests(book=...)`` in exercises/spec and the\n"
+        'headings of book/*.md. Do not edit; tests/grading/test_generated.py checks it is current."""\n\n'
+        f"SECTIONS: dict[str, dict[str, str]] = {pprint.pformat(book_sections(root), width=100, sort_dicts=True)}\n"
+    )
+
+
+def exercise_markdown(assignment: str, root: Path) -> str:
+    """The body of a chapter page's "Exercise" section: the assignment's tasks, from its spec.
+
+    The page includes it (``{include}``), so the book and the notebook list the same tasks.
+    """
+    import re
+
+    from course_grader import grading
+
+    spec = load_spec(assignment, root)
+    lines = [
+        f"<!-- generated by python -m course_grader.generate from exercises/spec/{assignment}.py: do not edit -->",
+        "",
+        f"The assignment `exercises/release/{assignment}/{assignment}.ipynb` (run `make exercises` once "
+        "to create the student notebooks) has these tasks:",
+        "",
+    ]
+    heading = ""
+    functions: list[str] = []
+    for cell in spec.CELLS:
+        if isinstance(cell, Markdown):
+            m = re.search(r"^## (Task \d+: .+)$", textwrap.dedent(cell.text), flags=re.M)
+            if m:
+                heading, functions = m.group(1), []
+        elif isinstance(cell, Solution):
+            functions += [ref.rpartition(" as ")[2].rpartition(":")[2].strip() for ref in cell.functions]
+        elif isinstance(cell, Tests):
+            task = grading.TASKS[cell.task_id]
+            vis, hid = task.points(hidden=False), task.points(hidden=True)
+            names = ", ".join(f"`{f}`" for f in dict.fromkeys(functions))
+            lines.append(
+                f"1. **{heading}**: {names} ({_points(vis + hid)}: {vis:g} in the tests you can run, "
+                f"{hid:g} in hidden tests)"
+            )
+        elif isinstance(cell, Written):
+            lines.append(f"1. **{heading}** ({_points(cell.points)}, graded by hand)")
+    lines += [
+        "",
+        f"Check your work with `.venv/bin/course check exercises/release/{assignment}/{assignment}.ipynb`; "
+        "each failing check names what differs and links to the section of this chapter that derives it.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def _include_target(assignment: str, root: Path) -> Path:
+    return root.parent / "book" / "_exercises" / f"{assignment}.md"
+
+
+def generated_texts(root: Path) -> dict[Path, str]:
+    """Every file the generator writes besides the notebooks: the sections module and, when the
+    course sits next to a book/, each chapter's Exercise include."""
+    texts = {}
+    if (root.parent / "book").is_dir():
+        for a in available(root):
+            texts[_include_target(a, root)] = exercise_markdown(a, root)
+        texts[SECTIONS_MODULE] = sections_module(root)
+    return texts
+
+
 def load_spec(assignment: str, root: Path | None = None) -> Any:
     """Import ``exercises/spec/<assignment>.py`` (specs are not part of the installed package)."""
     path = (root or course_dir()) / "spec" / f"{assignment}.py"
@@ -400,10 +590,11 @@ def _target(assignment: str, root: Path) -> Path:
 def write_all(assignments: Sequence[str] | None = None, root: Path | None = None) -> list[Path]:
     """(Re)write the source notebooks; returns the files that changed."""
     root = root or course_dir()
+    wanted = {_target(a, root): build_notebook(a, root) for a in assignments or available(root)}
+    with using(root):
+        wanted |= generated_texts(root)
     changed = []
-    for a in assignments or available(root):
-        text = build_notebook(a, root)
-        path = _target(a, root)
+    for path, text in wanted.items():
         if not path.exists() or path.read_text(encoding="utf-8") != text:
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(text, encoding="utf-8")
@@ -419,6 +610,10 @@ def stale_notebooks(root: Path | None = None) -> list[str]:
         path = _target(a, root)
         if not path.exists() or path.read_text(encoding="utf-8") != build_notebook(a, root):
             stale.append(a)
+    with using(root):
+        for path, text in generated_texts(root).items():
+            if not path.exists() or path.read_text(encoding="utf-8") != text:
+                stale.append(str(path.relative_to(root.parent)))
     return stale
 
 

@@ -33,8 +33,37 @@ CELLS = [
         positive (hint: for x < 0, σ(x) = eˣ / (1 + eˣ)).
         """
     ),
-    Solution(["course_lib.neuron:sigmoid", "course_lib.neuron:sigmoid_forward", "course_lib.neuron:sigmoid_backward"]),
-    Tests("ch01_neuron.sigmoid"),
+    Solution(
+        ["course_lib.neuron:sigmoid", "course_lib.neuron:sigmoid_forward", "course_lib.neuron:sigmoid_backward"],
+        docs={
+            "sigmoid": """
+                The logistic function σ(z) = 1 / (1 + e^(−z)), elementwise.
+
+                Must not overflow: σ(1000) is 1.0 and σ(−1000) is 0.0, with no NumPy warning
+                (the tests treat a warning as an error).
+
+                Args:
+                    z: float array of any shape.
+
+                Returns:
+                    an array of z's shape with values in [0, 1].
+                """,
+            "sigmoid_forward": """
+                Sigmoid layer. x: any shape. Returns (out, cache): out = σ(x), same shape as x;
+                cache is what sigmoid_backward needs.
+                """,
+            "sigmoid_backward": """
+                dout: dL/dout, the shape of out; cache: from sigmoid_forward.
+                Returns dx = dL/dx, the shape of x. Do not modify dout or the cache.
+                """,
+        },
+        hints=[
+            "σ'(x) = σ(x)(1 − σ(x)) needs only the output: cache `out`.",
+            "Only exponentiate numbers ≤ 0: e = e^(−|x|) is safe for every x. For x ≥ 0, σ(x) = 1 / (1 + e); "
+            "for x < 0, multiply the numerator and the denominator of 1 / (1 + e^(−x)) by eˣ.",
+        ],
+    ),
+    Tests("ch01_neuron.sigmoid", book="The sigmoid and its derivative"),
     Markdown(
         """
         ## Task 2: tanh
@@ -42,8 +71,15 @@ CELLS = [
         tanh'(x) = 1 − tanh²(x): again the output is all backward needs.
         """
     ),
-    Solution(["course_lib.neuron:tanh_forward", "course_lib.neuron:tanh_backward"]),
-    Tests("ch01_neuron.tanh"),
+    Solution(
+        ["course_lib.neuron:tanh_forward", "course_lib.neuron:tanh_backward"],
+        docs={
+            "tanh_forward": "tanh layer. x: any shape. Returns (out, cache): out = tanh(x), the shape of x.",
+            "tanh_backward": "dout: the shape of out; cache: from tanh_forward. Returns dx, the shape of x.",
+        },
+        hints=["tanh'(x) = 1 − tanh²(x): the output is all backward needs."],
+    ),
+    Tests("ch01_neuron.tanh", book="tanh"),
     Markdown(
         """
         ## Task 3: ReLU
@@ -51,8 +87,18 @@ CELLS = [
         relu(x) = max(0, x). Its derivative is 1 where x > 0 and 0 elsewhere (we take 0 at x = 0).
         """
     ),
-    Solution(["course_lib.neuron:relu_forward", "course_lib.neuron:relu_backward"]),
-    Tests("ch01_neuron.relu"),
+    Solution(
+        ["course_lib.neuron:relu_forward", "course_lib.neuron:relu_backward"],
+        docs={
+            "relu_forward": "ReLU layer. x: any shape. Returns (out, cache): out = max(0, x), the shape of x.",
+            "relu_backward": """
+                dout: the shape of out; cache: from relu_forward. Returns dx, the shape of x.
+                The derivative is taken as 0 at x = 0.
+                """,
+        },
+        hints=["The output does not tell x = 0 from x < 0 apart; the input does. Which one should the cache hold?"],
+    ),
+    Tests("ch01_neuron.relu", book="ReLU and its relatives"),
     Markdown(
         """
         ## Task 4: a neuron, and a layer of them
@@ -66,6 +112,28 @@ CELLS = [
     ),
     Solution(
         ["course_lib.neuron:neuron_forward"],
+        docs={
+            "neuron_forward": """
+                A neuron a = f(x · w + b), or a dense layer of M of them, for one example or a batch.
+
+                Shapes (D inputs, N examples, M neurons):
+
+                    x        w        b        out
+                    (D,)     (D,)     scalar   ()      one neuron, one example
+                    (N, D)   (D,)     scalar   (N,)    one neuron, a batch
+                    (D,)     (D, M)   (M,)     (M,)    a layer, one example
+                    (N, D)   (D, M)   (M,)     (N, M)  a layer, a batch
+
+                A scalar b may be a Python number or a 0-d array.
+
+                Args:
+                    activation: a key of ACTIVATIONS: "sigmoid", "tanh", "relu" or "identity".
+
+                Returns:
+                    (out, cache): out of the shape above; the cache is not graded.
+                """,
+        },
+        hints=["One expression covers all four rows of the table: `x @ w` already has the right shape in each."],
         preamble='''
         ACTIVATIONS = {
             "sigmoid": (sigmoid_forward, sigmoid_backward),
@@ -75,7 +143,7 @@ CELLS = [
         }
         ''',
     ),
-    Tests("ch01_neuron.neuron"),
+    Tests("ch01_neuron.neuron", book="The neuron and a dense layer, vectorised"),
     Markdown("## Task 5: written question"),
     Written(
         "saturation",

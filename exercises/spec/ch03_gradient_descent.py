@@ -36,8 +36,25 @@ CELLS = [
         sum of past steps: `v ← μ·v − η·dw`, then `w ← w + v`. Store `v` in `config["velocity"]`.
         """
     ),
-    Solution(["course_lib.gradient_descent:sgd_momentum"]),
-    Tests("ch03_gradient_descent.sgd_momentum"),
+    Solution(
+        ["course_lib.gradient_descent:sgd_momentum"],
+        docs={
+            "sgd_momentum": """
+                One step of SGD with momentum.
+
+                Args:
+                    w: parameters, a float array of any shape.
+                    dw: dL/dw, the shape of w.
+                    config: hyperparameters and state, or None. Missing hyperparameters take the
+                        defaults learning_rate=1e-2, momentum=0.9; missing state starts at zero.
+
+                Returns:
+                    (next_w, config): a new array of w's shape (w and dw unchanged) and the config
+                    with the updated state "velocity".
+                """,
+        },
+    ),
+    Tests("ch03_gradient_descent.sgd_momentum", book="Momentum"),
     Markdown(
         """
         ## Task 2: RMSProp
@@ -47,8 +64,28 @@ CELLS = [
         average in `config["cache"]`.
         """
     ),
-    Solution(["course_lib.gradient_descent:rmsprop"]),
-    Tests("ch03_gradient_descent.rmsprop"),
+    Solution(
+        ["course_lib.gradient_descent:rmsprop"],
+        docs={
+            "rmsprop": """
+                One step of RMSProp.
+
+                Args:
+                    w: parameters, a float array of any shape.
+                    dw: dL/dw, the shape of w.
+                    config: hyperparameters and state, or None. Missing hyperparameters take the
+                        defaults learning_rate=1e-2, decay_rate=0.99, epsilon=1e-8; missing state starts at zero.
+
+                Returns:
+                    (next_w, config): a new array of w's shape (w and dw unchanged) and the config
+                    with the updated state "cache".
+                """,
+        },
+        hints=[
+            'ε is added after the square root: √cache + ε. The difference shows for gradients near 1e-4.',
+        ],
+    ),
+    Tests("ch03_gradient_descent.rmsprop", book="Per-weight step sizes: RMSProp and Adam"),
     Markdown(
         """
         ## Task 3: Adam
@@ -64,8 +101,29 @@ CELLS = [
         Keep `m`, `v` and `t` in the config.
         """
     ),
-    Solution(["course_lib.gradient_descent:adam"]),
-    Tests("ch03_gradient_descent.adam"),
+    Solution(
+        ["course_lib.gradient_descent:adam"],
+        docs={
+            "adam": """
+                One step of Adam.
+
+                Args:
+                    w: parameters, a float array of any shape.
+                    dw: dL/dw, the shape of w.
+                    config: hyperparameters and state, or None. Missing hyperparameters take the
+                        defaults learning_rate=1e-3, beta1=0.9, beta2=0.999, epsilon=1e-8; missing state starts at zero.
+
+                Returns:
+                    (next_w, config): a new array of w's shape (w and dw unchanged) and the config
+                    with the updated state "m", "v" (arrays) and "t" (the number of steps taken, an int).
+                """,
+        },
+        hints=[
+            'Increment t before the bias correction: the first step uses t = 1.',
+            'ε is added after the square root of the bias-corrected v̂: √v̂ + ε.',
+        ],
+    ),
+    Tests("ch03_gradient_descent.adam", book="Per-weight step sizes: RMSProp and Adam"),
     Markdown("## Task 4: written question"),
     Written(
         "adam-first-step",

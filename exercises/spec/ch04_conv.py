@@ -41,8 +41,30 @@ CELLS = [
         the numbers — a silent 0 or a negative size only fails much later.
         """
     ),
-    Solution(["course_lib.conv:conv_output_size"]),
-    Tests("ch04_conv.output_size"),
+    Solution(
+        ["course_lib.conv:conv_output_size"],
+        docs={
+            "conv_output_size": """
+                The number of positions of a k-wide window along an axis of length n, padded with pad
+                zeros on each side and moved stride entries at a time. Windows that would end outside the
+                padded input are not counted.
+
+                Args:
+                    n: input length (H or W), >= 1.
+                    k: kernel length (HH or WW), >= 1.
+                    pad: zeros added on each side, >= 0.
+                    stride: step between windows.
+
+                Returns:
+                    the output length, an int >= 1.
+
+                Raises:
+                    ValueError: when the kernel does not fit the padded input, or stride < 1; the message
+                        says which, with the numbers.
+                """,
+        },
+    ),
+    Tests("ch04_conv.output_size", book="Many channels, many filters"),
     Markdown(
         """
         ## Task 2: the forward pass, with loops
@@ -52,8 +74,29 @@ CELLS = [
         `conv_output_size` for Ho and Wo.
         """
     ),
-    Solution(["course_lib.conv:conv_forward_naive"]),
-    Tests("ch04_conv.conv_forward"),
+    Solution(
+        ["course_lib.conv:conv_forward_naive"],
+        docs={
+            "conv_forward_naive": """
+                Convolution (cross-correlation, the kernel not flipped) forward pass, with loops.
+
+                Args:
+                    x: input, shape (N, C, H, W).
+                    w: filters, shape (F, C, HH, WW).
+                    b: biases, shape (F,).
+                    stride: step between windows (both axes), >= 1.
+                    pad: zeros added on each side of H and W, >= 0.
+
+                Returns:
+                    (out, cache): out of shape (N, F, Ho, Wo), Ho and Wo from conv_output_size; cache is
+                    whatever conv_backward_naive needs (not graded).
+                """,
+        },
+        hints=[
+            'Pad once with np.pad (only the two spatial axes), then every window is a slice of the padded array.',
+        ],
+    ),
+    Tests("ch04_conv.conv_forward", book="The naive implementation"),
     Markdown(
         """
         ## Task 3: the backward pass, with loops
@@ -70,8 +113,26 @@ CELLS = [
         `dx_pad[:, :, pad:pad + H, pad:pad + W]`.
         """
     ),
-    Solution(["course_lib.conv:conv_backward_naive"]),
-    Tests("ch04_conv.conv_backward"),
+    Solution(
+        ["course_lib.conv:conv_backward_naive"],
+        docs={
+            "conv_backward_naive": """
+                Backward pass of conv_forward_naive, with loops.
+
+                Args:
+                    dout: dL/dout, shape (N, F, Ho, Wo).
+                    cache: from conv_forward_naive (do not modify it).
+
+                Returns:
+                    (dx, dw, db) of shapes (N, C, H, W), (F, C, HH, WW), (F,).
+                """,
+        },
+        hints=[
+            "Walk the forward pass's loops again and, for each output entry, add its contribution to the window it read; compute dx on the padded shape first.",
+            'Test with pad = 0 and with stride 2: a crop like dx_pad[:, :, pad:-pad] is empty when pad = 0, and windows start at i·stride.',
+        ],
+    ),
+    Tests("ch04_conv.conv_backward", book="The backward pass"),
     Markdown(
         """
         ## Task 4: im2col
@@ -86,8 +147,26 @@ CELLS = [
         offsets (p, q), not over the pixels; each offset is one strided slice of `x_pad`.
         """
     ),
-    Solution(["course_lib.conv:im2col"]),
-    Tests("ch04_conv.im2col"),
+    Solution(
+        ["course_lib.conv:im2col"],
+        docs={
+            "im2col": """
+                Every window of the padded x as one row of a matrix.
+
+                Row n·Ho·Wo + i·Wo + j holds the window that output pixel (i, j) of example n reads,
+                flattened in (c, p, q) order, the order of w.reshape(F, -1).
+
+                Args:
+                    x: shape (N, C, H, W).
+                    HH, WW: kernel height and width.
+                    stride, pad: as in conv_forward_naive.
+
+                Returns:
+                    cols, shape (N·Ho·Wo, C·HH·WW).
+                """,
+        },
+    ),
+    Tests("ch04_conv.im2col", book="im2col: convolution as one matrix product"),
     Markdown(
         """
         Check your im2col against your loops (not graded):

@@ -37,8 +37,40 @@ CELLS = [
         at once with `.max(axis=(2, 3))`, is fast enough.
         """
     ),
-    Solution([f"{_S}:pool_geometry", f"{_S}:max_pool_forward"]),
-    Tests("ch05_pooling.max_forward"),
+    Solution(
+        [f"{_S}:pool_geometry", f"{_S}:max_pool_forward"],
+        docs={
+            "pool_geometry": """
+                Window, stride and output size of a pooling layer (no padding).
+
+                Args:
+                    x_shape: (N, C, H, W).
+                    pool_size: ph = pw (an int), or a pair (ph, pw).
+                    stride: sh = sw (an int), a pair (sh, sw), or None for the window size.
+
+                Returns:
+                    (ph, pw, sh, sw, Ho, Wo): Ho and Wo count the windows that fit entirely.
+
+                Raises:
+                    ValueError: the window is larger than the input; the message says so, with the numbers.
+                """,
+            "max_pool_forward": """
+                Max pooling: the largest entry of every ph × pw window of every channel.
+
+                Args:
+                    x: (N, C, H, W).
+                    pool_size: window ph × pw (an int or a pair).
+                    stride: step (an int or a pair); None means the window size.
+
+                Returns:
+                    (out, cache): out of shape (N, C, Ho, Wo); cache is what max_pool_backward needs.
+
+                Raises:
+                    ValueError: the window is larger than the input (raised by your code, with a message).
+                """,
+        },
+    ),
+    Tests("ch05_pooling.max_forward", book="Max and average pooling"),
     Markdown(
         """
         ## Task 2: max pooling, backward
@@ -53,8 +85,29 @@ CELLS = [
           windows; it receives the **sum** of their gradients.
         """
     ),
-    Solution(["course_lib.pooling:max_pool_backward_naive as max_pool_backward"]),
-    Tests("ch05_pooling.max_backward"),
+    Solution(
+        ["course_lib.pooling:max_pool_backward_naive as max_pool_backward"],
+        docs={
+            "max_pool_backward": """
+                Backward pass of max_pool_forward.
+
+                Each window passes its gradient to the entry that was its maximum; with ties, to the first
+                maximum in row-major order (np.argmax of the flattened window). An entry that is the maximum
+                of several (overlapping) windows receives the sum of their gradients.
+
+                Args:
+                    dout: (N, C, Ho, Wo), not modified.
+                    cache: from max_pool_forward.
+
+                Returns:
+                    dx, shape (N, C, H, W).
+                """,
+        },
+        hints=[
+            'Windows may overlap (stride < window) or skip entries (stride > window): add (+=) into dx, never assign.',
+        ],
+    ),
+    Tests("ch05_pooling.max_backward", book="The backward pass"),
     Markdown(
         """
         ## Task 3: average pooling
@@ -64,8 +117,28 @@ CELLS = [
         window; overlapping windows add up. Use your `pool_geometry`.
         """
     ),
-    Solution([f"{_S}:avg_pool_forward", f"{_S}:avg_pool_backward"]),
-    Tests("ch05_pooling.avg_pool"),
+    Solution(
+        [f"{_S}:avg_pool_forward", f"{_S}:avg_pool_backward"],
+        docs={
+            "avg_pool_forward": """
+                Average pooling: the mean of every ph × pw window. Arguments and shapes as in max_pool_forward.
+
+                Returns:
+                    (out, cache): out of shape (N, C, Ho, Wo); cache is what avg_pool_backward needs.
+                """,
+            "avg_pool_backward": """
+                Backward pass of avg_pool_forward.
+
+                Args:
+                    dout: (N, C, Ho, Wo), not modified.
+                    cache: from avg_pool_forward.
+
+                Returns:
+                    dx, shape (N, C, H, W).
+                """,
+        },
+    ),
+    Tests("ch05_pooling.avg_pool", book="Max and average pooling"),
     Markdown("## Task 4: written question"),
     Written(
         "pool-gradient",

@@ -35,20 +35,81 @@ CELLS = [
           On a tie (x == y) give everything to `x`.
         """
     ),
-    Solution([f"{_S}:add_gate_backward", f"{_S}:multiply_gate_backward", f"{_S}:max_gate_backward"]),
-    Tests("ch06_backprop.gates"),
+    Solution(
+        [f"{_S}:add_gate_backward", f"{_S}:multiply_gate_backward", f"{_S}:max_gate_backward"],
+        docs={
+            "add_gate_backward": """
+                Backward pass of the add gate z = x + y (elementwise for arrays).
+
+                Args:
+                    dz: dL/dz, a float or an array of the shape of x and y.
+                    x, y: the gate's inputs (floats, or arrays of one shape).
+
+                Returns:
+                    (dx, dy), each of the shape of dz.
+                """,
+            "multiply_gate_backward": """
+                Backward pass of the multiply gate z = x · y (elementwise for arrays).
+
+                Args:
+                    dz: dL/dz, a float or an array of the shape of x and y.
+                    x, y: the gate's inputs (floats, or arrays of one shape).
+
+                Returns:
+                    (dx, dy), each of the shape of dz.
+                """,
+            "max_gate_backward": """
+                Backward pass of the max gate z = max(x, y) (elementwise for arrays).
+
+                Args:
+                    dz: dL/dz, a float or an array of the shape of x and y.
+                    x, y: the gate's inputs (floats, or arrays of one shape).
+
+                Returns:
+                    (dx, dy), each of the shape of dz. On a tie (x == y) all of the gradient goes to x.
+                """,
+        },
+    ),
+    Tests("ch06_backprop.gates", book="Patterns in the gradient flow"),
     Markdown(
         """
         ## Task 2: the affine layer
 
-        `out = x @ w + b` with x (N, D), w (D, M), b (M,). Backward, with dout (N, M):
-        `dx = dout @ w.T`, `dw = x.T @ dout`, `db = dout.sum(axis=0)`. Each formula follows from
-        the shapes alone — check that yours have the shapes of x, w and b. The sums over the
-        batch come from the weights and the bias being shared by all N examples.
+        `out = x @ w + b` with x (N, D), w (D, M), b (M,). Backward, with dout (N, M): derive
+        dx, dw and db. Each follows from the shapes alone — check that yours have the shapes of
+        x, w and b. A sum over the batch comes from a parameter being shared by all N examples.
         """
     ),
-    Solution(["course_lib.backprop:affine_forward", "course_lib.backprop:affine_backward"]),
-    Tests("ch06_backprop.affine"),
+    Solution(
+        ["course_lib.backprop:affine_forward", "course_lib.backprop:affine_backward"],
+        docs={
+            "affine_forward": """
+                Fully connected layer out = x @ w + b.
+
+                Args:
+                    x: (N, D) inputs, one example per row.
+                    w: (D, M) weights.
+                    b: (M,) biases.
+
+                Returns:
+                    (out, cache): out of shape (N, M); cache is what affine_backward needs.
+                """,
+            "affine_backward": """
+                Backward pass of affine_forward.
+
+                Args:
+                    dout: (N, M), dL/dout.
+                    cache: from affine_forward.
+
+                Returns:
+                    (dx, dw, db) of shapes (N, D), (D, M), (M,).
+                """,
+        },
+        hints=[
+            'Each gradient has the shape of its input: that shape decides which product and which transposes you need.',
+        ],
+    ),
+    Tests("ch06_backprop.affine", book="Vectorised backpropagation: the affine layer"),
     Markdown(
         """
         ## Task 3: a two-layer network
@@ -66,6 +127,25 @@ CELLS = [
     ),
     Solution(
         [f"{_S}:two_layer_net_loss"],
+        docs={
+            "two_layer_net_loss": """
+                Loss and gradients of the network affine – ReLU – affine – softmax cross-entropy.
+
+                scores = relu(X @ W1 + b1) @ W2 + b2; the loss is the mean softmax cross-entropy
+                plus reg · (ΣW1² + ΣW2²) (no ½; the biases are not regularised).
+
+                Args:
+                    X: (N, D) inputs.
+                    y: (N,) integer labels in [0, C).
+                    params: "W1" (D, H), "b1" (H,), "W2" (H, C), "b2" (C,). Do not modify them.
+                    reg: the regularisation strength λ >= 0.
+
+                Returns:
+                    (loss, grads): a float, and a dict with the gradient of the loss with respect
+                    to each parameter under the parameter's name (same shapes).
+                """,
+        },
+        hints=["Write the forward pass keeping every intermediate (h, a, scores), then go back through the same steps with the given relu_backward and your affine_backward."],
         preamble='''
         # Given (chapters 1 and 2): use them as they are.
         def relu_forward(x):
@@ -88,7 +168,7 @@ CELLS = [
             return float(-log_p[np.arange(n), y].mean()), dscores / n
         ''',
     ),
-    Tests("ch06_backprop.two_layer_net"),
+    Tests("ch06_backprop.two_layer_net", book="Training a two-layer network"),
     Markdown("## Task 4: written question"),
     Written(
         "fan-out",

@@ -44,8 +44,34 @@ CELLS = [
         pass needs (a dict is fine).
         """
     ),
-    Solution([f"{_S}:batchnorm_forward"]),
-    Tests("ch07_batchnorm.forward"),
+    Solution(
+        [f"{_S}:batchnorm_forward"],
+        retype={"BatchNormCache": "Any"},
+        docs={
+            "batchnorm_forward": """
+                Batch normalisation of a batch of feature vectors: out = γ·(x − μ)/sqrt(σ² + eps) + β.
+
+                Args:
+                    x: (N, D) input.
+                    gamma: (D,) scale.
+                    beta: (D,) shift.
+                    bn_param: a dict with keys
+                        "mode": "train" (default: normalise with the batch's mean and biased variance and
+                            update the running averages) or "test" (normalise with the running averages);
+                        "eps" (default 1e-5): added to the variance before the square root;
+                        "momentum" (default 0.9): weight of the old running average,
+                            running = momentum·running + (1 − momentum)·batch statistic;
+                        "running_mean", "running_var" (D,): created as zeros and ones when missing. The
+                            running variance is updated with the unbiased batch variance N/(N−1)·σ².
+                        In train mode store the updated running arrays in bn_param; change nothing else.
+
+                Returns:
+                    (out, cache): out of shape (N, D); cache is whatever batchnorm_backward needs (a dict,
+                    a tuple or an object: it is not graded).
+                """,
+        },
+    ),
+    Tests("ch07_batchnorm.forward", book="The forward pass"),
     Markdown(
         """
         ## Task 2: backward pass
@@ -63,8 +89,26 @@ CELLS = [
         is exactly zero, and so is the variance term — a backward that forgets it passes.
         """
     ),
-    Solution([f"{_S}:batchnorm_backward"]),
-    Tests("ch07_batchnorm.backward"),
+    Solution(
+        [f"{_S}:batchnorm_backward"],
+        retype={"BatchNormCache": "Any"},
+        docs={
+            "batchnorm_backward": """
+                Backward pass of batchnorm_forward, in train mode and in test mode.
+
+                Args:
+                    dout: (N, D), dL/dout (not modified).
+                    cache: from your batchnorm_forward (not modified).
+
+                Returns:
+                    (dx, dgamma, dbeta) of shapes (N, D), (D,), (D,).
+                """,
+        },
+        hints=[
+            'In train mode μ and σ² depend on every x in the batch; in test mode the running statistics are constants.',
+        ],
+    ),
+    Tests("ch07_batchnorm.backward", book="The closed form"),
     Markdown(
         """
         ## Task 3: spatial batch normalisation
@@ -75,8 +119,38 @@ CELLS = [
         `x.reshape(-1, C)` without the transpose mixes channels and positions.
         """
     ),
-    Solution([f"{_S}:spatial_batchnorm_forward", f"{_S}:spatial_batchnorm_backward"]),
-    Tests("ch07_batchnorm.spatial"),
+    Solution(
+        [f"{_S}:spatial_batchnorm_forward", f"{_S}:spatial_batchnorm_backward"],
+        retype={"SpatialBatchNormCache": "Any"},
+        docs={
+            "spatial_batchnorm_forward": """
+                Batch normalisation of convolutional feature maps: one mean and variance per channel,
+                over the N·H·W values the channel holds in the batch.
+
+                Args:
+                    x: (N, C, H, W).
+                    gamma, beta: (C,).
+                    bn_param: as for batchnorm_forward, with running arrays of shape (C,).
+
+                Returns:
+                    (out, cache): out of shape (N, C, H, W); the cache is not graded.
+                """,
+            "spatial_batchnorm_backward": """
+                Backward pass of spatial_batchnorm_forward.
+
+                Args:
+                    dout: (N, C, H, W) (not modified).
+                    cache: from your spatial_batchnorm_forward.
+
+                Returns:
+                    (dx, dgamma, dbeta) of shapes (N, C, H, W), (C,), (C,).
+                """,
+        },
+        hints=[
+            'Your batchnorm_forward and batchnorm_backward already do the work on an (N·H·W, C) matrix: move the channel axis last before reshaping, and back afterwards.',
+        ],
+    ),
+    Tests("ch07_batchnorm.spatial", book="Spatial Batch Normalization for convolutional layers"),
     Markdown("## Task 4: written question"),
     Written(
         "batch-dependence",

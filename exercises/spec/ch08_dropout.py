@@ -39,8 +39,28 @@ CELLS = [
         one seed gives one mask — not one particular mask.
         """
     ),
-    Solution(["course_lib.dropout:dropout_forward"]),
-    Tests("ch08_dropout.forward"),
+    Solution(
+        ["course_lib.dropout:dropout_forward"],
+        retype={"DropoutCache": "Any"},
+        docs={
+            "dropout_forward": """
+                Inverted dropout: in train mode keep each unit with probability keep_prob and scale the
+                kept ones so that the expected output equals x; in test mode return x unchanged.
+
+                Args:
+                    x: float array of any shape with at least one axis.
+                    keep_prob: probability of keeping a unit, in (0, 1].
+                    mode: "train" or "test".
+                    rng: a np.random.Generator, an int seed or None. Draw u = np.random.default_rng(rng)
+                        .random(x.shape) once (a Generator is used as it is) and keep the units where
+                        u < keep_prob, so that the same seed gives the same mask as the tests'.
+
+                Returns:
+                    (out, cache): out of x's shape; cache is what dropout_backward needs (not graded).
+                """,
+        },
+    ),
+    Tests("ch08_dropout.forward", book="Inverted dropout"),
     Markdown(
         """
         ## Task 2: dropout, backward
@@ -49,8 +69,23 @@ CELLS = [
         A backward that draws a fresh mask computes the gradient of a different network.
         """
     ),
-    Solution(["course_lib.dropout:dropout_backward"]),
-    Tests("ch08_dropout.backward"),
+    Solution(
+        ["course_lib.dropout:dropout_backward"],
+        retype={"DropoutCache": "Any"},
+        docs={
+            "dropout_backward": """
+                Backward pass of dropout_forward.
+
+                Args:
+                    dout: dL/dout, the shape of the forward's output (not modified).
+                    cache: from your dropout_forward.
+
+                Returns:
+                    dx, the shape of dout.
+                """,
+        },
+    ),
+    Tests("ch08_dropout.backward", book="Backward: the same mask"),
     Markdown(
         """
         ## Task 3: fan-in, fan-out, He and Xavier initialisation
@@ -69,8 +104,37 @@ CELLS = [
         root of the variance.
         """
     ),
-    Solution(["course_lib.init:fans", "course_lib.init:he_init", "course_lib.init:xavier_init"]),
-    Tests("ch08_dropout.init"),
+    Solution(
+        ["course_lib.init:fans", "course_lib.init:he_init", "course_lib.init:xavier_init"],
+        docs={
+            "fans": """
+                (fan_in, fan_out) of an affine weight or a convolution weight.
+
+                Args:
+                    shape: (D, M) for an affine layer x @ w, or (F, C, HH, WW) for a convolution.
+
+                Returns:
+                    (fan_in, fan_out): how many inputs each output sees, and how many outputs each input
+                    reaches.
+                """,
+            "he_init": """
+                He (Kaiming) normal initialisation: independent N(0, 2 / fan_in) entries.
+
+                Args:
+                    shape: (D, M) or (F, C, HH, WW).
+                    rng: an int seed, a np.random.Generator or None (np.random.default_rng(rng)).
+                    dtype: the floating dtype of the result.
+
+                Returns:
+                    an array of the given shape and dtype.
+                """,
+            "xavier_init": """
+                Xavier (Glorot) normal initialisation: independent N(0, 2 / (fan_in + fan_out)) entries.
+                Arguments and result as in he_init.
+                """,
+        },
+    ),
+    Tests("ch08_dropout.init", book="Initialisation: keeping the variance constant"),
     Markdown("## Task 4: written question"),
     Written(
         "inverted-dropout",

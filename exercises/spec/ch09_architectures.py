@@ -52,8 +52,40 @@ CELLS = [
         from ONE generator `np.random.default_rng(seed)`.
         """
     ),
-    Solution([f"{_S}:summary", f"{_S}:build_network"]),
-    Tests("ch09_architectures.build"),
+    Solution(
+        [f"{_S}:summary", f"{_S}:build_network"],
+        docs={
+            "summary": """
+                Output shape and number of trainable parameters of every layer, by arithmetic alone.
+
+                Args:
+                    arch: a list of layer descriptions (dicts), one of
+                        {"type": "conv", "filters": F, "kernel": k, "stride": s, "pad": p} (stride 1 and
+                        pad 0 when missing; weights (F, C, k, k) and F biases),
+                        {"type": "relu"}, {"type": "pool"} (2×2 max pooling, stride 2),
+                        {"type": "dropout", "keep_prob": q}, {"type": "flatten"},
+                        {"type": "affine", "units": M} (weights (D, M) and M biases).
+                    input_shape: the shape of ONE example, e.g. (1, 8, 8) = (C, H, W).
+
+                Returns:
+                    one pair (output shape of one example, number of parameters) per layer.
+                """,
+            "build_network": """
+                The layers of arch with parameters: He-initialised weights, zero biases.
+
+                Args:
+                    arch: layer descriptions as for summary.
+                    input_shape: the shape of one example.
+                    seed: seed of ONE generator, np.random.default_rng(seed), used for all weights in
+                        the order of the layers.
+
+                Returns:
+                    a list of new dicts, one per layer: a copy of the description, plus "w" and "b" for
+                    conv ((F, C, k, k) and (F,)) and affine ((D, M) and (M,)) layers.
+                """,
+        },
+    ),
+    Tests("ch09_architectures.build", book="From layers to a network"),
     Markdown(
         """
         ## Task 2: forward and backward through the whole network
@@ -66,8 +98,36 @@ CELLS = [
         `np.random.default_rng(seed)`, in the order of the layers.
         """
     ),
-    Solution([f"{_S}:model_forward", f"{_S}:model_backward"]),
-    Tests("ch09_architectures.model"),
+    Solution(
+        [f"{_S}:model_forward", f"{_S}:model_backward"],
+        docs={
+            "model_forward": """
+                Run the network on a batch.
+
+                Args:
+                    layers: from build_network.
+                    x: a batch (N, C, H, W).
+                    mode: "train" or "test" (passed to every dropout layer).
+                    seed: seed of ONE generator, np.random.default_rng(seed), which the dropout layers
+                        draw from, in order.
+
+                Returns:
+                    (scores, caches): scores (N, K) and one cache per layer, for model_backward.
+                """,
+            "model_backward": """
+                Backpropagate through the network.
+
+                Args:
+                    dscores: dL/dscores (N, K).
+                    caches: from model_forward.
+
+                Returns:
+                    (dx, grads): the gradient for the input batch, and one dict per layer in the order of
+                    the layers: {"w": dw, "b": db} for conv and affine layers, {} for the others.
+                """,
+        },
+    ),
+    Tests("ch09_architectures.model", book="The seed CNN"),
     Markdown(
         """
         ## Task 3: one training step
@@ -77,8 +137,26 @@ CELLS = [
         uses the gradients of its own batch only.
         """
     ),
-    Solution([f"{_S}:train_step"]),
-    Tests("ch09_architectures.train_step"),
+    Solution(
+        [f"{_S}:train_step"],
+        docs={
+            "train_step": """
+                One step of gradient descent on a batch: forward in train mode (dropout on, generator from
+                seed), softmax cross-entropy, backward, then w ← w − learning_rate·dw for every parameter.
+
+                Args:
+                    layers: the network (not modified).
+                    x, y: a batch (N, C, H, W) and its labels (N,).
+                    learning_rate: the step size.
+                    seed: passed to model_forward.
+
+                Returns:
+                    (loss, new_layers): the loss on the batch before the step, and the updated layers (new
+                    dicts and arrays).
+                """,
+        },
+    ),
+    Tests("ch09_architectures.train_step", book="Case study: the seed CNN on MNIST"),
     Markdown(
         f"""
         ## Task 4: train on the digits
@@ -92,8 +170,24 @@ CELLS = [
         (not inside the function: the grader passes the data in).
         """
     ),
-    Solution([f"{_S}:train_digits"]),
-    Tests("ch09_architectures.digits"),
+    Solution(
+        [f"{_S}:train_digits"],
+        docs={
+            "train_digits": """
+                Train DIGITS_ARCH on the 8×8 digits.
+
+                Args:
+                    X: training images (N, 1, 8, 8) with pixels in [0, 1].
+                    y: labels (N,) in 0..9.
+                    seed: makes the run reproducible (initialisation and batch order).
+
+                Returns:
+                    the trained layers; they must reach 90 % accuracy on the held-out test split (evaluated
+                    in test mode) within the grader's time limit (15 s).
+                """,
+        },
+    ),
+    Tests("ch09_architectures.digits", book="Case study: the seed CNN on MNIST"),
     Markdown("## Task 5: written question"),
     Written(
         "where-the-parameters-are",

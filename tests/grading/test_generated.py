@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from course_grader import generate, grading
+from course_grader import engine, generate, grading
 
 COURSE = Path(__file__).resolve().parents[2] / "exercises"
 
@@ -101,3 +101,112 @@ def test_nbgrader_end_to_end(tmp_path):
         assert row["status"] == ("ungraded written answers" if row["student"] == "solution" else "ok"), row
     cols = [h.split("/", 1)[1] for h in head if h.startswith("ch01_neuron/")]
     assert cols == ["sigmoid", "tanh", "relu", "neuron", "saturation"], "task columns in notebook order"
+
+
+@pytest.mark.parametrize("assignment", generate.available(COURSE))
+def test_task_numbers_are_the_notebooks(assignment):
+    # "fix task k first" and the book's Exercise list count tasks in registration order: it must be
+    # the order of the notebook's "## Task k" headings
+    nb = json.loads((COURSE / "source" / assignment / f"{assignment}.ipynb").read_text(encoding="utf-8"))
+    current = 0
+    for cell in nb["cells"]:
+        src = "".join(cell["source"])
+        for line in src.splitlines():
+            if cell["cell_type"] == "markdown" and line.startswith("## Task "):
+                current = int(line.split()[2].rstrip(":"))
+        if cell["cell_type"] == "code" and 'grading.grade("' in src:
+            task_id = src.split('grading.grade("')[1].split('"')[0]
+            assert engine.task_number(task_id) == current, (task_id, current)
+
+
+def test_every_task_has_a_book_section():
+    from course_grader.book_sections import SECTIONS
+
+    assert set(SECTIONS) == set(grading.TASKS)
+
+
+def test_report_links_use_the_configured_base_url(tmp_path, monkeypatch):
+    from course_grader import engine
+
+    course = tmp_path / "exercises"
+    course.mkdir()
+    (course / "nbgrader_config.py").write_text("", encoding="utf-8")
+    monkeypatch.delenv("COURSE_BOOK_URL", raising=False)
+    monkeypatch.setenv("COURSE_DIR", str(course))
+    # no _config.yml: the section without a URL
+    assert engine.book_link("ch04_conv.conv_backward") == "→ 4.6 The backward pass"
+    # _config.yml without html.baseurl: the locally built book
+    (tmp_path / "_config.yml").write_text("title: x\nhtml:\n  use_edit_page_button: false\n", encoding="utf-8")
+    local = (tmp_path / "book" / "_build" / "html").resolve().as_uri()
+    assert engine.book_link("ch04_conv.conv_backward") == f"→ 4.6 The backward pass ({local}/book/04_conv.html#the-backward-pass)"
+    # html.baseurl set: the published book
+    (tmp_path / "_config.yml").write_text("html:\n  baseurl: https://example.org/course/\n", encoding="utf-8")
+    assert engine.book_link("ch04_conv.conv_backward").endswith("(https://example.org/course/book/04_conv.html#the-backward-pass)")
+    # and every failure line of a report ends with it
+    report = str(grading.run_task("ch04_conv.conv_backward", {}, isolate=False))
+    fails = [ln for ln in report.splitlines() if "[FAIL]" in ln]
+    assert fails and all(ln.endswith("(https://example.org/course/book/04_conv.html#the-backward-pass)") for ln in fails), report
+
+
+def _solution_functions(assignment):
+    """(name, student docstring, solution body) of every function the notebook asks for."""
+    import ast
+
+    nb = json.loads((COURSE / "source" / assignment / f"{assignment}.ipynb").read_text(encoding="utf-8"))
+    for cell in nb["cells"]:
+        meta = cell["metadata"].get("nbgrader", {})
+        if cell["cell_type"] != "code" or not meta.get("solution"):
+            continue
+        src = "".join(cell["source"])
+        tree = ast.parse(src.replace("### BEGIN SOLUTION", "").replace("### END SOLUTION", ""))
+        lines = src.splitlines()
+        for fn in (n for n in tree.body if isinstance(n, ast.FunctionDef)):
+            text = "\n".join(lines[fn.lineno - 1:fn.end_lineno])
+            if "### BEGIN SOLUTION" in text:
+                body = text.split("### BEGIN SOLUTION")[1].split("### END SOLUTION")[0]
+                yield fn.name, ast.get_docstring(fn) or "", body
+
+
+@pytest.mark.parametrize("assignment", generate.available(COURSE))
+def test_stubs_state_the_contract_not_the_solution(assignment):
+    import inspect
+
+    found = list(_solution_functions(assignment))
+    assert found
+    for name, doc, body in found:
+        assert doc, f"{name} has no docstring"
+        code = [ln.strip() for ln in body.splitlines() if len(ln.strip()) >= 12 and not ln.strip().startswith("#")]
+        leaked = [ln for ln in code if ln in doc]
+        assert not leaked, f"{name}'s docstring shows solution lines: {leaked}"
+        # the docstring is the spec's, not the library's
+        for module in ("course_lib.neuron", "course_lib.loss", "course_lib.gradient_descent", "course_lib.conv",
+                       "course_lib.pooling", "course_lib.backprop", "course_lib.batchnorm", "course_lib.dropout",
+                       "course_lib.init"):
+            lib = __import__(module, fromlist=[name])
+            if hasattr(lib, name) and inspect.getdoc(getattr(lib, name)):
+                assert inspect.getdoc(getattr(lib, name)) != doc, f"{name}: the library's docstring"
+
+
+def test_generator_refuses_a_function_without_a_student_docstring():
+    with pytest.raises(ValueError, match="no student docstring"):
+        generate.render([generate.Setup(), generate.Solution(["course_lib.neuron:tanh_forward"])], "ch01_neuron")
+
+
+def test_hints_are_collapsed_and_numbered():
+    nb = json.loads((COURSE / "source" / "ch02_loss" / "ch02_loss.ipynb").read_text(encoding="utf-8"))
+    hints = ["".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "markdown" and "<summary>Hint" in "".join(c["source"])]
+    assert hints and all(h.startswith("<details><summary>Hint ") and h.endswith("</details>") for h in hints)
+    assert any("<summary>Hint 2</summary>" in h for h in hints)
+
+
+@pytest.mark.parametrize("assignment", generate.available(COURSE))
+def test_hidden_test_comments_list_the_hidden_checks(assignment):
+    # the comment above a hidden-test cell lists what its checks do, so it cannot promise
+    # "numerical gradients" where none are used
+    nb = json.loads((COURSE / "source" / assignment / f"{assignment}.ipynb").read_text(encoding="utf-8"))
+    for cell in nb["cells"]:
+        src = "".join(cell["source"])
+        if "hidden=True" in src and "grading.grade(" in src:
+            task_id = src.split('grading.grade("')[1].split('"')[0]
+            listed = [ln.removeprefix("#   - ") for ln in src.splitlines() if ln.startswith("#   - ")]
+            assert listed == [c.what for c in grading.TASKS[task_id].checks if c.hidden]
