@@ -18,7 +18,8 @@ Three views of the same idea, from small to large:
    gate *swaps* its inputs (dx = y·dz), the max gate *routes* it to the larger input.
 3. Vectorised layers: :func:`affine_forward`/:func:`affine_backward` (``out = x @ w + b``) and the
    :class:`Affine` layer class, composed into :class:`TwoLayerNet`
-   (affine – ReLU – affine – softmax cross-entropy, with L2 regularisation).
+   (affine – ReLU – affine – softmax cross-entropy, with L2 regularisation), which trains with
+   the course's one training loop, :func:`course_lib.train.fit`.
 
 For the affine layer, with ``dout = dL/dout`` of shape (N, M)::
 
@@ -34,12 +35,10 @@ from __future__ import annotations
 import math
 import numbers
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from course_lib.gradient_descent import make_optimizer
 from course_lib.init import as_rng, check_init, init_weights
 from course_lib.layers import Layer
 from course_lib.loss import l2_penalty, softmax_cross_entropy
@@ -52,7 +51,6 @@ __all__ = [
     "MaxGate",
     "MultiplyGate",
     "SigmoidGate",
-    "TrainingHistory",
     "TwoLayerNet",
     "Value",
     "affine_backward",
@@ -605,27 +603,6 @@ class Affine(Layer):
 # 4. A two-layer network
 # ============================================================================================
 
-@dataclass
-class TrainingHistory:
-    """What :meth:`TwoLayerNet.train` returns.
-
-    Attributes:
-        loss: (iterations,) training mini-batch loss (data + regularisation) per step.
-        train_acc, val_acc: (epochs,) accuracies after each epoch (train on ≤ 1000 examples).
-        learning_rate: (epochs,) the learning rate used in each epoch.
-        best_val_acc: the best validation accuracy; ``best_epoch`` its epoch (0-based). The
-            network's parameters are those of that epoch when ``train`` returns.
-    """
-
-    loss: np.ndarray
-    train_acc: np.ndarray
-    val_acc: np.ndarray
-    learning_rate: np.ndarray
-    best_val_acc: float
-    best_epoch: int
-    extra: dict[str, Any] = field(default_factory=dict)
-
-
 class TwoLayerNet:
     """affine – ReLU – affine – softmax: ``scores = relu(X W1 + b1) W2 + b2``.
 
@@ -718,81 +695,6 @@ class TwoLayerNet:
         if y.shape != pred.shape:
             raise ValueError(f"y must have shape {pred.shape}, got {y.shape}")
         return float(np.mean(pred == y))
-
-    def train(
-        self,
-        X: np.ndarray,
-        y: np.ndarray,
-        X_val: np.ndarray,
-        y_val: np.ndarray,
-        *,
-        optimizer: str = "adam",
-        learning_rate: float = 1e-3,
-        epochs: int = 20,
-        batch_size: int = 64,
-        lr_decay: float = 0.95,
-        seed: np.random.Generator | int | None = 0,
-        **hyper: Any,
-    ) -> TrainingHistory:
-        """Mini-batch training with an update rule of :mod:`course_lib.gradient_descent`.
-
-        Every epoch shuffles the data, takes ⌈N / batch_size⌉ steps, measures the training and
-        validation accuracy and multiplies the learning rate by ``lr_decay``. The parameters of
-        the epoch with the best validation accuracy are restored at the end.
-
-        Args:
-            X, y: training data (N, D) and labels (N,).
-            X_val, y_val: validation data and labels.
-            optimizer: ``"sgd"``, ``"sgd_momentum"``, ``"nesterov"``, ``"rmsprop"`` or ``"adam"``.
-            learning_rate: initial learning rate, > 0.
-            epochs: integer >= 1; batch_size: integer in [1, N].
-            lr_decay: factor in (0, 1] applied after every epoch.
-            seed: seed of the shuffling.
-            **hyper: further hyperparameters of the rule (``momentum=0.9``, ``beta1=...``).
-
-        Returns:
-            a :class:`TrainingHistory`.
-        """
-        X = self._check_X(X)
-        X_val = self._check_X(X_val)
-        n = X.shape[0]
-        for arr, rows, name in ((y, n, "y"), (y_val, X_val.shape[0], "y_val")):
-            if not isinstance(arr, np.ndarray) or arr.shape != (rows,):
-                raise ValueError(f"{name} must be an array of shape ({rows},), got {describe(arr)}")
-        epochs = check_int(epochs, "epochs", low=1)
-        batch_size = check_int(batch_size, "batch_size", low=1)
-        if batch_size > n:
-            raise ValueError(f"batch_size must be <= the number of training examples {n}, got {batch_size}")
-        lr_decay = check_number(lr_decay, "lr_decay", low=0, high=1, low_inclusive=False)
-        opt = make_optimizer(optimizer, learning_rate=learning_rate, **hyper)
-        rng = as_rng(seed)
-        sub = rng.choice(n, size=min(n, 1000), replace=False)  # train accuracy on a fixed subset
-
-        losses, train_acc, val_acc, lrs = [], [], [], []
-        best_acc, best_epoch, best_params = -1.0, 0, None
-        for epoch in range(epochs):
-            lrs.append(opt.learning_rate)
-            order = rng.permutation(n)
-            for start in range(0, n, batch_size):
-                idx = order[start:start + batch_size]
-                loss, grads = self.loss(X[idx], y[idx])
-                if not math.isfinite(loss):
-                    raise ValueError(f"the loss became {loss} in epoch {epoch}: lower the learning rate")
-                losses.append(loss)
-                opt.step(self.params, grads)
-            train_acc.append(self.accuracy(X[sub], y[sub]))
-            val_acc.append(self.accuracy(X_val, y_val))
-            if val_acc[-1] > best_acc:
-                best_acc, best_epoch = val_acc[-1], epoch
-                best_params = {k: v.copy() for k, v in self.params.items()}
-            opt.learning_rate = opt.learning_rate * lr_decay
-        assert best_params is not None
-        for k, v in best_params.items():
-            self.params[k][...] = v
-        return TrainingHistory(
-            np.array(losses), np.array(train_acc), np.array(val_acc), np.array(lrs), best_acc, best_epoch,
-            {"optimizer": repr(opt)},
-        )
 
     def __repr__(self) -> str:
         return f"TwoLayerNet({self.input_dim}, {self.hidden_dim}, {self.num_classes}, reg={self.reg:g})"

@@ -30,12 +30,14 @@ mini-batch and stochastic gradient descent on a least-squares problem.
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
+from course_lib.history import History
 from course_lib.init import as_rng
 from course_lib.validate import (
     OPTIMIZER_DEFAULTS,
@@ -51,7 +53,6 @@ from course_lib.validate import (
 
 __all__ = [
     "RULES",
-    "LinearRegressionHistory",
     "Objective2D",
     "Optimizer",
     "Trajectory",
@@ -576,27 +577,6 @@ def _mse(X: np.ndarray, Y: np.ndarray, w: np.ndarray, b: np.ndarray) -> float:
     return float(np.sum(r * r) / (2 * X.shape[0]))
 
 
-@dataclass
-class LinearRegressionHistory:
-    """What :func:`linear_regression_gd` returns.
-
-    Attributes:
-        w: learned weights, (D,) for 1-D targets or (D, K).
-        b: learned bias, float for 1-D targets or (K,).
-        epoch_loss: (epochs+1,) full-data loss C before training and after each epoch.
-        step_loss: (epochs · steps_per_epoch,) the mini-batch loss at each step (noisy for
-            small batches).
-        batch_size: the batch size used; steps_per_epoch: ⌈n / batch_size⌉.
-    """
-
-    w: np.ndarray | Any
-    b: np.ndarray | float
-    epoch_loss: np.ndarray
-    step_loss: np.ndarray
-    batch_size: int
-    steps_per_epoch: int
-
-
 def linear_regression_gd(
     X: np.ndarray,
     y: np.ndarray,
@@ -605,7 +585,7 @@ def linear_regression_gd(
     epochs: int,
     seed: int | np.random.Generator | None = 0,
     lr_schedule: Callable[[int], float] | None = None,
-) -> LinearRegressionHistory:
+) -> tuple[np.ndarray, np.ndarray | float, History]:
     """Fit a = X w + b by gradient descent on C = 1/(2n) Σ‖y − a‖² with mini-batches.
 
     ``batch_size = n`` is full-batch gradient descent (one exact step per epoch),
@@ -625,7 +605,12 @@ def linear_regression_gd(
             with constant lr SGD keeps jittering around the minimum, a decaying one settles.
 
     Returns:
-        a :class:`LinearRegressionHistory`; weights start at zero.
+        ``(w, b, history)``: the learned weights, (D,) for 1-D targets or (D, K); the bias, a
+        float for 1-D targets or (K,); and the :class:`~course_lib.history.History` of the run
+        (the course's one history type): ``loss`` is C on all the data after each epoch,
+        ``step_loss`` the mini-batch loss at each step (noisy for small batches), ``lr`` the
+        rate of each epoch, ``config`` holds ``batch_size`` and ``steps_per_epoch`` =
+        ⌈n / batch_size⌉. Weights start at zero.
     """
     X = check_array(X, "X", ndim=2)
     y = check_array(y, "y", ndim=(1, 2))
@@ -645,9 +630,9 @@ def linear_regression_gd(
     Xf = X.astype(np.float64)
     w = np.zeros((d, Y.shape[1]))
     b = np.zeros(Y.shape[1])
-    epoch_loss = [_mse(Xf, Y, w, b)]
-    step_loss = []
     steps_per_epoch = math.ceil(n / batch_size)
+    history = History(config={"batch_size": batch_size, "steps_per_epoch": steps_per_epoch, "n_train": n,
+                              "lr": lr, "epochs": epochs})
     epoch = 0
     eta = lr
     try:
@@ -655,6 +640,7 @@ def linear_regression_gd(
         # instead of letting inf/NaN leak into the history.
         with np.errstate(over="raise", invalid="raise"):
             for epoch in range(epochs):
+                t0 = time.perf_counter()
                 eta = lr if lr_schedule is None else check_number(
                     lr_schedule(epoch), "lr_schedule(epoch)", low=0, low_inclusive=False
                 )
@@ -663,19 +649,24 @@ def linear_regression_gd(
                     idx = order[start:start + batch_size]
                     Xb, Yb = Xf[idx], Y[idx]
                     r = Xb @ w + b - Yb  # a − y on the batch
-                    step_loss.append(float(np.sum(r * r) / (2 * len(idx))))
+                    history.step_loss.append(float(np.sum(r * r) / (2 * len(idx))))
                     w = w - eta * (Xb.T @ r) / len(idx)
                     b = b - eta * r.mean(axis=0)
-                epoch_loss.append(_mse(Xf, Y, w, b))
-                if not math.isfinite(epoch_loss[-1]) or epoch_loss[-1] > 1e100:
+                seconds = time.perf_counter() - t0
+                loss = _mse(Xf, Y, w, b)
+                if not math.isfinite(loss) or loss > 1e100:
                     raise FloatingPointError
+                history.epoch.append(epoch + 1)
+                history.loss.append(loss)
+                for series in (history.train_acc, history.val_loss, history.val_acc, history.test_acc):
+                    series.append(None)
+                history.lr.append(eta)
+                history.seconds.append(seconds)
     except FloatingPointError as err:
         raise ValueError(
             f"gradient descent diverged in epoch {epoch} (lr={eta:g} is too large for this data; "
             "try a smaller one or standardise X)"
         ) from err
     if y.ndim == 1:
-        return LinearRegressionHistory(
-            w[:, 0], float(b[0]), np.array(epoch_loss), np.array(step_loss), batch_size, steps_per_epoch
-        )
-    return LinearRegressionHistory(w, b, np.array(epoch_loss), np.array(step_loss), batch_size, steps_per_epoch)
+        return w[:, 0], float(b[0]), history
+    return w, b, history

@@ -1,10 +1,15 @@
 """Training infrastructure: the mini-batch loop, metrics, learning curves, checkpoints and a CLI.
 
-One epoch of :func:`fit` visits every training example once, in a fresh random order, in
-mini-batches. For each batch: forward pass -> loss and ``dL/dscores`` -> backward pass (every
-layer stores its parameter gradients) -> one optimiser step. After the epoch it measures the
-accuracy on the validation (and, on request, the test) split in evaluation mode, so Dropout is
-off and BatchNorm uses its running statistics.
+:func:`fit` is the course's one training loop for networks, and :class:`History` its one record.
+One epoch visits every training example once, in a fresh random order, in mini-batches. For
+each batch: forward pass -> loss and ``dL/dscores`` -> backward pass (every layer stores its
+parameter gradients) -> one optimiser step. After the epoch it measures the accuracy on the
+validation (and, on request, the test) split in evaluation mode, so Dropout is off and
+BatchNorm uses its running statistics.
+
+Two kinds of model train with it: a :class:`~course_lib.architectures.Sequential` (chapter 9),
+and a model in the CS231n style (chapter 6's ``TwoLayerNet``): ``params`` (name -> array) and
+``loss(X) -> scores``, ``loss(X, y) -> (loss, grads)``, the loss function built in.
 
 Everything random — the batch order, the augmentation shifts — is drawn from one generator
 seeded by ``seed``; the weights come from the model's own ``rng``. The same seeds give the same
@@ -19,14 +24,12 @@ Command line (writes ``<out>/model.npz`` and ``<out>/history.json``)::
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import os
 import platform
 import sys
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -36,6 +39,7 @@ from course_lib import loss as loss_module
 from course_lib.architectures import Sequential
 from course_lib.data import Dataset, iterate_minibatches
 from course_lib.gradient_descent import Optimizer, cosine_annealing, make_optimizer, step_decay
+from course_lib.history import History
 from course_lib.init import as_rng
 from course_lib.validate import check_array, check_int, check_labels, check_number
 
@@ -62,58 +66,6 @@ _SCHEDULES = ("constant", "cosine", "step")
 # History and metrics
 # ------------------------------------------------------------------------------------------------
 
-@dataclass
-class History:
-    """Per-epoch record of a training run (lists indexed by epoch − 1).
-
-    ``loss`` is the mean training loss over the epoch's batches (measured while the weights
-    were still changing, with augmentation and dropout on); ``train_acc`` is likewise the running
-    accuracy on the training batches. ``val_acc``/``test_acc`` are measured after the epoch in
-    evaluation mode (None when that split is not evaluated). ``seconds`` is training time only.
-    """
-
-    epoch: list[int] = field(default_factory=list)
-    loss: list[float] = field(default_factory=list)
-    train_acc: list[float] = field(default_factory=list)
-    val_loss: list[float | None] = field(default_factory=list)
-    val_acc: list[float | None] = field(default_factory=list)
-    test_acc: list[float | None] = field(default_factory=list)
-    lr: list[float] = field(default_factory=list)
-    seconds: list[float] = field(default_factory=list)
-    config: dict[str, Any] = field(default_factory=dict)
-
-    def __len__(self) -> int:
-        return len(self.epoch)
-
-    @property
-    def best_epoch(self) -> int | None:
-        """Epoch (1-based) with the highest validation accuracy, or None without a validation set."""
-        vals = [(v, e) for v, e in zip(self.val_acc, self.epoch) if v is not None]
-        return max(vals, key=lambda t: (t[0], -t[1]))[1] if vals else None
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    def save(self, path: str | os.PathLike[str]) -> None:
-        """Write the history as JSON (human-readable, loaded by the book)."""
-        Path(path).write_text(json.dumps(self.to_dict(), indent=1) + "\n")
-
-    @classmethod
-    def load(cls, path: str | os.PathLike[str]) -> History:
-        """Read a history written by :meth:`save`; unknown keys raise ``ValueError``."""
-        try:
-            d = json.loads(Path(path).read_text())
-        except json.JSONDecodeError as e:
-            raise ValueError(f"{os.fspath(path)!r} is not a JSON training history: {e}") from e
-        if not isinstance(d, dict):
-            raise ValueError(f"{os.fspath(path)!r} does not hold a training history (a JSON object)")
-        known = set(cls.__dataclass_fields__)
-        bad = sorted(set(d) - known)
-        if bad:
-            raise ValueError(f"{os.fspath(path)!r} has unknown history fields {bad}")
-        return cls(**d)
-
-
 class Metrics(NamedTuple):
     """Mean loss and accuracy (fraction in [0, 1]) of a model on a labelled set."""
 
@@ -131,9 +83,29 @@ def _loss_fn(loss: str | LossFn) -> LossFn:
     return getattr(loss_module, loss)
 
 
+def _is_loss_model(model: object) -> bool:
+    """A CS231n-style model: ``params`` and ``loss(X[, y])`` (chapter 6's TwoLayerNet)."""
+    return not isinstance(model, Sequential) and isinstance(getattr(model, "params", None), dict) \
+        and callable(getattr(model, "loss", None))
+
+
+def _check_model(model: object) -> None:
+    if not (isinstance(model, Sequential) or _is_loss_model(model)):
+        raise TypeError(
+            "model must be a Sequential or a model with params and loss(X, y) -> (loss, grads), "
+            f"got {type(model).__name__}"
+        )
+
+
+def _scores(model: Any, X: np.ndarray, batch_size: int) -> np.ndarray:
+    """Class scores ``(N, K)`` in evaluation mode, in batches."""
+    if isinstance(model, Sequential):
+        return model.predict(X, batch_size=batch_size)
+    return np.concatenate([model.loss(X[i : i + batch_size]) for i in range(0, len(X), batch_size)])
+
+
 def _check_xy(model: Any, X: object, y: object) -> tuple[np.ndarray, np.ndarray]:
-    if not isinstance(model, Sequential):
-        raise TypeError(f"model must be a Sequential, got {type(model).__name__}")
+    _check_model(model)
     X = check_array(X, "X")
     if X.ndim < 2 or X.shape[0] == 0:
         raise ValueError(f"X must be a non-empty batch (N, ...), got shape {X.shape}")
@@ -144,16 +116,18 @@ def _check_xy(model: Any, X: object, y: object) -> tuple[np.ndarray, np.ndarray]
     return X, y
 
 
-def evaluate(model: Sequential, X: np.ndarray, y: np.ndarray, batch_size: int = 500, *,
+def evaluate(model: Sequential | Any, X: np.ndarray, y: np.ndarray, batch_size: int = 500, *,
              loss: str | LossFn = "softmax_cross_entropy") -> Metrics:
     """Loss and accuracy of ``model`` on ``X (N, ...)`` with labels ``y (N,)``, in evaluation mode.
 
     Computed in batches (memory), weighted by batch size; the model's mode is restored after.
+    ``loss`` is applied to the scores (for a CS231n-style model: its data loss, without the
+    regularisation term).
     """
     X, y = _check_xy(model, X, y)
     batch_size = check_int(batch_size, "batch_size", low=1)
     fn = _loss_fn(loss)
-    scores = model.predict(X, batch_size=batch_size)
+    scores = _scores(model, X, batch_size)
     check_labels(y, scores.shape[0], scores.shape[1])
     total = 0.0
     for i in range(0, len(X), batch_size):
@@ -248,7 +222,7 @@ def _augment_fn(augment: str | Callable[..., np.ndarray] | None) -> Callable[[np
 # ------------------------------------------------------------------------------------------------
 
 def fit(
-    model: Sequential,
+    model: Sequential | Any,
     data: Dataset,
     optimizer: Optimizer | str,
     epochs: int,
@@ -265,11 +239,15 @@ def fit(
     augment: str | Callable[..., np.ndarray] | None = None,
     loss: str | LossFn = "softmax_cross_entropy",
     log: Callable[[str], None] | None = None,
+    keep_best: bool = False,
 ) -> History:
     """Train ``model`` on ``data.X_train``/``data.y_train`` with mini-batch gradient descent.
 
     Args:
-        model: the network; its scores ``(B, K)`` go into ``loss``.
+        model: a :class:`~course_lib.architectures.Sequential`, whose scores ``(B, K)`` go into
+            ``loss``; or a CS231n-style model (``params``, ``loss(X) -> scores`` and
+            ``loss(X, y) -> (loss, grads)`` with its own loss function, e.g. chapter 6's
+            ``TwoLayerNet``), for which ``loss`` only scores the evaluations.
         data: a :class:`course_lib.data.Dataset` (``X_train (N, ...)``, ``y_train (N,)``, ...).
         optimizer: an :class:`~course_lib.gradient_descent.Optimizer` or a rule name (``"adam"``),
             then built with ``learning_rate``.
@@ -289,12 +267,15 @@ def fit(
         augment: None, ``"shift"`` (random shifts by up to ±2 pixels) or ``f(X, rng) -> X``.
         loss: ``"softmax_cross_entropy"``, ``"hinge_loss"`` or ``f(scores, y) -> (loss, dscores)``.
         log: called with one line of text per epoch (e.g. ``print``).
+        keep_best: at the end, restore the parameters (and layer state, such as BatchNorm's
+            running averages) of the epoch with the best validation accuracy (needs ``val``);
+            otherwise the model keeps its final weights.
 
     Returns:
-        the :class:`History`. The model is left in evaluation mode with its final weights.
+        the :class:`History`. The model is left in evaluation mode.
     """
-    if not isinstance(model, Sequential):
-        raise TypeError(f"model must be a Sequential, got {type(model).__name__}")
+    _check_model(model)
+    sequential = isinstance(model, Sequential)
     if not isinstance(data, Dataset):
         raise TypeError(f"data must be a course_lib.data.Dataset, got {type(data).__name__}")
     epochs = check_int(epochs, "epochs", low=1)
@@ -316,12 +297,16 @@ def fit(
     steps_per_epoch = math.ceil(n / batch_size)
     total_steps = epochs * steps_per_epoch
     use_val = val and data.X_val.shape[0] > 0
+    if keep_best and not use_val:
+        raise ValueError("keep_best=True needs a validation split (val=True and data.X_val not empty)")
     ckpt = Path(checkpoint_dir) if checkpoint_dir is not None else None
     if ckpt is not None:
+        if not sequential:
+            raise TypeError("checkpoint_dir needs a Sequential model (it saves with Sequential.save)")
         ckpt.mkdir(parents=True, exist_ok=True)
 
     rng = np.random.default_rng(seed)
-    params = model.parameters()
+    params = model.parameters() if sequential else model.params
     decayed = [k for k, v in params.items() if v.ndim > 1]
     history = History(config={
         "optimizer": optimizer.name, "hyper": dict(optimizer.hyper), "epochs": epochs,
@@ -330,9 +315,12 @@ def fit(
         "seed": seed, "n_train": n,
     })
     best = -1.0
+    best_params: dict[str, np.ndarray] | None = None
+    best_state: dict[str, np.ndarray] = {}
     step = 0
     for epoch in range(1, epochs + 1):
-        model.train()
+        if sequential:
+            model.train()
         t0 = time.perf_counter()
         loss_sum = 0.0
         hits = 0
@@ -344,25 +332,31 @@ def fit(
                 optimizer.learning_rate = lr
             if aug is not None:
                 xb = aug(xb, rng)
-            scores = model.forward(xb)
+            scores = model.forward(xb) if sequential else model.loss(xb)
             if not np.isfinite(scores).all():
                 raise FloatingPointError(
                     f"the network's scores overflowed (inf/NaN) in epoch {epoch} (step {step}): the "
                     f"learning rate {lr:g} is probably too large"
                 )
-            batch_loss, dscores = loss_fn(scores, yb)
+            if sequential:
+                batch_loss, dscores = loss_fn(scores, yb)
+            else:
+                batch_loss, grads = model.loss(xb, yb)
             if not math.isfinite(batch_loss):
                 raise FloatingPointError(
                     f"the loss became {batch_loss} in epoch {epoch} (step {step}): the learning rate "
                     f"{lr:g} is probably too large"
                 )
-            model.backward(dscores.astype(scores.dtype, copy=False))
+            if sequential:
+                model.backward(dscores.astype(scores.dtype, copy=False))
+                grads = model.gradients()
             if lr > 0:
-                optimizer.step(params, model.gradients())
+                optimizer.step(params, grads)
                 if weight_decay:
                     for k in decayed:
                         params[k] -= params[k].dtype.type(lr * weight_decay) * params[k]
             loss_sum += batch_loss * len(yb)
+            history.step_loss.append(float(batch_loss))
             hits += int(np.count_nonzero(scores.argmax(axis=1) == yb))
             step += 1
             if progress and step % 20 == 0:
@@ -386,13 +380,24 @@ def fit(
                 parts.append(f"test {100 * test_m.accuracy:.2f}%")
             parts.append(f"{seconds:.1f} s")
             log("  ".join(parts))
+        improved = val_m is not None and val_m.accuracy > best
+        if improved:
+            best = val_m.accuracy
+            if keep_best:
+                best_params = {k: v.copy() for k, v in params.items()}
+                best_state = model.state() if sequential else {}  # e.g. BatchNorm running averages
         if ckpt is not None:
             model.save(ckpt / "last.npz")
-            if val_m and val_m.accuracy > best:
-                best = val_m.accuracy
+            if improved:
                 model.save(ckpt / "best.npz")
             history.save(ckpt / "history.json")
-    model.eval()
+    if best_params is not None:
+        for k, v in best_params.items():
+            params[k][...] = v
+        if best_state:
+            model.load_state(best_state)
+    if sequential:
+        model.eval()
     return history
 
 
@@ -433,8 +438,8 @@ def plot_learning_curves(history: History) -> Any:
         ax1.plot(history.epoch, [np.nan if v is None else v for v in history.val_loss], "s-", label="validation loss")
     ax1.set(xlabel="epoch", ylabel="loss", title="loss")
     ax1.legend()
-    ax2.plot(history.epoch, [100 * a for a in history.train_acc], "o-", label="train (running)")
-    for series, label, marker in ((history.val_acc, "validation", "s-"), (history.test_acc, "test", "^-")):
+    for series, label, marker in ((history.train_acc, "train (running)", "o-"), (history.val_acc, "validation", "s-"),
+                                  (history.test_acc, "test", "^-")):
         if any(v is not None for v in series):
             ax2.plot(history.epoch, [np.nan if v is None else 100 * v for v in series], marker, label=label)
     ax2.set(xlabel="epoch", ylabel="accuracy (%)", title="accuracy")
@@ -445,7 +450,7 @@ def plot_learning_curves(history: History) -> Any:
     return fig
 
 
-def plot_misclassified(model: Sequential, X: np.ndarray, y: np.ndarray, n: int = 16, *,
+def plot_misclassified(model: Sequential | Any, X: np.ndarray, y: np.ndarray, n: int = 16, *,
                        batch_size: int = 500) -> Any:
     """Grid of the first ``n`` misclassified images of ``X (N, C, H, W)``, titled "true → predicted"."""
     X, y = _check_xy(model, X, y)
@@ -454,7 +459,7 @@ def plot_misclassified(model: Sequential, X: np.ndarray, y: np.ndarray, n: int =
     n = check_int(n, "n", low=1)
     import matplotlib.pyplot as plt
 
-    pred = model.predict(X, batch_size=batch_size).argmax(axis=1)
+    pred = _scores(model, X, batch_size).argmax(axis=1)
     wrong = np.flatnonzero(pred != y)[:n]
     cols = min(8, max(1, len(wrong)))
     rows = max(1, math.ceil(len(wrong) / cols))

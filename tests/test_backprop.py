@@ -16,7 +16,10 @@ from matplotlib.figure import Figure
 
 from course_lib import backprop as bp
 from course_lib.backprop import Value
+from course_lib.data import load_digits
 from course_lib.gradcheck import check_layer, numerical_gradient, rel_error
+from course_lib.gradient_descent import make_optimizer
+from course_lib.train import evaluate, fit
 from tests.strategies import batch_sizes, float_arrays, seeds
 
 SIG1 = 1 / (1 + math.exp(-1))  # σ(1), the neuron's output in the lecture's example
@@ -526,34 +529,41 @@ class TestTwoLayerNet:
         net, X, _ = _small_net()
         np.testing.assert_array_equal(net.predict(X), np.argmax(net.loss(X), axis=1))
 
-    def test_trains_on_digits(self):
-        from sklearn.datasets import load_digits
-
-        X, y = load_digits(return_X_y=True)
-        X = X / 16.0
-        idx = np.random.default_rng(0).permutation(len(X))
-        tr, va, te = idx[:1257], idx[1257:1527], idx[1527:]
+    def test_trains_on_digits_with_the_course_loop(self):
+        # TwoLayerNet trains with train.fit, the one training loop (a CS231n-style model: params
+        # and loss(X, y) -> (loss, grads)).
+        digits = load_digits(flatten=True, validation_size=270, test_size=270, dtype=np.float64)
+        n = len(digits.y_train)
         net = bp.TwoLayerNet(64, 64, 10, reg=1e-4, seed=0)
-        hist = net.train(X[tr], y[tr], X[va], y[va], optimizer="adam", learning_rate=1e-2,
-                         epochs=10, batch_size=32, lr_decay=0.9, seed=0)
-        assert hist.loss.shape == (10 * math.ceil(1257 / 32),)
-        assert hist.val_acc.shape == hist.train_acc.shape == (10,)
-        np.testing.assert_allclose(hist.learning_rate, 1e-2 * 0.9 ** np.arange(10), rtol=1e-12)
-        assert hist.loss[-40:].mean() < 0.5 * hist.loss[:40].mean()
-        assert hist.best_val_acc >= 0.97, hist.val_acc
-        assert net.accuracy(X[va], y[va]) == hist.best_val_acc  # best epoch's params restored
-        assert net.accuracy(X[te], y[te]) >= 0.95  # held out from training and selection
+        hist = fit(net, digits, "adam", epochs=10, batch_size=32, learning_rate=1e-2,
+                   lr_schedule=lambda step, total: 1e-2 * 0.9 ** (step // math.ceil(n / 32)),
+                   progress=False, seed=0, keep_best=True)
+        assert len(hist.step_loss) == 10 * math.ceil(n / 32)
+        assert len(hist.val_acc) == len(hist.train_acc) == len(hist.lr) == 10
+        np.testing.assert_allclose(hist.lr, 1e-2 * 0.9 ** np.arange(10), rtol=1e-12)  # per epoch
+        assert np.mean(hist.step_loss[-40:]) < 0.5 * np.mean(hist.step_loss[:40])
+        best = max(hist.val_acc)
+        assert best >= 0.95, hist.val_acc
+        assert net.accuracy(digits.X_val, digits.y_val) == best  # best epoch's params restored
+        assert net.accuracy(digits.X_test, digits.y_test) >= 0.95  # held out from training and selection
+        # evaluate scores a CS231n-style model through loss(X), like fit's validation pass.
+        assert evaluate(net, digits.X_val, digits.y_val).accuracy == best
 
     def test_trains_with_momentum_float32(self):
-        from sklearn.datasets import load_digits
-
-        X, y = load_digits(return_X_y=True)
-        X = (X / 16.0).astype(np.float32)
+        digits = load_digits(flatten=True, validation_size=300, dtype=np.float32)
         net = bp.TwoLayerNet(64, 32, 10, seed=1, dtype=np.float32)
-        hist = net.train(X[:1000], y[:1000], X[1000:1300], y[1000:1300], optimizer="sgd_momentum",
-                         learning_rate=0.05, momentum=0.9, epochs=3, batch_size=50, seed=1)
+        opt = make_optimizer("sgd_momentum", learning_rate=0.05, momentum=0.9)
+        hist = fit(net, digits, opt, epochs=3, batch_size=50, progress=False, seed=1)
         assert net.params["W1"].dtype == np.float32
-        assert hist.best_val_acc >= 0.9
+        assert max(hist.val_acc) >= 0.9
+
+    def test_fit_refuses_what_a_loss_model_cannot_do(self, tmp_path):
+        digits = load_digits(flatten=True, validation_size=50, dtype=np.float64)
+        net = bp.TwoLayerNet(64, 8, 10, seed=0)
+        with pytest.raises(TypeError, match="checkpoint_dir needs a Sequential"):
+            fit(net, digits, "sgd", 1, progress=False, checkpoint_dir=tmp_path)
+        with pytest.raises(TypeError, match=r"model must be a Sequential or a model with params and loss"):
+            fit(object(), digits, "sgd", 1, progress=False)
 
     def test_bad_inputs(self):
         net, X, y = _small_net()
@@ -571,14 +581,6 @@ class TestTwoLayerNet:
             bp.TwoLayerNet(4, 6, 3, weight_scale=0.0)
         with pytest.raises(ValueError, match="init must be 'he' or 'xavier'"):
             bp.TwoLayerNet(4, 6, 3, init="zeros")
-        with pytest.raises(ValueError, match="batch_size must be <= the number of training examples 5"):
-            net.train(X, y, X, y, batch_size=6)
-        with pytest.raises(ValueError, match=r"y_val must be an array of shape \(5,\)"):
-            net.train(X, y, X, y[:3], batch_size=2)
-        with pytest.raises(ValueError, match="unknown optimizer"):
-            net.train(X, y, X, y, optimizer="lion", batch_size=2)
-        with pytest.raises(ValueError, match="lr_decay must be"):
-            net.train(X, y, X, y, lr_decay=0.0, batch_size=2)
 
 
 # ============================================================================================

@@ -477,29 +477,32 @@ class TestLinearRegression:
         # X = [[1], [2]], y = [1, 3], w = b = 0: r = a − y = (−1, −3)
         # C0 = (1 + 9) / 4 = 2.5;  dw = Xᵀr / 2 = −3.5, db = mean(r) = −2
         # with η = 1: w = 3.5, b = 2, a = (5.5, 9), r = (4.5, 6), C1 = (20.25 + 36) / 4 = 14.0625
-        h = gd.linear_regression_gd(np.array([[1.0], [2.0]]), np.array([1.0, 3.0]), 2, 1.0, 1)
-        np.testing.assert_allclose(h.w, [3.5], rtol=1e-15)
-        assert h.b == pytest.approx(2.0, rel=1e-15)
-        np.testing.assert_allclose(h.epoch_loss, [2.5, 14.0625], rtol=1e-15)
-        np.testing.assert_allclose(h.step_loss, [2.5], rtol=1e-15)
+        w, b, h = gd.linear_regression_gd(np.array([[1.0], [2.0]]), np.array([1.0, 3.0]), 2, 1.0, 1)
+        np.testing.assert_allclose(w, [3.5], rtol=1e-15)
+        assert b == pytest.approx(2.0, rel=1e-15)
+        np.testing.assert_allclose(h.step_loss, [2.5], rtol=1e-15)  # the full batch before the step: C0
+        np.testing.assert_allclose(h.loss, [14.0625], rtol=1e-15)  # all the data after the epoch: C1
+        assert (h.epoch, h.lr, h.train_acc, h.val_acc) == ([1], [1.0], [None], [None])
 
     def test_full_batch_converges_to_least_squares(self):
         X, y, w_star, b_star = _regression_problem()
-        h = gd.linear_regression_gd(X, y, batch_size=len(X), lr=0.5, epochs=300)
-        np.testing.assert_allclose(h.w, w_star, atol=1e-9)
-        assert h.b == pytest.approx(b_star, abs=1e-9)
+        w, b, h = gd.linear_regression_gd(X, y, batch_size=len(X), lr=0.5, epochs=300)
+        np.testing.assert_allclose(w, w_star, atol=1e-9)
+        assert b == pytest.approx(b_star, abs=1e-9)
         # full-batch GD with a stable step never increases the loss
-        assert np.all(np.diff(h.epoch_loss) <= 1e-15)
-        assert h.steps_per_epoch == 1 and len(h.step_loss) == 300
+        assert np.all(np.diff(h.loss) <= 1e-15)
+        assert h.config["steps_per_epoch"] == 1 and len(h.step_loss) == 300
+        # a full-batch step's loss is the loss after the previous epoch
+        np.testing.assert_allclose(h.step_loss[1:], h.loss[:-1], rtol=1e-12)
 
     def test_stochastic_converges_near_least_squares_and_is_noisy(self):
         X, y, w_star, b_star = _regression_problem()
-        sgd_h = gd.linear_regression_gd(
+        w, b, sgd_h = gd.linear_regression_gd(
             X, y, batch_size=1, lr=0.05, epochs=40, seed=1,
             lr_schedule=lambda e: gd.step_decay(0.05, e, drop=0.5, every=5),
         )
-        assert np.abs(sgd_h.w - w_star).max() < 5e-3
-        assert abs(sgd_h.b - b_star) < 5e-3
+        assert np.abs(w - w_star).max() < 5e-3
+        assert abs(b - b_star) < 5e-3
         assert len(sgd_h.step_loss) == 40 * len(X)
         # single-example losses fluctuate; consecutive steps go up about as often as down
         ups = np.mean(np.diff(sgd_h.step_loss[-len(X):]) > 0)
@@ -508,22 +511,23 @@ class TestLinearRegression:
     def test_minibatch_reaches_loss_floor(self):
         X, y, w_star, b_star = _regression_problem()
         floor = np.sum((X @ w_star + b_star - y) ** 2) / (2 * len(X))
-        h = gd.linear_regression_gd(X, y, batch_size=16, lr=0.1, epochs=60, seed=3)
-        assert h.steps_per_epoch == math.ceil(len(X) / 16)
-        assert h.epoch_loss[-1] == pytest.approx(floor, rel=1e-2)
-        assert h.epoch_loss[-1] >= floor - 1e-15  # nothing beats the least-squares solution
+        _, _, h = gd.linear_regression_gd(X, y, batch_size=16, lr=0.1, epochs=60, seed=3)
+        assert h.config["steps_per_epoch"] == math.ceil(len(X) / 16)
+        assert len(h.step_loss) == 60 * math.ceil(len(X) / 16)
+        assert h.loss[-1] == pytest.approx(floor, rel=1e-2)
+        assert h.loss[-1] >= floor - 1e-15  # nothing beats the least-squares solution
 
     def test_two_d_targets_match_one_d(self):
         X, y, *_ = _regression_problem()
-        h1 = gd.linear_regression_gd(X, y, 10, 0.1, 3, seed=5)
-        h2 = gd.linear_regression_gd(X, np.stack([y, 2 * y], axis=1), 10, 0.1, 3, seed=5)
-        np.testing.assert_allclose(h2.w[:, 0], h1.w, rtol=1e-12)
-        np.testing.assert_allclose(h2.w[:, 1], 2 * h1.w, rtol=1e-12)
+        w1, _, _ = gd.linear_regression_gd(X, y, 10, 0.1, 3, seed=5)
+        w2, _, _ = gd.linear_regression_gd(X, np.stack([y, 2 * y], axis=1), 10, 0.1, 3, seed=5)
+        np.testing.assert_allclose(w2[:, 0], w1, rtol=1e-12)
+        np.testing.assert_allclose(w2[:, 1], 2 * w1, rtol=1e-12)
 
     def test_same_seed_same_history(self):
         X, y, *_ = _regression_problem()
-        a = gd.linear_regression_gd(X, y, 7, 0.1, 2, seed=11)
-        b = gd.linear_regression_gd(X, y, 7, 0.1, 2, seed=11)
+        *_, a = gd.linear_regression_gd(X, y, 7, 0.1, 2, seed=11)
+        *_, b = gd.linear_regression_gd(X, y, 7, 0.1, 2, seed=11)
         np.testing.assert_array_equal(a.step_loss, b.step_loss)
 
     def test_bad_inputs(self):

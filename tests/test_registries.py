@@ -311,6 +311,28 @@ def test_every_update_rule_keeps_exactly_its_registered_state(rule: str, rng: np
 
 
 # ------------------------------------------------------------------------------------------------
+# One training record: course_lib.history.History
+# ------------------------------------------------------------------------------------------------
+
+def test_every_training_loop_returns_the_one_history_type() -> None:
+    # No second history class anywhere in the library ...
+    classes = [(path, node.name) for path in sorted((ROOT / "course_lib").rglob("*.py"))
+               for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+               if isinstance(node, ast.ClassDef) and "History" in node.name]
+    assert [name for _, name in classes] == ["History"]
+    # ... and the loops return it: fit (chapters 6-9) and chapter 3's regression loop.
+    from course_lib.backprop import TwoLayerNet
+    from course_lib.data import load_digits
+    from course_lib.history import History
+    from course_lib.train import fit
+
+    digits = load_digits(flatten=True, validation_size=20, test_size=20, dtype=np.float64)
+    assert type(fit(TwoLayerNet(64, 4, 10), digits, "sgd", 1, 200, progress=False)) is History
+    X = np.random.default_rng(0).standard_normal((8, 2))
+    assert type(gradient_descent.linear_regression_gd(X, X[:, 0], 4, 0.1, 1)[2]) is History
+
+
+# ------------------------------------------------------------------------------------------------
 # course_lib loads no grading code
 # ------------------------------------------------------------------------------------------------
 

@@ -60,6 +60,21 @@ def test_fit_digits_reaches_92_percent(digits: Dataset) -> None:
     assert hist.lr[0] > hist.lr[-1] > 0  # cosine decays towards 0
 
 
+def test_step_losses_average_to_the_epoch_loss_and_keep_best_restores(digits: Dataset) -> None:
+    small = subset(digits, 130, 50, n_val=60)
+    model = digits_cnn()
+    hist = fit(model, small, "adam", 4, 32, learning_rate=3e-2, progress=False, seed=2, keep_best=True)
+    sizes = [32, 32, 32, 32, 2]  # 130 examples in batches of 32
+    assert len(hist.step_loss) == 4 * len(sizes)
+    for e in range(4):
+        steps = hist.step_loss[e * len(sizes):(e + 1) * len(sizes)]
+        assert np.average(steps, weights=sizes) == pytest.approx(hist.loss[e], rel=1e-12)
+    # the weights of the best validation epoch are back, not the last epoch's
+    assert evaluate(model, small.X_val, small.y_val).accuracy == max(hist.val_acc)
+    with pytest.raises(ValueError, match="keep_best=True needs a validation split"):
+        fit(digits_cnn(), small, "adam", 1, 32, progress=False, val=False, keep_best=True)
+
+
 def test_fit_is_deterministic(digits: Dataset) -> None:
     small = subset(digits, 300, 50, n_val=50)
     runs = [fit(digits_cnn(), small, "adam", 2, 32, progress=False, seed=4, augment="shift") for _ in range(2)]
