@@ -680,23 +680,28 @@ def mlp(hidden: int = 45, activation: str = "sigmoid", dtype: type = np.float32,
     return _finish(spec, materialize, rng, dtype)
 
 
-def lenet5(activation: str = "tanh", num_classes: int = 10, dtype: type = np.float32, rng: Any = None, *,
-           materialize: bool = True) -> Sequential | ModelSpec:
+def lenet5(activation: str = "relu", num_classes: int = 10, dtype: type = np.float32, rng: Any = None, *,
+           pool: str = "max", materialize: bool = True) -> Sequential | ModelSpec:
     """LeNet-5 (LeCun et al. 1998) on ``(N, 1, 32, 32)`` inputs; 61,706 parameters for 10 classes.
 
-    C1 conv 6@5×5 (32->28) -> S2 avg-pool 2 (->14) -> C3 conv 16@5×5 (->10) -> S4 avg-pool 2
-    (->5) -> C5 conv 120@5×5 (->1) -> flatten -> F6 affine 84 -> affine ``num_classes``.
-    Modern simplifications, stated: C3 sees all six S2 maps (the paper's connection table uses
-    60 of the 96 pairs: 1,516 instead of 2,416 parameters), the pools have no trainable scale and
-    bias, the activation is a plain tanh (the paper's is 1.7159·tanh(2x/3)), and the output is an
-    affine layer instead of the fixed Euclidean RBF units.
+    C1 conv 6@5×5 (32->28) -> S2 pool 2 (->14) -> C3 conv 16@5×5 (->10) -> S4 pool 2
+    (->5) -> C5 conv 120@5×5 (->1) -> flatten -> F6 affine 84 -> affine ``num_classes``: the
+    paper's layer sizes. The modern variant (the defaults) uses ReLU and 2×2 max-pooling;
+    ``activation="tanh", pool="avg"`` is closer to the paper. Simplifications in both, stated:
+    C3 sees all six S2 maps (the paper's connection table uses 60 of the 96 pairs: 1,516 instead
+    of 2,416 parameters), the pools have no trainable scale and bias, the tanh is plain (the
+    paper's is 1.7159·tanh(2x/3)), and the output is an affine layer for softmax cross-entropy
+    instead of the fixed Euclidean RBF units.
     """
     num_classes = check_int(num_classes, "num_classes", low=1)
     act = _activation(activation)
     init = _init_for(activation)
+    pools = {"max": "MaxPool2D", "avg": "AvgPool2D"}
+    if pool not in pools:
+        raise ValueError(f"pool must be 'max' or 'avg', got {pool!r}")
     spec = ModelSpec([
-        LayerSpec("Conv2D", (1, 6, 5), {"init": init, "need_dx": False}), LayerSpec(act), LayerSpec("AvgPool2D", (2,)),
-        LayerSpec("Conv2D", (6, 16, 5), {"init": init}), LayerSpec(act), LayerSpec("AvgPool2D", (2,)),
+        LayerSpec("Conv2D", (1, 6, 5), {"init": init, "need_dx": False}), LayerSpec(act), LayerSpec(pools[pool], (2,)),
+        LayerSpec("Conv2D", (6, 16, 5), {"init": init}), LayerSpec(act), LayerSpec(pools[pool], (2,)),
         LayerSpec("Conv2D", (16, 120, 5), {"init": init}), LayerSpec(act),
         LayerSpec("Flatten"),
         LayerSpec("Affine", (120, 84), {"init": init}), LayerSpec(act),

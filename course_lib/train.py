@@ -511,7 +511,7 @@ def plot_confusion_matrix(cm: np.ndarray, *, class_names: Sequence[str] | None =
 def _build_model(name: str, activation: str | None, dtype: type, seed: int) -> Sequential:
     from course_lib import architectures
 
-    builders = {"seed_cnn": architectures.seed_cnn, "mlp": architectures.mlp}
+    builders = {"seed_cnn": architectures.seed_cnn, "mlp": architectures.mlp, "lenet5": architectures.lenet5}
     if name not in builders:
         raise ValueError(f"--model must be one of {sorted(builders)}, got {name!r}")
     kwargs: dict[str, Any] = {"dtype": dtype, "rng": seed}
@@ -523,7 +523,7 @@ def _build_model(name: str, activation: str | None, dtype: type, seed: int) -> S
 def main(argv: Sequence[str] | None = None) -> int:
     """``python -m course_lib.train``: train a chapter-9 network on MNIST, save weights + history."""
     p = argparse.ArgumentParser(prog="python -m course_lib.train", description=main.__doc__)
-    p.add_argument("--model", default="seed_cnn", choices=["seed_cnn", "mlp"])
+    p.add_argument("--model", default="seed_cnn", choices=["seed_cnn", "mlp", "lenet5"])
     p.add_argument("--activation", default=None, help="relu, sigmoid, tanh, ... (default: the model's)")
     p.add_argument("--epochs", type=int, default=10)
     p.add_argument("--batch-size", type=int, default=64)
@@ -537,6 +537,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--limit-train", type=int, default=None, help="use only the first N training images")
     p.add_argument("--limit-test", type=int, default=None, help="use only the first N test images")
     p.add_argument("--dtype", default="float32", choices=["float32", "float64"])
+    p.add_argument("--pad", type=int, default=0,
+                   help="zero border in pixels around each image (lenet5 needs 2: 28×28 -> 32×32)")
     p.add_argument("--data-dir", default=None)
     p.add_argument("--out", default=None, help="directory for model.npz, history.json, checkpoints")
     p.add_argument("--no-progress", action="store_true")
@@ -549,11 +551,16 @@ def main(argv: Sequence[str] | None = None) -> int:
             p.error(f"{flag} must be >= 1, got {v}")
     if not a.lr > 0:
         p.error(f"--lr must be > 0, got {a.lr}")
+    if a.pad < 0:
+        p.error(f"--pad must be >= 0, got {a.pad}")
+    if a.model == "lenet5" and a.pad != 2:
+        p.error(f"--model lenet5 takes 32×32 images: pass --pad 2 (got --pad {a.pad})")
 
     from course_lib.data import load_mnist, subset
 
     dtype = np.float32 if a.dtype == "float32" else np.float64
-    data = load_mnist(data_dir=a.data_dir, dtype=dtype, validation_size=a.val_size, seed=a.seed, progress=False)
+    data = load_mnist(data_dir=a.data_dir, dtype=dtype, validation_size=a.val_size, seed=a.seed, progress=False,
+                      pad=a.pad)
     if a.limit_train is not None or a.limit_test is not None:
         data = subset(data, min(a.limit_train or len(data.y_train), len(data.y_train)),
                       min(a.limit_test or len(data.y_test), len(data.y_test)))
@@ -569,7 +576,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         log=lambda s: print(s, flush=True),
     )
     history.config.update({
-        "model": a.model, "activation": a.activation, "dtype": a.dtype,
+        "model": a.model, "activation": a.activation, "dtype": a.dtype, "pad": a.pad,
         "command": "python -m course_lib.train " + " ".join(sys.argv[1:] if argv is None else argv),
         "numpy": np.__version__, "python": platform.python_version(),
         "total_seconds": round(sum(history.seconds), 1),

@@ -82,8 +82,16 @@ def test_lenet5_count_full_connection_and_paper_table() -> None:
     c3_paper = table_pairs * 25 + 16
     assert c3_paper == 1516
     assert c1 + 2 * 6 + c3_paper + 2 * 16 + c5 + f6 == 60_000
-    assert [r.output_shape for r in s.rows if r.name.startswith(("Conv2D", "AvgPool2D"))] == [
+    assert [r.output_shape for r in s.rows if r.name.startswith(("Conv2D", "MaxPool2D"))] == [
         (6, 28, 28), (6, 14, 14), (16, 10, 10), (16, 5, 5), (120, 1, 1)]
+    # The modern variant (default) pools by max and uses ReLU; the paper-like one averages.
+    older = summary(lenet5(activation="tanh", pool="avg", materialize=False), (1, 32, 32))
+    assert older.total_params == s.total_params
+    assert [r.output_shape for r in older.rows] == [r.output_shape for r in s.rows]
+    assert sum("AvgPool2D" in r.name for r in older.rows) == 2 and sum("Tanh" in r.name for r in older.rows) == 4
+    assert sum("MaxPool2D" in r.name for r in s.rows) == 2 and sum("ReLU" in r.name for r in s.rows) == 4
+    with pytest.raises(ValueError, match="pool must be 'max' or 'avg', got 'min'"):
+        lenet5(pool="min", materialize=False)
 
 
 ALEXNET_TABLE = [  # (C_in, F, k, groups in the two-GPU paper), Krizhevsky et al. 2012, figure 2

@@ -425,7 +425,29 @@ def test_standardize_uses_training_statistics(fake_dir: Path) -> None:
     np.testing.assert_allclose(std.X_test, (plain.X_test - mu) / sigma, rtol=1e-12)
 
 
+def test_pad_adds_a_background_border(fake_dir: Path) -> None:
+    plain = load_mnist(data_dir=fake_dir, cache=False, dtype=np.float64, validation_size=5)
+    padded = load_mnist(data_dir=fake_dir, cache=False, dtype=np.float64, validation_size=5, pad=2)
+    for split in ("train", "val", "test"):
+        X, Xp = getattr(plain, f"X_{split}"), getattr(padded, f"X_{split}")
+        assert Xp.shape == (X.shape[0], 1, 32, 32)
+        np.testing.assert_array_equal(Xp[:, :, 2:30, 2:30], X)  # the digits, unmoved
+        border = Xp.copy()
+        border[:, :, 2:30, 2:30] = 0
+        assert not border.any()  # two rows and columns of background on every side
+    flat = load_mnist(data_dir=fake_dir, cache=False, flatten=True, pad=1)
+    assert flat.X_test.shape == (20, 30 * 30)
+    std = load_mnist(data_dir=fake_dir, cache=False, dtype=np.float64, standardize=True, pad=2)
+    # the statistics are those of the padded images: the border counts as background
+    assert std.mean == pytest.approx(load_mnist(data_dir=fake_dir, cache=False, dtype=np.float64, pad=2).X_train.mean())
+    assert padded.info["pad"] == 2
+
+
 def test_load_mnist_argument_errors(fake_dir: Path) -> None:
+    with pytest.raises(ValueError, match="pad must be >= 0, got -1"):
+        load_mnist(data_dir=fake_dir, pad=-1)
+    with pytest.raises(TypeError, match="pad must be an integer"):
+        load_mnist(data_dir=fake_dir, pad=2.0)
     with pytest.raises(TypeError, match="dtype must be a floating type"):
         load_mnist(data_dir=fake_dir, dtype=np.int32)
     with pytest.raises(TypeError, match="raw uint8 pixels need normalize=False"):
