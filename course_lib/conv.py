@@ -27,12 +27,13 @@ Backward pass (derived in the book):
 Two implementations:
 
 - :func:`conv_forward_naive` / :func:`conv_backward_naive`: loops that read like the equations;
-- :func:`conv_forward` / :func:`conv_backward`: im2col + one matrix product (BLAS). They work
-  internally in (N, H, W, C) order because there a window of the input is a contiguous run of
-  C values per pixel, so the copies into and out of the column matrix move long contiguous
-  blocks. Results are returned as (N, C, H, W) *views* of that memory (``out.transpose(...)``);
-  NumPy treats them like any other array, and the next fast layer reads them without a copy.
-  float32 in gives float32 out.
+- :func:`conv_forward` / :func:`conv_backward`: :func:`im2col` + one matrix product (BLAS),
+  and :func:`col2im` for the input gradient: the recipe of the book. float32 in gives float32
+  out.
+
+The layer class :class:`Conv2D` runs a tuned version of the same recipe,
+:mod:`course_lib.fast.conv` (channels-last columns, cache blocking, reused buffers, threads),
+which the tests hold equal to :func:`conv_forward` / :func:`conv_backward`.
 """
 
 from __future__ import annotations
@@ -41,8 +42,8 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-from numpy.lib.stride_tricks import sliding_window_view
 
+from course_lib.fast import conv as fast_conv
 from course_lib.init import as_rng, check_init, init_weights
 from course_lib.layers import Layer
 from course_lib.validate import (
@@ -369,186 +370,38 @@ def col2im(
 
 
 # --------------------------------------------------------------------------------------------
-# Fast convolution: (N, H, W, C) im2col + BLAS
+# im2col convolution: one matrix product
 # --------------------------------------------------------------------------------------------
-
-def _to_nhwc_padded(x: np.ndarray, pad: int) -> np.ndarray:
-    """x (N, C, H, W) -> padded (N, H+2p, W+2p, C); a free view when pad == 0."""
-    xh = x.transpose(0, 2, 3, 1)
-    if pad == 0:
-        return xh
-    N, H, W, C = xh.shape
-    xp = np.zeros((N, H + 2 * pad, W + 2 * pad, C), dtype=x.dtype)
-    xp[:, pad:pad + H, pad:pad + W, :] = xh
-    return xp
-
-
-#: Largest buffer (bytes) a layer keeps between steps; bigger ones are allocated per call, so
-#: that a deep network on large images (VGG-16's first layers need hundreds of megabytes of
-#: columns) does not hold one such buffer per layer. For them the page faults are a small
-#: fraction of the arithmetic anyway.
-_WORKSPACE_MAX_BYTES = 64 << 20
-
-
-def _scratch(workspace: dict[str, np.ndarray] | None, key: str, shape: tuple[int, ...], dtype: Any) -> np.ndarray:
-    """An uninitialised array, reused from ``workspace`` when one of that shape and dtype is there.
-
-    Layer classes pass a workspace of their own so that their large internal buffers (the column
-    matrix, the input-gradient products) are allocated once, not at every step: fresh
-    multi-megabyte arrays cost a page fault per 4 KiB page once the allocator has returned freed
-    memory to the operating system, and in the seed CNN that was ~900 faults, a few ms, per step.
-    Only arrays that never leave the layer (they live in its cache at most until the next
-    forward pass) are taken from the workspace; what a caller receives is always fresh.
-    """
-    if workspace is None:
-        return np.empty(shape, dtype=dtype)
-    buf = workspace.get(key)
-    if buf is None or buf.shape != shape or buf.dtype != dtype:
-        buf = np.empty(shape, dtype=dtype)
-        if buf.nbytes <= _WORKSPACE_MAX_BYTES:
-            workspace[key] = buf
-        else:
-            workspace.pop(key, None)
-    return buf
-
-
-def _im2col_nhwc(
-    xp: np.ndarray, HH: int, WW: int, stride: int, Ho: int, Wo: int,
-    workspace: dict[str, np.ndarray] | None = None,
-) -> np.ndarray:
-    """Padded (N, Hp, Wp, C) -> cols (N·Ho·Wo, HH·WW·C), columns in (p, q, c) order."""
-    N, _, _, C = xp.shape
-    if C == 1:
-        # One channel (grayscale images): the copy below would move one value at a time. Fill
-        # the transposed matrix instead, one contiguous row of N·Ho·Wo values per kernel offset,
-        # and return its transpose, a view with the same rows and columns (measured, 64×28×28,
-        # 5×5: 0.5 ms against 2.3 ms).
-        hs, ws = (Ho - 1) * stride + 1, (Wo - 1) * stride + 1
-        cols_t = _scratch(workspace, "cols", (HH, WW, N, Ho, Wo), xp.dtype)
-        for p in range(HH):
-            for q in range(WW):
-                cols_t[p, q] = xp[:, p:p + hs:stride, q:q + ws:stride, 0]
-        return cols_t.reshape(HH * WW, N * Ho * Wo).T
-    v = sliding_window_view(xp, (HH, WW), axis=(1, 2))  # (N, Hp-HH+1, Wp-WW+1, C, HH, WW)
-    v = v[:, : (Ho - 1) * stride + 1 : stride, : (Wo - 1) * stride + 1 : stride]
-    # (p, q, c) order keeps each pixel's C channels adjacent, as they are in x: long copies.
-    cols = _scratch(workspace, "cols", (N, Ho, Wo, HH, WW, C), xp.dtype)
-    np.copyto(cols, v.transpose(0, 1, 2, 4, 5, 3))
-    return cols.reshape(N * Ho * Wo, HH * WW * C)
-
-
-# For 2 <= C <= this, the offset-major product (one small GEMM per kernel offset, batched by
-# np.matmul) beats a single GEMM: the scatter-add then moves Wo·C contiguous values per row
-# instead of only C, and NumPy's per-row overhead dominates when C is small (measured, float32,
-# N=64, 5×5 kernel, 12×12 input, 16 channels: 3.6 ms vs 10.8 ms; 3 to 32 channels: 1.5-5× in
-# favour). With C = 1 the per-offset products are matrix-vector products and one GEMM wins
-# (28×28 input: 3.8 ms vs 14.5 ms).
-_OFFSET_MAJOR_MAX_C = 64
-
-
-def _col2im_nhwc_from_product(
-    g: np.ndarray, wmat: np.ndarray, padded_shape: tuple[int, int, int, int],
-    HH: int, WW: int, stride: int, Ho: int, Wo: int,
-    workspace: dict[str, np.ndarray] | None = None,
-) -> np.ndarray:
-    """Scatter-add ``g @ wmat`` (one row per output pixel) into a zero (N, Hp, Wp, C) array.
-
-    Args:
-        g: (N·Ho·Wo, F) upstream gradient (or the transposed convolution's input).
-        wmat: (F, HH·WW·C), columns in (p, q, c) order.
-        padded_shape: (N, Hp, Wp, C).
-
-    Returns:
-        the padded (N, Hp, Wp, C) result.
-    """
-    N, _Hp, _Wp, C = padded_shape
-    F = g.shape[1]
-    out = np.zeros(padded_shape, dtype=np.result_type(g.dtype, wmat.dtype))
-    hs = (Ho - 1) * stride + 1
-    ws = (Wo - 1) * stride + 1
-    if 1 < C <= _OFFSET_MAJOR_MAX_C:
-        # (HH·WW, F, C): one (F, C) matrix per kernel offset; the product is (HH·WW, M, C).
-        w_off = np.ascontiguousarray(wmat.reshape(F, HH * WW, C).transpose(1, 0, 2))
-        blocks = np.matmul(g, w_off, out=_scratch(workspace, "products", (HH * WW, g.shape[0], C), out.dtype))
-        blocks = blocks.reshape(HH, WW, N, Ho, Wo, C)
-        for p in range(HH):
-            for q in range(WW):
-                out[:, p:p + hs:stride, q:q + ws:stride, :] += blocks[p, q]
-    else:
-        blocks = np.matmul(g, wmat, out=_scratch(workspace, "products", (g.shape[0], wmat.shape[1]), out.dtype))
-        blocks = blocks.reshape(N, Ho, Wo, HH, WW, C)
-        for p in range(HH):
-            for q in range(WW):
-                out[:, p:p + hs:stride, q:q + ws:stride, :] += blocks[:, :, :, p, q, :]
-    return out
-
 
 def conv_forward(
     x: np.ndarray, w: np.ndarray, b: np.ndarray, *, stride: int = 1, pad: int = 0
 ) -> tuple[np.ndarray, tuple]:
-    """Fast convolution forward pass: im2col, then one matrix product.
+    """Convolution forward pass as one matrix product: ``im2col(x) @ w.reshape(F, -1).T + b``.
 
     Same contract as :func:`conv_forward_naive`: ``x`` (N, C, H, W), ``w`` (F, C, HH, WW),
-    ``b`` (F,) -> ``out`` (N, F, Ho, Wo). The dtype is the common dtype of the inputs
-    (float32 stays float32). ``out`` is a (N, F, Ho, Wo) view of an (N, Ho, Wo, F) buffer;
-    use ``np.ascontiguousarray(out)`` if you need C order.
+    ``b`` (F,) -> ``out`` (N, F, Ho, Wo). The dtype is the common dtype of the inputs (float32
+    stays float32). Row ``n·Ho·Wo + i·Wo + j`` of the product is output pixel (i, j) of example
+    n for all F filters, so the product reshapes to (N, Ho, Wo, F) and is transposed to
+    (N, F, Ho, Wo) (a view; ``np.ascontiguousarray(out)`` gives C order).
 
     Returns:
-        out, cache (for :func:`conv_backward`).
+        out, cache ``(cols, x.shape, w, stride, pad)`` for :func:`conv_backward`.
     """
-    return _conv_forward(x, w, b, stride, pad, None)
-
-
-def _conv_forward(
-    x: Any, w: Any, b: Any, stride: Any, pad: Any, workspace: dict[str, np.ndarray] | None
-) -> tuple[np.ndarray, tuple]:
     x, w, b, stride, pad, Ho, Wo = _check_conv_inputs(x, w, b, stride, pad)
-    N, C, _H, _W = x.shape
+    N = x.shape[0]
     F, _, HH, WW = w.shape
-    xp = _to_nhwc_padded(x, pad)
-    wmat = w.transpose(0, 2, 3, 1).reshape(F, HH * WW * C)  # (p, q, c) order, like cols
-    K = HH * WW * C
-    out = np.empty((N * Ho * Wo, F), dtype=np.result_type(x.dtype, wmat.dtype))
-    # A few examples at a time (about 1 MiB of the column matrix): each block of rows is still
-    # in the CPU cache when the matrix product and the bias read it (measured on the seed CNN's
-    # second layer: 3.3 ms against 4.3 ms for one im2col, then one product).
-    nb = max(1, (1 << 20) // (Ho * Wo * K * x.dtype.itemsize))
-    if C == 1:
-        # One channel: im2col is cheap (see _im2col_nhwc), and a row of ones appended to the
-        # transposed column matrix folds the bias into the product, and db into dw's product in
-        # backward (for the seed CNN's first layer, a 36864×16 pass each saved).
-        hs, ws = (Ho - 1) * stride + 1, (Wo - 1) * stride + 1
-        cols_t = _scratch(workspace, "cols", (K + 1, N, Ho, Wo), xp.dtype)
-        for p in range(HH):
-            for q in range(WW):
-                cols_t[p * WW + q] = xp[:, p:p + hs:stride, q:q + ws:stride, 0]
-        cols_t[K] = 1
-        cols = cols_t.reshape(K + 1, N * Ho * Wo).T           # (N·Ho·Wo, K + 1)
-        wmat_b = np.concatenate([wmat, b[:, None]], axis=1)  # (F, K + 1)
-        for n0 in range(0, N, nb):
-            rows = slice(n0 * Ho * Wo, min(N, n0 + nb) * Ho * Wo)
-            np.matmul(cols[rows], wmat_b.T, out=out[rows])
-        out = out.reshape(N, Ho, Wo, F).transpose(0, 3, 1, 2)
-        return out, (cols, wmat, x.shape, w.shape, stride, pad)
-    cols6 = _scratch(workspace, "cols", (N, Ho, Wo, HH, WW, C), xp.dtype)
-    cols = cols6.reshape(N * Ho * Wo, K)
-    v = sliding_window_view(xp, (HH, WW), axis=(1, 2))  # (N, Hp-HH+1, Wp-WW+1, C, HH, WW)
-    v = v[:, : (Ho - 1) * stride + 1 : stride, : (Wo - 1) * stride + 1 : stride]
-    windows = v.transpose(0, 1, 2, 4, 5, 3)             # as in _im2col_nhwc
-    for n0 in range(0, N, nb):
-        n1 = min(N, n0 + nb)
-        rows = slice(n0 * Ho * Wo, n1 * Ho * Wo)
-        np.copyto(cols6[n0:n1], windows[n0:n1])
-        np.matmul(cols[rows], wmat.T, out=out[rows])        # BLAS: (rows, F)
-        out[rows] += b
-    out = out.reshape(N, Ho, Wo, F).transpose(0, 3, 1, 2)
-    return out, (cols, wmat, x.shape, w.shape, stride, pad)
+    cols = im2col(x, HH, WW, stride, pad)              # (N·Ho·Wo, C·HH·WW)
+    out = cols @ w.reshape(F, -1).T + b                 # (N·Ho·Wo, F)
+    return out.reshape(N, Ho, Wo, F).transpose(0, 3, 1, 2), (cols, x.shape, w, stride, pad)
 
 
 def conv_backward(
     dout: np.ndarray, cache: tuple, *, need_dx: bool = True
 ) -> tuple[np.ndarray | None, np.ndarray, np.ndarray]:
-    """Fast convolution backward pass.
+    """Backward pass of :func:`conv_forward` with the same matrices.
+
+    With ``dY = dout`` as an (N·Ho·Wo, F) matrix (rows ordered like ``cols``):
+    ``db = Σ_rows dY``, ``dW = dYᵀ · cols`` and ``dx = col2im(dY · W)``.
 
     Args:
         dout: upstream gradient, shape (N, F, Ho, Wo).
@@ -559,35 +412,18 @@ def conv_backward(
     Returns:
         dx (N, C, H, W) or None, dw (F, C, HH, WW), db (F,).
     """
-    return _conv_backward(dout, cache, need_dx, None)
-
-
-def _conv_backward(
-    dout: Any, cache: tuple, need_dx: bool, workspace: dict[str, np.ndarray] | None
-) -> tuple[np.ndarray | None, np.ndarray, np.ndarray]:
-    cols, wmat, x_shape, w_shape, stride, pad = cache
-    N, C, H, W = x_shape
-    F, _, HH, WW = w_shape
+    cols, x_shape, w, stride, pad = cache
+    N, _C, H, W = x_shape
+    F, _, HH, WW = w.shape
     Ho = (H + 2 * pad - HH) // stride + 1
     Wo = (W + 2 * pad - WW) // stride + 1
     dout = check_dout(dout, (N, F, Ho, Wo))
-    g = dout.transpose(0, 2, 3, 1).reshape(N * Ho * Wo, F).astype(cols.dtype, copy=False)
-    K = HH * WW * C
-    if cols.shape[1] == K + 1:
-        # One-channel forward: the last column of cols is all ones, so the same product gives db.
-        dwb = g.T @ cols
-        dw, db = dwb[:, :K].reshape(F, HH, WW, C).transpose(0, 3, 1, 2).copy(), dwb[:, K].copy()
-    else:
-        # Σ over rows as a matrix-vector product: g.sum(axis=0) adds one short row at a time
-        # (1.2 ms against 0.07 ms for a 36864×16 gradient).
-        db = np.ones(g.shape[0], dtype=g.dtype) @ g
-        dw = (g.T @ cols).reshape(F, HH, WW, C).transpose(0, 3, 1, 2).copy()
+    dY = dout.transpose(0, 2, 3, 1).reshape(N * Ho * Wo, F).astype(cols.dtype, copy=False)
+    db = dY.sum(axis=0)
+    dw = (dY.T @ cols).reshape(w.shape)
     if not need_dx:
         return None, dw, db
-    dxp = _col2im_nhwc_from_product(
-        g, wmat, (N, H + 2 * pad, W + 2 * pad, C), HH, WW, stride, Ho, Wo, workspace
-    )
-    dx = dxp[:, pad:pad + H, pad:pad + W, :].transpose(0, 3, 1, 2)
+    dx = col2im(dY @ w.reshape(F, -1), x_shape, HH, WW, stride, pad)
     return dx, dw, db
 
 
@@ -659,14 +495,11 @@ def conv_transpose_forward(
     x, w, b, stride, pad, Ho, Wo = _check_convT_inputs(x, w, b, stride, pad)
     N, C_in, H, W = x.shape
     _, F_out, HH, WW = w.shape
-    g = x.transpose(0, 2, 3, 1).reshape(N * H * W, C_in)
-    wmat = w.transpose(0, 2, 3, 1).reshape(C_in, HH * WW * F_out)  # (p, q, f) order
-    out_pad = _col2im_nhwc_from_product(
-        g, wmat, (N, Ho + 2 * pad, Wo + 2 * pad, F_out), HH, WW, stride, H, W
-    )
-    out = out_pad[:, pad:pad + Ho, pad:pad + Wo, :]
-    out += b
-    return out.transpose(0, 3, 1, 2), (g, wmat, x.shape, w.shape, stride, pad)
+    g = x.transpose(0, 2, 3, 1).reshape(N * H * W, C_in)   # one row per input pixel
+    wmat = w.reshape(C_in, F_out * HH * WW)                 # (f, p, q) order, like im2col's
+    out = col2im(g @ wmat, (N, F_out, Ho, Wo), HH, WW, stride, pad)
+    out += b[None, :, None, None]
+    return out, (g, x.shape, w, stride, pad)
 
 
 def conv_transpose_backward(
@@ -675,21 +508,22 @@ def conv_transpose_backward(
     """Backward pass of :func:`conv_transpose_forward`.
 
     The adjoint of a transposed convolution is the convolution itself, so
-    ``dx = conv(dout; w)`` (no bias) and ``dw`` correlates ``dout`` with ``x``.
+    ``dx = conv(dout; w)`` (no bias: im2col of ``dout`` times the weight matrix) and ``dw``
+    correlates ``dout`` with ``x``.
 
     Returns:
         dx (N, C_in, H, W), dw (C_in, F_out, HH, WW), db (F_out,).
     """
-    g, wmat, x_shape, w_shape, stride, pad = cache
+    g, x_shape, w, stride, pad = cache
     N, C_in, H, W = x_shape
-    _, F_out, HH, WW = w_shape
+    _, F_out, HH, WW = w.shape
     Ho = (H - 1) * stride - 2 * pad + HH
     Wo = (W - 1) * stride - 2 * pad + WW
     dout = check_dout(dout, (N, F_out, Ho, Wo)).astype(g.dtype, copy=False)
     db = dout.sum(axis=(0, 2, 3))
-    dcols = _im2col_nhwc(_to_nhwc_padded(dout, pad), HH, WW, stride, H, W)  # (N·H·W, HH·WW·F_out)
-    dx = (dcols @ wmat.T).reshape(N, H, W, C_in).transpose(0, 3, 1, 2)
-    dw = (g.T @ dcols).reshape(C_in, HH, WW, F_out).transpose(0, 3, 1, 2).copy()
+    dcols = im2col(dout, HH, WW, stride, pad)                # (N·H·W, F_out·HH·WW)
+    dx = (dcols @ w.reshape(C_in, -1).T).reshape(N, H, W, C_in).transpose(0, 3, 1, 2)
+    dw = (g.T @ dcols).reshape(w.shape)
     return dx, dw, db
 
 
@@ -755,7 +589,7 @@ class Conv2D(_ConvLayer):
         gen = as_rng(rng)
         self.add_param("w", shape, dtype, lambda: init_weights(shape, init, gen, dtype))
         self.add_param("b", (self.out_channels,), dtype, lambda: np.zeros(self.out_channels, dtype=dtype))
-        # Internal buffers reused from step to step (see _scratch); never handed out.
+        # Internal buffers of the tuned path, reused from step to step; never handed out.
         self._workspace: dict[str, np.ndarray] = {}
 
     def _forward(self, x: np.ndarray) -> tuple[np.ndarray, Any]:
@@ -764,12 +598,14 @@ class Conv2D(_ConvLayer):
         # Layers keep the input's dtype: float32 images run in float32 even with float64 weights.
         w = self.params["w"].astype(x.dtype, copy=False)
         b = self.params["b"].astype(x.dtype, copy=False)
-        # The cache holds the workspace's column matrix until the next forward pass overwrites
-        # it; Layer keeps only the latest cache, so no older one can be read afterwards.
-        return _conv_forward(x, w, b, self.stride, self.pad, self._workspace)
+        x, w, b, stride, pad, Ho, Wo = _check_conv_inputs(x, w, b, self.stride, self.pad)
+        # The tuned path (course_lib.fast.conv; same numbers as conv_forward). Its cache holds
+        # the workspace's column matrix until the next forward pass overwrites it; Layer keeps
+        # only the latest cache, so no older one can be read afterwards.
+        return fast_conv.conv_forward(x, w, b, stride, pad, Ho, Wo, self._workspace)
 
     def _backward(self, dout: np.ndarray, cache: Any) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-        return self._grads(*_conv_backward(dout, cache, self.need_dx, self._workspace))
+        return self._grads(*fast_conv.conv_backward(dout, cache, self.need_dx, self._workspace))
 
     def output_shape(self, input_shape: tuple[int, ...]) -> tuple[int, ...]:
         _, H, W = self._check_example(input_shape)

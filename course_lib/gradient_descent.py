@@ -37,6 +37,7 @@ from typing import Any
 
 import numpy as np
 
+from course_lib.fast.optim import adam_step_in_place
 from course_lib.history import History
 from course_lib.init import as_rng
 from course_lib.validate import (
@@ -47,7 +48,6 @@ from course_lib.validate import (
     check_int,
     check_number,
     check_optimizer_hyper,
-    check_same_shape,
     prepare_optimizer_config,
 )
 
@@ -265,7 +265,9 @@ class Optimizer:
         missing = sorted(set(params) - set(grads))
         if missing:
             raise ValueError(f"grads has no entry for parameter(s) {missing}; got {sorted(grads)}")
-        if self.name == "adam" and self._adam_in_place(params, grads):
+        # From the second step on, Adam runs in place (course_lib.fast.optim: the same operations
+        # as adam() in the same order, so the same numbers, without temporaries).
+        if self.name == "adam" and adam_step_in_place(params, grads, self.configs, self._scratch):
             return
         updates = {}
         for key, w in params.items():
@@ -274,55 +276,6 @@ class Optimizer:
         for key, (next_w, cfg) in updates.items():
             params[key][...] = next_w
             self.configs[key] = cfg
-
-    def _adam_in_place(self, params: Mapping[str, np.ndarray], grads: Mapping[str, np.ndarray]) -> bool:
-        """Adam without temporaries, once every parameter has its state; False if it does not apply.
-
-        The same float operations in the same order as :func:`adam`, so the numbers are identical
-        bit for bit; only the memory traffic differs: ``m`` and ``v`` (arrays this optimiser
-        created at its first step) and the parameters are updated in place, and the
-        intermediate results go to two scratch arrays per parameter that are kept between steps.
-        """
-        for key, w in params.items():
-            cfg = self.configs.get(key)
-            if cfg is None or not isinstance(w, np.ndarray) or not w.flags.writeable:
-                return False
-            dw, m, v = grads[key], cfg.get("m"), cfg.get("v")
-            if not (isinstance(dw, np.ndarray) and isinstance(m, np.ndarray) and isinstance(v, np.ndarray)):
-                return False
-            if not (dw.dtype == m.dtype == v.dtype == w.dtype) or not (m.shape == v.shape == w.shape):
-                return False
-        # Validate everything before the first write, with the functional rule's checks and messages.
-        for key, w in params.items():
-            check_array(w, "w")
-            check_same_shape(w, check_array(grads[key], "dw"), "w", "dw")
-            check_optimizer_hyper(self.name, self.configs[key])
-            check_int(self.configs[key]["t"], "t", low=0)
-        for key, w in params.items():
-            cfg, dw = self.configs[key], grads[key]
-            b1, b2, eps, lr = cfg["beta1"], cfg["beta2"], cfg["epsilon"], cfg["learning_rate"]
-            t = cfg["t"] + 1
-            m, v = cfg["m"], cfg["v"]
-            a, c = self._scratch.get(key, (None, None))
-            if a is None or a.shape != w.shape or a.dtype != w.dtype:
-                a, c = np.empty_like(w), np.empty_like(w)
-                self._scratch[key] = (a, c)
-            np.multiply(m, b1, out=m)          # m = b1·m + (1 − b1)·dw
-            np.multiply(dw, 1 - b1, out=a)
-            np.add(m, a, out=m)
-            np.multiply(v, b2, out=v)          # v = b2·v + (1 − b2)·dw·dw
-            np.multiply(dw, 1 - b2, out=a)
-            np.multiply(a, dw, out=a)
-            np.add(v, a, out=v)
-            np.divide(m, 1 - b1**t, out=a)     # m̂
-            np.divide(v, 1 - b2**t, out=c)     # v̂
-            np.sqrt(c, out=c)
-            np.add(c, eps, out=c)
-            np.multiply(a, lr, out=a)          # lr·m̂ / (√v̂ + ε), as lr·m̂ first, like adam()
-            np.divide(a, c, out=a)
-            np.subtract(w, a, out=w)
-            cfg["t"] = t
-        return True
 
     def __repr__(self) -> str:
         hyper = ", ".join(f"{k}={v!r}" for k, v in self.hyper.items())

@@ -27,11 +27,12 @@ The fast versions loop only over the ``ph·pw`` offsets inside a window (4 for 2
 step handling all examples, channels and windows at once through strided views (for exactly
 tiling windows, slices of the reshape (N, C, Ho, ph, Wo, pw)). Reducing that reshape with
 ``.max(axis=(3, 5))`` is the textbook one-liner, but NumPy's reductions over short axes are
-6–50× slower than ph·pw elementwise maxima (measured), so the fast path avoids it. When the
-input is an (N, C, H, W) view of (N, H, W, C) memory — what the fast convolution returns — and
-the windows tile it exactly, max pooling instead reduces in two stages (across a window's
-columns, then across its rows) and records the winning offsets for backward; see
-``_max_pool_forward_nhwc``.
+6–50× slower than ph·pw elementwise maxima (measured), so the fast versions avoid it.
+
+The layer class :class:`MaxPool2D` runs a tuned version for (N, C, H, W) views of channels-last
+memory (what :class:`course_lib.conv.Conv2D` returns) with exactly tiling windows,
+:mod:`course_lib.fast.pooling`; the tests hold it equal to :func:`max_pool_forward` /
+:func:`max_pool_backward`, ties included.
 """
 
 from __future__ import annotations
@@ -40,7 +41,8 @@ from typing import Any
 
 import numpy as np
 
-from course_lib.conv import _scratch, conv_output_size  # _scratch: layer workspaces
+from course_lib.conv import conv_output_size
+from course_lib.fast import pooling as fast_pooling
 from course_lib.layers import Layer
 from course_lib.validate import check_array, check_dout, check_int_pair
 
@@ -157,23 +159,13 @@ def max_pool_forward(
 ) -> tuple[np.ndarray, tuple]:
     """Fast max pooling; same contract as :func:`max_pool_forward_naive`.
 
-    Every geometry takes the elementwise maximum of the ph·pw window offsets: non-overlapping
-    windows that tile the input read them as views of a reshape to (N, C, Ho, ph, Wo, pw) (or,
-    for channels-last memory, in two stages: columns, then rows), any other geometry as strided
-    views of ``x``.
+    The elementwise maximum of the ph·pw strided views "entry (p, q) of every window" (for
+    non-overlapping windows that tile the input, slices of the reshape (N, C, Ho, ph, Wo, pw)).
     float32 stays float32; the memory layout of ``x`` is kept.
     """
-    return _max_pool_forward(x, pool_size, stride, None)
-
-
-def _max_pool_forward(
-    x: Any, pool_size: Any, stride: Any, workspace: dict[str, np.ndarray] | None
-) -> tuple[np.ndarray, tuple]:
     x = _check_x(x)
     geom = ph, pw, sh, sw, Ho, Wo = _geometry(x.shape, pool_size, stride)
     N, C, _, _ = x.shape
-    if _tiles_exactly(x.shape, ph, pw, sh, sw) and x.transpose(0, 2, 3, 1).flags.c_contiguous:
-        return _max_pool_forward_nhwc(x, geom, workspace)
     if _tiles_exactly(x.shape, ph, pw, sh, sw):
         # Reshape trick: x6[:, :, i, p, j, q] = x[:, :, i·ph + p, j·pw + q] (a view, no copy).
         x6 = x.reshape(N, C, Ho, ph, Wo, pw)
@@ -185,86 +177,14 @@ def _max_pool_forward(
     # ph·pw elementwise maxima rather than x6.max(axis=(3, 5)): NumPy reduces short inner axes
     # slowly (measured on (64, 16, 24, 24) float32: 0.39 ms against 2.3 ms, and 30 ms when x is
     # C-ordered).
-    # order="K": the output keeps x's memory layout (an (N, H, W, C) buffer stays one), so that
-    # backward compares x with out, and the next convolution reads out, along matching strides.
+    # order="K": the output keeps x's memory layout, so that backward compares x with out along
+    # matching strides.
     out = entry(0, 0).copy(order="K")
     for p in range(ph):
         for q in range(pw):
             if p or q:
                 np.maximum(out, entry(p, q), out=out)
     return out, (x, out, geom)
-
-
-# Exactly tiling windows over (N, H, W, C) memory (what the fast convolution and the ReLU after
-# it produce): reduce in two stages, first across the pw columns of each window (slices of the
-# reshape (N, H, Wo, pw, C)), then across its ph rows (slices of (N, Ho, ph, Wo·C), contiguous
-# runs of Wo·C values). Per-offset views of (N, H, W, C) memory are contiguous only over C, and
-# NumPy's per-run overhead made those passes the cost of pooling; the row stage avoids them.
-# Forward keeps the winning column of every (row, window) and the winning row of every window
-# (strict ">" keeps the earlier offset on ties: smallest p, then smallest q within that row, the
-# first maximum in row-major window order), so backward needs neither x nor a comparison.
-# Measured on the seed CNN's first pooling, (64, 16, 24, 24) float32: forward + backward
-# 1.5 ms against 3.2 ms for the per-offset passes inside a training step.
-
-def _argmax_stage(
-    views: list[np.ndarray], best: np.ndarray, idx: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
-    """Elementwise max of equally shaped views into ``best``, and into ``idx`` (uint8) the index
-    of the first view attaining it."""
-    gt = idx.view(bool) if len(views) == 2 else np.empty(best.shape, dtype=bool)
-    if len(views) == 2:  # the common 2×2 window: two passes, the comparison is the index
-        np.maximum(views[0], views[1], out=best)
-        np.greater(views[1], views[0], out=gt)
-        return best, idx
-    np.copyto(best, views[0])
-    idx.fill(0)
-    for k, v in enumerate(views[1:], start=1):
-        np.greater(v, best, out=gt)
-        # idx < k so far, hence "k where v wins, else idx" is max(idx, k·gt) (np.copyto with
-        # where= is 10× slower).
-        np.maximum(idx, gt.view(np.uint8) * np.uint8(k), out=idx)
-        np.maximum(best, v, out=best)
-    return best, idx
-
-
-def _max_pool_forward_nhwc(
-    x: np.ndarray, geom: tuple[int, int, int, int, int, int], workspace: dict[str, np.ndarray] | None
-) -> tuple[np.ndarray, tuple]:
-    ph, pw, _sh, _sw, Ho, Wo = geom
-    N, C, H, _W = x.shape
-    xq = x.transpose(0, 2, 3, 1).reshape(N, H, Wo, pw, C)
-    rows, col_idx = _argmax_stage(                                               # (N, H, Wo, C)
-        [xq[:, :, :, q, :] for q in range(pw)],
-        _scratch(workspace, "rows", (N, H, Wo, C), x.dtype),
-        _scratch(workspace, "col_idx", (N, H, Wo, C), np.uint8),
-    )
-    rp = rows.reshape(N, Ho, ph, Wo * C)
-    out, row_idx = _argmax_stage(                                                # (N, Ho, Wo·C)
-        [rp[:, :, p, :] for p in range(ph)],
-        np.empty((N, Ho, Wo * C), dtype=x.dtype),
-        _scratch(workspace, "row_idx", (N, Ho, Wo * C), np.uint8),
-    )
-    out = out.reshape(N, Ho, Wo, C).transpose(0, 3, 1, 2)
-    return out, ("nhwc", x.shape, x.dtype, col_idx, row_idx, geom)
-
-
-def _max_pool_backward_nhwc(
-    dout: np.ndarray, cache: tuple, workspace: dict[str, np.ndarray] | None
-) -> np.ndarray:
-    _, (N, C, H, W), dtype, col_idx, row_idx, (ph, pw, _sh, _sw, Ho, Wo) = cache
-    dout = check_dout(dout, (N, C, Ho, Wo))
-    d = np.ascontiguousarray(dout.transpose(0, 2, 3, 1)).reshape(N, Ho, Wo * C)
-    # the gradient of the row stage's output, (N, H, Wo, C) memory
-    rows = _scratch(workspace, "rows", (N, H, Wo, C), dtype).reshape(N, Ho, ph, Wo * C)
-    mask = _scratch(workspace, "row_mask", (N, Ho, Wo * C), bool)
-    for p in range(ph):
-        np.multiply(d, np.equal(row_idx, p, out=mask), out=rows[:, :, p, :])
-    rows = rows.reshape(N, H, Wo, C)
-    mask = _scratch(workspace, "col_mask", (N, H, Wo, C), bool)
-    dx = np.empty((N, H, Wo, pw, C), dtype=dtype)
-    for q in range(pw):
-        np.multiply(rows, np.equal(col_idx, q, out=mask), out=dx[:, :, :, q, :])
-    return dx.reshape(N, H, W, C).transpose(0, 3, 1, 2)
 
 
 def _in_layout_of(a: np.ndarray, like: np.ndarray) -> np.ndarray:
@@ -283,12 +203,6 @@ def max_pool_backward(dout: np.ndarray, cache: tuple) -> np.ndarray:
     Returns:
         dx, shape (N, C, H, W), in the memory layout of the forward input.
     """
-    return _max_pool_backward(dout, cache, None)
-
-
-def _max_pool_backward(dout: Any, cache: tuple, workspace: dict[str, np.ndarray] | None) -> np.ndarray:
-    if isinstance(cache[0], str):  # the (N, H, W, C) two-stage path
-        return _max_pool_backward_nhwc(dout, cache, workspace)
     x, out, (ph, pw, sh, sw, Ho, Wo) = cache
     dout = check_dout(dout, out.shape)
     if dout.strides != out.strides:
@@ -415,6 +329,9 @@ def global_avg_pool_backward(dout: np.ndarray, cache: tuple) -> np.ndarray:
 # --------------------------------------------------------------------------------------------
 
 class _Pool2D(Layer):
+    """Window and stride checks, output shapes and the repr shared by the pooling layers;
+    subclasses set ``_forward_fn``/``_backward_fn`` or override ``_forward``/``_backward``."""
+
     _forward_fn: Any = None
     _backward_fn: Any = None
 
@@ -443,19 +360,30 @@ class _Pool2D(Layer):
 
 
 class MaxPool2D(_Pool2D):
-    """Max pooling layer, (N, C, H, W) -> (N, C, Ho, Wo); see :func:`max_pool_forward`."""
+    """Max pooling layer, (N, C, H, W) -> (N, C, Ho, Wo); see :func:`max_pool_forward`.
+
+    On (N, C, H, W) views of channels-last memory with exactly tiling windows (after a
+    :class:`~course_lib.conv.Conv2D`) it runs the tuned :mod:`course_lib.fast.pooling`, which
+    gives the same numbers; otherwise :func:`max_pool_forward` itself.
+    """
 
     def __init__(self, pool_size: int | tuple[int, int], stride: int | tuple[int, int] | None = None) -> None:
         super().__init__(pool_size, stride)
-        # Internal buffers reused from step to step; the cache refers to some of them until the
-        # next forward pass, and Layer keeps only the latest cache.
+        # Internal buffers of the tuned path, reused from step to step; the cache refers to
+        # some of them until the next forward pass, and Layer keeps only the latest cache.
         self._workspace: dict[str, np.ndarray] = {}
 
     def _forward(self, x: np.ndarray) -> tuple[np.ndarray, Any]:
-        return _max_pool_forward(x, self.pool_size, self.stride, self._workspace)
+        x = _check_x(x)
+        geom = _geometry(x.shape, self.pool_size, self.stride)
+        if fast_pooling.applies(x, geom):
+            return fast_pooling.max_pool_forward(x, geom, self._workspace)
+        return max_pool_forward(x, pool_size=self.pool_size, stride=self.stride)
 
     def _backward(self, dout: np.ndarray, cache: Any) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-        return _max_pool_backward(dout, cache, self._workspace), {}
+        if isinstance(cache, fast_pooling.MaxPoolCache):
+            return fast_pooling.max_pool_backward(dout, cache, self._workspace), {}
+        return max_pool_backward(dout, cache), {}
 
 
 class AvgPool2D(_Pool2D):
