@@ -1,108 +1,84 @@
-"""Training speed of the seed CNN: course_lib (NumPy) against the same network in PyTorch (CPU).
+"""Training speed and memory of the seed CNN: course_lib (NumPy) against PyTorch (CPU), one run.
 
 What is timed: one training step = forward + softmax cross-entropy + backward + Adam update, on
 a batch of 64 float32 MNIST-sized images (1×28×28), for the chapter-9 network
 conv 16@5×5 -> ReLU -> max-pool 2 -> conv 32@5×5 -> ReLU -> max-pool 2 -> affine 512→128 -> ReLU
--> affine 128→10. Both implementations run in this process, on the same random data, for
-``--batches`` steps per round (default 100 ≈ 1/9 of an MNIST epoch); rounds alternate between
-the two (course_lib, torch, course_lib, torch, ...) so that a noisy neighbour on a shared machine
-slows both alike, and the *median* round is reported. Output: ms per batch for each, and the
-ratio course_lib / PyTorch (target ≤ 1.0, acceptable ≤ 1.5).
+-> affine 128→10. Both libraries run in one child process on the same random data, at 1 and at 2
+threads (BLAS through threadpoolctl, PyTorch through ``torch.set_num_threads``, course_lib's own
+batch-splitting pool through ``course_lib.fast.set_num_threads``), in alternating rounds of
+``--batches`` steps: round r times every (thread count, library) pair once, the library order
+flipping from round to round, so that a noisy neighbour on a shared machine slows both alike.
+Reported: the median round per pair (ms per step, wall clock and CPU time of the process) and the
+ratio course_lib / PyTorch per thread count (target ≤ 1.0). Only ratios from one run mean
+anything on a shared machine; absolute times move with the load.
 
-Threads: PyTorch is limited to as many threads as NumPy's BLAS uses (``threadpoolctl`` reports
-them), so neither side gets more cores than the other. For a fair and stable measurement, run on
-an otherwise idle machine and mind the environment variables that OpenBLAS (NumPy's BLAS in the
-PyPI wheels) and OpenMP (PyTorch's intra-op pool) read at start-up:
+Memory: the peak resident memory a 200-step training run adds over the process's state after its
+imports (and the data), each library in a fresh process of its own, at 1 thread
+(``VmHWM`` after the run minus ``VmRSS`` before it; the high-water mark is reset first).
 
-- ``OPENBLAS_NUM_THREADS`` / ``OMP_NUM_THREADS``: if a parent shell exported ``=1`` (common on
-  clusters and in some CI images), NumPy runs single-threaded while you think it uses all
-  cores. Unset both (``env -u OPENBLAS_NUM_THREADS -u OMP_NUM_THREADS python ...``) to let each
-  library use every core, or set both to the same number to compare at a fixed thread count;
-  ``--threads N`` does the latter from inside (through threadpoolctl and torch.set_num_threads).
-- ``MKL_NUM_THREADS`` matters only for an MKL build of NumPy; ``GOTO_NUM_THREADS`` is an old
-  OpenBLAS alias.
-
-These variables are for benchmarking only: the tests and CI never set them (and must not — they
-would hide a thread-related slowdown instead of measuring it). On a shared machine, compare at one
-thread (``OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 python benchmarks/train_speed.py --threads 1``)
-and read the CPU-time line: waiting for a core then costs neither side anything.
-
-Memory allocator. Both libraries allocate megabytes of fresh arrays per step (activations and
-their gradients). glibc's malloc hands freed memory at the top of its heap back to the operating
-system and the next step takes a page fault per 4 KiB page to get it again; on a virtual machine
-that was 5-10 ms per step for *each* library (the ``faults/step`` column). course_lib's layers
-keep their large internal buffers between steps to limit this; it also hits PyTorch, whose CPU
-allocator is glibc's malloc too. To see both without this overhead, raise glibc's thresholds
-for the run (not a setting for the library or its tests):
-``GLIBC_TUNABLES=glibc.malloc.trim_threshold=268435456:glibc.malloc.mmap_threshold=268435456``.
+Environment. The child processes start with ``OPENBLAS_CORETYPE`` and ``OPENBLAS_L2_SIZE``
+removed (some machines set them to pin an older OpenBLAS kernel; here they would slow NumPy's
+BLAS only) and with ``OPENBLAS_NUM_THREADS``/``OMP_NUM_THREADS``/``MKL_NUM_THREADS`` removed, so
+that the thread count is set from inside; the output names the OpenBLAS kernel that ran. This
+applies to the benchmark's own processes only: tests and CI never set or unset these variables.
 
 PyTorch is an optional dependency (``pip install -e ".[bench]"``, CPU build); the library never
-imports it. ``--profile`` adds a cProfile of the course_lib step, sorted by own time, to show
-where the time goes.
+imports it.
 
 Usage::
 
-    python benchmarks/train_speed.py [--batches 100] [--rounds 5] [--threads N] [--profile]
+    python benchmarks/train_speed.py [--batches 50] [--rounds 5] [--threads 1 2]
+                                     [--memory-steps 200] [--out benchmarks/results/train_speed.txt]
 """
 
 from __future__ import annotations
 
 import argparse
-import cProfile
-import io
-import pstats
-import resource
+import datetime
+import json
+import os
+import platform
 import statistics
+import subprocess
 import sys
 import time
 from pathlib import Path
 
-import numpy as np
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from course_lib.architectures import seed_cnn
-from course_lib.gradient_descent import make_optimizer
-from course_lib.loss import softmax_cross_entropy
-
+ROOT = Path(__file__).resolve().parents[1]
 BATCH = 64
+_DROP = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS",
+         "MKL_NUM_THREADS", "GOTO_NUM_THREADS")
 
 
-def blas_threads() -> int:
-    """Threads NumPy's BLAS will use (1 if threadpoolctl cannot tell)."""
-    try:
-        from threadpoolctl import threadpool_info
-    except ImportError:
-        return 1
-    counts = [p["num_threads"] for p in threadpool_info() if p.get("user_api") == "blas"]
-    return max(counts) if counts else 1
-
-
-def make_data(n_batches: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    rng = np.random.default_rng(seed)
-    X = rng.random((n_batches, BATCH, 1, 28, 28), dtype=np.float32)
-    y = rng.integers(0, 10, size=(n_batches, BATCH))
-    return X, y
-
+# ------------------------------------------------------------------------------------------------
+# The two training steps
+# ------------------------------------------------------------------------------------------------
 
 class CourseLibRunner:
     """The course_lib network plus an Adam optimiser; ``step`` trains on one batch."""
 
     def __init__(self) -> None:
+        import numpy as np
+
+        from course_lib.architectures import seed_cnn
+        from course_lib.gradient_descent import make_optimizer
+        from course_lib.loss import softmax_cross_entropy
+
+        self.np, self.loss = np, softmax_cross_entropy
         self.model = seed_cnn(dtype=np.float32, rng=0)
         self.opt = make_optimizer("adam", learning_rate=1e-3)
         self.params = self.model.parameters()
 
-    def step(self, xb: np.ndarray, yb: np.ndarray) -> float:
+    def step(self, xb, yb) -> float:
         scores = self.model.forward(xb)
-        loss, dscores = softmax_cross_entropy(scores, yb)
-        self.model.backward(dscores.astype(np.float32, copy=False))
+        loss, dscores = self.loss(scores, yb)
+        self.model.backward(dscores.astype(self.np.float32, copy=False))
         self.opt.step(self.params, self.model.gradients())
         return loss
 
 
 class TorchRunner:
-    """The identical network in PyTorch (same shapes, He-style default init, Adam 1e-3)."""
+    """The identical network in PyTorch (same shapes, its default init, Adam 1e-3)."""
 
     def __init__(self) -> None:
         import torch
@@ -118,7 +94,7 @@ class TorchRunner:
         self.opt = torch.optim.Adam(self.model.parameters(), lr=1e-3)
         self.loss = nn.CrossEntropyLoss()
 
-    def step(self, xb: np.ndarray, yb: np.ndarray) -> float:
+    def step(self, xb, yb) -> float:
         x = self.torch.from_numpy(xb)
         y = self.torch.from_numpy(yb)
         self.opt.zero_grad(set_to_none=True)
@@ -128,98 +104,179 @@ class TorchRunner:
         return float(loss.detach())
 
 
-def time_round(runner: object, X: np.ndarray, y: np.ndarray) -> tuple[float, float, float]:
-    """(wall seconds, CPU seconds, minor page faults) per batch over one pass through the batches.
+def make_data(n_batches: int, seed: int = 0):
+    import numpy as np
 
-    CPU time (all threads of this process) is the steadier number on a shared machine: time
-    spent waiting for a core does not count. With one thread it equals the wall time of an idle
-    machine; with several, threads that spin while waiting inflate it.
-    """
-    f0 = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
-    t0, c0 = time.perf_counter(), time.process_time()
-    for xb, yb in zip(X, y):
-        runner.step(xb, yb)  # type: ignore[attr-defined]
-    wall, cpu = time.perf_counter() - t0, time.process_time() - c0
-    faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt - f0
-    return wall / len(X), cpu / len(X), faults / len(X)
+    rng = np.random.default_rng(seed)
+    X = rng.random((n_batches, BATCH, 1, 28, 28), dtype=np.float32)
+    y = rng.integers(0, 10, size=(n_batches, BATCH))
+    return X, y
 
 
-def profile_course_lib(X: np.ndarray, y: np.ndarray, top: int = 25) -> str:
-    runner = CourseLibRunner()
-    runner.step(X[0], y[0])
-    prof = cProfile.Profile()
-    prof.enable()
-    for xb, yb in zip(X, y):
-        runner.step(xb, yb)
-    prof.disable()
-    out = io.StringIO()
-    pstats.Stats(prof, stream=out).sort_stats("tottime").print_stats(top)
-    return out.getvalue()
+def set_threads(n: int, torch) -> None:
+    from threadpoolctl import threadpool_limits
+
+    from course_lib import fast
+
+    threadpool_limits(limits=n, user_api="blas")
+    fast.set_num_threads(n)
+    if torch is not None:
+        torch.set_num_threads(n)
+
+
+# ------------------------------------------------------------------------------------------------
+# Child processes
+# ------------------------------------------------------------------------------------------------
+
+def child_time(batches: int, rounds: int, threads: list[int]) -> dict:
+    """Alternating rounds; returns per (library, threads) the wall and CPU seconds per step."""
+    from threadpoolctl import threadpool_info
+
+    X, y = make_data(batches)
+    import torch
+
+    runners = {"course_lib": CourseLibRunner(), "PyTorch": TorchRunner()}
+    for t in threads:  # warm-up: buffers, BLAS kernels, autograd graphs, thread pools
+        set_threads(t, torch)
+        for r in runners.values():
+            for i in range(min(5, batches)):
+                r.step(X[i], y[i])
+    times: dict[str, list[list[float]]] = {f"{name}@{t}": [] for name in runners for t in threads}
+    for rnd in range(rounds):
+        for t in threads:
+            set_threads(t, torch)
+            order = list(runners) if rnd % 2 == 0 else list(reversed(runners))
+            for name in order:
+                t0, c0 = time.perf_counter(), time.process_time()
+                for xb, yb in zip(X, y):
+                    runners[name].step(xb, yb)
+                times[f"{name}@{t}"].append([(time.perf_counter() - t0) / batches,
+                                             (time.process_time() - c0) / batches])
+    blas = [f"{p['internal_api']} {p.get('version')} ({p.get('architecture')} kernel)"
+            for p in threadpool_info() if p.get("user_api") == "blas"]
+    import numpy as np
+
+    return {"times": times, "blas": blas, "numpy": np.__version__, "torch": torch.__version__}
+
+
+def _status_kib(field: str) -> int:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1])
+    raise RuntimeError(f"/proc/self/status has no {field}")
+
+
+def child_memory(library: str, steps: int) -> dict:
+    """Peak RSS a ``steps``-step run adds over the state after imports and data (MiB)."""
+    import numpy as np  # noqa: F401 - both libraries' imports before the baseline
+
+    if library == "PyTorch":
+        import torch
+
+        torch.set_num_threads(1)
+    else:
+        import course_lib.architectures
+        import course_lib.gradient_descent
+        import course_lib.loss  # noqa: F401
+        from course_lib import fast
+
+        fast.set_num_threads(1)
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(limits=1, user_api="blas")
+    X, y = make_data(10)
+    Path("/proc/self/clear_refs").write_text("5")  # reset the high-water mark VmHWM to VmRSS
+    before = _status_kib("VmRSS")
+    runner = TorchRunner() if library == "PyTorch" else CourseLibRunner()
+    for i in range(steps):
+        runner.step(X[i % len(X)], y[i % len(y)])
+    peak = _status_kib("VmHWM")
+    return {"before_mib": before / 1024, "peak_mib": peak / 1024, "added_mib": (peak - before) / 1024}
+
+
+# ------------------------------------------------------------------------------------------------
+# The parent: runs the children, prints the report
+# ------------------------------------------------------------------------------------------------
+
+def _run_child(args: list[str]) -> dict:
+    env = {k: v for k, v in os.environ.items() if k not in _DROP}
+    env["PYTHONPATH"] = os.pathsep.join([str(ROOT), *filter(None, [os.environ.get("PYTHONPATH")])])
+    done = subprocess.run([sys.executable, __file__, *args], env=env, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise SystemExit(f"benchmark child {args} failed:\n{done.stderr}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def _machine() -> str:
+    model, cores = platform.processor() or "unknown CPU", os.cpu_count()
+    try:
+        out = subprocess.run(["lscpu"], capture_output=True, text=True, check=True).stdout
+        fields = dict(line.split(":", 1) for line in out.splitlines() if ":" in line)
+        model = fields.get("Model name", model).strip()
+        cores = f"{fields.get('CPU(s)', cores).strip()} CPU(s), {fields.get('Core(s) per socket', '?').strip()} core(s) per socket"
+    except (OSError, subprocess.CalledProcessError, ValueError):
+        pass
+    return f"{model}, {cores}"
 
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--batches", type=int, default=100, help="training steps per timed round")
-    p.add_argument("--rounds", type=int, default=5, help="alternating rounds per implementation")
-    p.add_argument("--threads", type=int, default=None, help="thread count for both (default: NumPy's BLAS threads)")
-    p.add_argument("--profile", action="store_true", help="cProfile the course_lib step")
+    p.add_argument("--batches", type=int, default=50, help="training steps per timed round")
+    p.add_argument("--rounds", type=int, default=5, help="alternating rounds (>= 5 for the protocol)")
+    p.add_argument("--threads", type=int, nargs="+", default=[1, 2], help="thread counts to compare")
+    p.add_argument("--memory-steps", type=int, default=200, help="steps of the memory run (0: skip)")
+    p.add_argument("--out", type=Path, default=None, help="also write the report to this file")
+    p.add_argument("--child", choices=["time", "memory-course_lib", "memory-PyTorch"], help=argparse.SUPPRESS)
     a = p.parse_args(argv)
+    if a.child == "time":
+        print(json.dumps(child_time(a.batches, a.rounds, a.threads)))
+        return 0
+    if a.child:
+        print(json.dumps(child_memory(a.child.split("-", 1)[1], a.memory_steps)))
+        return 0
+    if a.batches < 1 or a.rounds < 1 or min(a.threads) < 1:
+        p.error("--batches, --rounds and --threads must be >= 1")
 
-    threads = a.threads or blas_threads()
-    if a.threads:
-        try:
-            from threadpoolctl import threadpool_limits
-        except ImportError:
-            p.error("--threads needs threadpoolctl (pip install threadpoolctl); or set "
-                    "OPENBLAS_NUM_THREADS and OMP_NUM_THREADS before starting Python")
-        threadpool_limits(a.threads)
-    X, y = make_data(a.batches)
-    print(f"seed CNN, batch {BATCH}, float32, {a.batches} steps x {a.rounds} rounds; threads: {threads}")
-    print(f"NumPy {np.__version__}")
-
-    ours = CourseLibRunner()
-    try:
-        import torch
-    except ImportError:
-        print("PyTorch is not installed (pip install -e '.[bench]'): timing course_lib only")
-        torch = None
-    theirs = None
-    if torch is not None:
-        torch.set_num_threads(threads)
-        print(f"PyTorch {torch.__version__} with {torch.get_num_threads()} thread(s)")
-        theirs = TorchRunner()
-
-    # Warm-up: first calls allocate buffers, load BLAS kernels, build autograd graphs.
-    for runner in (ours, theirs):
-        if runner is not None:
-            for i in range(min(5, a.batches)):
-                runner.step(X[i], y[i])
-
-    t_ours: list[tuple[float, float, float]] = []
-    t_theirs: list[tuple[float, float, float]] = []
-    for _ in range(a.rounds):
-        t_ours.append(time_round(ours, X, y))
-        if theirs is not None:
-            t_theirs.append(time_round(theirs, X, y))
-
-    def report(name: str, times: list[tuple[float, float, float]]) -> tuple[float, float]:
-        wall = statistics.median(t for t, _, _ in times) * 1e3
-        cpu = statistics.median(c for _, c, _ in times) * 1e3
-        faults = statistics.median(f for _, _, f in times)
-        rounds = ", ".join(f"{t * 1e3:.1f}" for t, _, _ in times)
-        print(f"{name:<11}: {wall:7.2f} ms/batch wall, {cpu:7.2f} ms/batch CPU, {faults:6.0f} faults/step"
-              f"  (wall per round: {rounds})")
-        return wall, cpu
-
-    w_ours, c_ours = report("course_lib", t_ours)
-    if theirs is not None:
-        w_theirs, c_theirs = report("PyTorch", t_theirs)
-        for what, ratio in (("wall", w_ours / w_theirs), ("CPU", c_ours / c_theirs)):
-            verdict = "target met" if ratio <= 1.0 else ("acceptable" if ratio <= 1.5 else "SLOWER than the 1.5x limit")
-            print(f"ratio course_lib / PyTorch ({what} time): {ratio:.2f}  ({verdict}; target <= 1.0, limit 1.5)")
-    if a.profile:
-        print("\ncProfile of the course_lib training step (sorted by own time):")
-        print(profile_course_lib(X, y))
+    command = "python benchmarks/train_speed.py " + " ".join(sys.argv[1:] if argv is None else argv)
+    lines = [
+        "Seed CNN training step (forward + backward + Adam), batch 64, float32: course_lib / PyTorch",
+        f"date:     {datetime.datetime.now(datetime.UTC):%Y-%m-%d %H:%M} UTC",
+        f"machine:  {_machine()}",
+        f"command:  {command}",
+    ]
+    res = _run_child(["--child", "time", "--batches", str(a.batches), "--rounds", str(a.rounds),
+                      "--threads", *map(str, a.threads)])
+    lines += [
+        f"versions: Python {platform.python_version()}, NumPy {res['numpy']}, PyTorch {res['torch']}",
+        f"BLAS:     {'; '.join(res['blas'])} (OPENBLAS_CORETYPE/OPENBLAS_L2_SIZE unset in the benchmark's processes)",
+        f"protocol: {a.rounds} alternating rounds of {a.batches} steps per (threads, library), one process;",
+        "          medians; the machine may be shared, so only the same-run ratios count",
+        "",
+        f"{'threads':>7}  {'course_lib ms':>13}  {'PyTorch ms':>10}  {'ratio (wall)':>12}  {'ratio (CPU)':>11}",
+    ]
+    for t in a.threads:
+        ours, theirs = res["times"][f"course_lib@{t}"], res["times"][f"PyTorch@{t}"]
+        w_o, w_t = (statistics.median(r[0] for r in x) * 1e3 for x in (ours, theirs))
+        c_o, c_t = (statistics.median(r[1] for r in x) * 1e3 for x in (ours, theirs))
+        lines.append(f"{t:>7}  {w_o:>13.2f}  {w_t:>10.2f}  {w_o / w_t:>11.2f}x  {c_o / c_t:>10.2f}x")
+    lines.append("(ms per step: median wall time; CPU time is that of all threads of the process)")
+    for t in a.threads:
+        per_round = ", ".join(f"{r[0] * 1e3:.1f}/{s[0] * 1e3:.1f}"
+                              for r, s in zip(res["times"][f"course_lib@{t}"], res["times"][f"PyTorch@{t}"]))
+        lines.append(f"  rounds at {t} thread(s), course_lib/PyTorch ms: {per_round}")
+    if a.memory_steps:
+        lines += ["", f"Peak resident memory a {a.memory_steps}-step run adds over the state after imports "
+                      "(fresh process each, 1 thread):"]
+        mem = {lib: _run_child(["--child", f"memory-{lib}", "--memory-steps", str(a.memory_steps)])
+               for lib in ("course_lib", "PyTorch")}
+        for lib, m in mem.items():
+            lines.append(f"  {lib:<10}: +{m['added_mib']:6.1f} MiB (from {m['before_mib']:.1f} to a peak of {m['peak_mib']:.1f} MiB)")
+        lines.append(f"  ratio course_lib / PyTorch: {mem['course_lib']['added_mib'] / mem['PyTorch']['added_mib']:.2f}x")
+    report = "\n".join(lines)
+    print(report)
+    if a.out is not None:
+        a.out.parent.mkdir(parents=True, exist_ok=True)
+        a.out.write_text(report + "\n")
     return 0
 
 

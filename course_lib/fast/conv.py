@@ -125,15 +125,18 @@ def conv_backward(
     dout = check_dout(dout, (N, F, Ho, Wo))
     g = dout.transpose(0, 2, 3, 1).reshape(N * Ho * Wo, F).astype(cols.dtype, copy=False)
     K = HH * WW * C
+    # dWᵀ = colsᵀ·g rather than dW = gᵀ·cols: the same sums, but BLAS runs the long reduction
+    # over rows faster in this orientation (seed CNN, float32, one thread: 0.30 ms against
+    # 0.73 ms for the first layer's 36864×26 columns, 0.74 against 0.83 ms for the second's).
     if cols.shape[1] == K + 1:
         # One-channel forward: the last column of cols is all ones, so the same product gives db.
-        dwb = g.T @ cols
+        dwb = (cols.T @ g).T
         dw, db = dwb[:, :K].reshape(F, HH, WW, C).transpose(0, 3, 1, 2).copy(), dwb[:, K].copy()
     else:
         # Σ over rows as a matrix-vector product: g.sum(axis=0) adds one short row at a time
         # (1.2 ms against 0.07 ms for a 36864×16 gradient).
         db = np.ones(g.shape[0], dtype=g.dtype) @ g
-        dw = (g.T @ cols).reshape(F, HH, WW, C).transpose(0, 3, 1, 2).copy()
+        dw = (cols.T @ g).T.reshape(F, HH, WW, C).transpose(0, 3, 1, 2).copy()
     if not need_dx:
         return None, dw, db
     dxp = col2im_nhwc_from_product(g, wmat, (N, H + 2 * pad, W + 2 * pad, C), HH, WW, stride, Ho, Wo, workspace)
