@@ -63,13 +63,9 @@ def private_imports(module: str, source: str) -> list[str]:
     return found
 
 
-# Being removed: the layer workspaces move with the tuned paths into course_lib/fast/.
-_PENDING = {"course_lib.pooling": ["from course_lib.conv import _scratch"]}
-
-
 @pytest.mark.parametrize(("module", "path"), _modules(), ids=[m for m, _ in _modules()])
 def test_no_private_name_is_imported_from_another_module(module, path):
-    assert private_imports(module, path.read_text(encoding="utf-8")) == _PENDING.get(module, [])
+    assert private_imports(module, path.read_text(encoding="utf-8")) == []
 
 
 def test_the_scan_finds_private_imports():
