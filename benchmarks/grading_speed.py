@@ -1,27 +1,118 @@
-"""Autograding speed: seconds per submission for 30 submissions of one assignment.
+"""Autograding speed: CPU and wall time per submission, and submissions per minute.
 
-Builds a throw-away course with one assignment (default ch03_gradient_descent), releases it,
-submits the solution notebook under 30 student ids, and times ``course autograde`` over all of
-them twice in the same run: inside bubblewrap (the default) and with ``--no-sandbox``, in
-``--jobs`` parallel workers (default: the number of CPUs). Prints wall and CPU seconds per
-submission for both and what bubblewrap adds (target <= 0.3 s wall). The machine's load average
-is printed alongside: other processes slow the figures down.
+Two measurements, each in one run on a throw-away course:
 
-    .venv/bin/python benchmarks/grading_speed.py [ASSIGNMENT] [--n 30] [--jobs N]
+``grading_speed.py [ASSIGNMENT] [--n 30] [--jobs N]`` (sandbox overhead): submits the solution
+notebook under N student ids and times ``course autograde`` inside bubblewrap and with
+``--no-sandbox`` in alternating rounds; prints wall and CPU seconds per submission for both and
+what bubblewrap adds (target <= 0.3 s wall).
+
+``grading_speed.py --honest [ASSIGNMENT ...|--all] [--n 100] [--workers 1 2]`` (throughput):
+grades a class of N generated honest submissions per assignment (complete, buggy, partial, stub:
+tests/grading/synthetic_class.py, built from the bug libraries in tests/grading/test_bugs_*.py
+and the source notebooks) with ``course autograde --jobs W``, sandbox included, and prints the
+mean CPU seconds per submission (this process and every child it waited for: the workers and
+their sandboxes) against the target (<= 0.5 s for ch01-ch08, <= 5 s for ch09), wall seconds and
+submissions per minute per W. ``--hostile`` adds the hostile submissions of
+tests/grading/hostile/cases.py, timed and reported apart (they run into their time limits on
+purpose). The machine's load average is printed alongside: other processes slow the wall figures.
+
+Where the time goes (profiled with pyinstrument and getrusage, one submission graded in
+process, 2-core machine under load):
+
+- Before this work (nbgrader's kernel + the trusted pass, issue 13's measurement): 1.40 s CPU
+  per ch03 submission, most of it Jupyter kernel start-up (the kernel process, its imports of
+  IPython/NumPy/course_lib, ZMQ) — removed with the kernel (the sandboxed run is the only run).
+- Now, per submission: sandbox start-up (bwrap + ``python -I`` + NumPy import in the child):
+  ~0.14 s CPU, what a stub costs; notebook parsing and the static scan: < 0.02 s; reading the
+  spec, writing the autograded notebook, report and gradebook rows: ~0.05 s in the parent.
+  Importing NumPy/course_lib/course_grader in the grader happens once per worker (the pool's
+  workers are forked after the imports; Dask workers import once), not per submission.
+- Numerical checks: the checks run in the trusted parent and call the student's functions in
+  the sandbox through a pipe, one round trip per call (~0.35 ms of CPU over both processes).
+  A numerical gradient calls the student's forward twice per input entry, so a complete ch05
+  submission makes ~3400 round trips (1.2 s CPU) for checks that cost 0.15 s in one process;
+  ch01/ch04/ch07 make 800-1150. That round trip is now the largest per-submission cost.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
 import os
 import shutil
+import statistics
+import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 from course_grader import cli
 
-COURSE = Path(__file__).resolve().parents[1] / "exercises"
+REPO = Path(__file__).resolve().parents[1]
+COURSE = REPO / "exercises"
+TARGET_CPU = {"ch09_architectures": 5.0}  # seconds of CPU per submission; 0.5 for the others
+
+
+def _course(tmp: Path, assignment: str) -> Path:
+    """A throw-away course with ``assignment`` released (its gradebook knows the cells)."""
+    course = tmp / assignment
+    course.mkdir()
+    shutil.copy2(COURSE / "nbgrader_config.py", course / "nbgrader_config.py")
+    shutil.copytree(COURSE / "source" / assignment, course / "source" / assignment)
+    with contextlib.redirect_stdout(io.StringIO()):
+        assert cli.main(["release", "--course", str(course), assignment]) == 0
+    return course
+
+
+def _autograde(course: Path, assignment: str, jobs: int, n: int) -> tuple[float, float]:
+    """(wall, CPU) seconds per submission of one ``course autograde`` over the whole class."""
+    for stale in ("autograded", "reports"):
+        shutil.rmtree(course / stale, ignore_errors=True)
+    c0, t0 = os.times(), time.perf_counter()
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+        cli.main(["autograde", assignment, "--course", str(course), "--quiet", "--jobs", str(jobs)])
+    dt, c1 = time.perf_counter() - t0, os.times()
+    return dt / n, (sum(c1[:4]) - sum(c0[:4])) / n  # this process and every child it waited for
+
+
+def honest(assignments: Sequence[str], n: int, workers: Sequence[int], hostile: bool) -> None:
+    """Throughput on generated honest classes (and, apart, the hostile submissions)."""
+    sys.path.insert(0, str(REPO / "tests" / "grading"))
+    import synthetic_class
+
+    load = os.getloadavg()[0]
+    head = " ".join(f"{'W=' + str(w) + ' wall/sub':>13s} {'subs/min':>8s}" for w in workers)
+    print(f"{'assignment':24s} {'n':>4s} {'CPU s/sub':>9s} {'target':>6s}  {head}  kinds (mean score)")
+    with tempfile.TemporaryDirectory() as tmp:
+        for a in assignments:
+            course = _course(Path(tmp), a)
+            kinds = synthetic_class.write_class(course, a, n)
+            runs = {w: _autograde(course, a, w, n) for w in workers}
+            _, rows = cli.gradebook_rows(course, [a])
+            assert len(rows) == n, f"{len(rows)} of {n} graded"
+            scores: dict[str, list[float]] = {}
+            for r in rows:
+                scores.setdefault(kinds[r["student"]], []).append(float(r["total"]))
+            cpu = statistics.mean(c for _, c in runs.values())
+            target = TARGET_CPU.get(a, 0.5)
+            cols = " ".join(f"{runs[w][0]:13.2f} {60 / runs[w][0]:8.0f}" for w in workers)
+            mix = ", ".join(f"{k} {len(v)} ({statistics.mean(v):.1f})" for k, v in sorted(scores.items()))
+            print(f"{a:24s} {n:4d} {cpu:9.3f} {target:6.1f}{' ' if cpu <= target else '!'} {cols}  {mix}", flush=True)
+            shutil.rmtree(course)
+        if hostile:
+            sys.path.insert(0, str(REPO / "tests" / "grading" / "hostile"))
+            import cases
+
+            course = _course(Path(tmp), cases.ASSIGNMENT)
+            for case in cases.CASES:
+                case.write(course / "submitted" / case.name / cases.ASSIGNMENT)
+            wall, cpu = _autograde(course, cases.ASSIGNMENT, max(workers), len(cases.CASES))
+            print(f"hostile ({cases.ASSIGNMENT}, reported apart): {len(cases.CASES)} submissions, {cpu:.3f} s CPU and "
+                  f"{wall:.2f} s wall per submission at W={max(workers)} (bounded by their time limits)")
+    print(f"load average (1 min) at the start {load:.2f}, at the end {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs")
 
 
 def main() -> None:
@@ -30,7 +121,17 @@ def main() -> None:
     p.add_argument("--n", type=int, default=30, help="number of submissions (default 30)")
     p.add_argument("--jobs", type=int, default=None, help="parallel grading workers (default: number of CPUs)")
     p.add_argument("--rounds", type=int, default=2, help="alternating rounds of both modes (default 2)")
+    p.add_argument("--honest", nargs="*", metavar="ASSIGNMENT", help="throughput on generated honest classes of these assignments")
+    p.add_argument("--all", action="store_true", help="with --honest: every assignment")
+    p.add_argument("--workers", type=int, nargs="+", default=[1, 2], help="with --honest: --jobs values to time (default 1 2)")
+    p.add_argument("--hostile", action="store_true", help="with --honest: also the hostile submissions, reported apart")
     args = p.parse_args()
+    if args.honest is not None:
+        from course_grader import generate
+
+        names = generate.available(COURSE) if args.all or not args.honest else args.honest
+        honest(names, args.n, args.workers, args.hostile)
+        return
     a = args.assignment
     with tempfile.TemporaryDirectory() as tmp:
         course = Path(tmp)

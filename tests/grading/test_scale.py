@@ -288,3 +288,23 @@ def test_a_job_grades_its_snapshot(klass, tmp_path):
     assert res.status == "ok" and res.score == res.max_score > 0
     again = dispatch.Job(ASSIGNMENT, batch.snapshot(course, ASSIGNMENT, student, spec), spec, True, job.fingerprint)
     assert again.key != job.key
+
+
+def test_demo_class_on_a_local_cluster_equals_single_process_grading(tmp_path):
+    """The demo class (exercises/examples): `--cluster local` with two workers and `--jobs 1` in
+    this process give the same gradebook rows."""
+    examples = COURSE / "examples" / "submitted"
+    assignments = sorted({p.parent.name for p in examples.glob("*/*/*.ipynb")})
+    rows = {}
+    for mode, extra in (("single", ["--jobs", "1"]), ("cluster", ["--cluster", "local", "--jobs", "2"])):
+        course = tmp_path / mode
+        course.mkdir()
+        shutil.copy2(COURSE / "nbgrader_config.py", course / "nbgrader_config.py")
+        for a in assignments:
+            shutil.copytree(COURSE / "source" / a, course / "source" / a)
+        for a in assignments:
+            assert cli.main(["autograde", a, "--course", str(course), "--quiet", "--submissions", str(examples), *extra]) == 0
+        rows[mode] = cli.gradebook_rows(course)[1]
+    assert len(rows["single"]) == 3 * len(assignments)
+    assert {r["total"] for r in rows["single"]} != {0.0}  # the demo students earn points
+    assert rows["cluster"] == rows["single"]
