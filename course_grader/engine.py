@@ -953,7 +953,8 @@ def compare_alternatives(
     """:func:`compare`, and on failure name a known mistake whose result ``got`` reproduces.
 
     ``alternatives`` maps a description of a common bug ("the bias correction is missing") to the
-    value that bug produces on the same input.
+    value that bug produces on the same input. When several give ``got`` on this input, all of
+    them are named (one of them is the cause; picking one would be a guess).
     """
     try:
         compare(got, expected, label, **kwargs)
@@ -962,8 +963,14 @@ def compare_alternatives(
             a = np.asarray(got, dtype=np.float64)
         except (TypeError, ValueError):
             raise e from None
+        matches = []
         for text, value in alternatives.items():
             v = np.asarray(value, dtype=np.float64)
             if v.shape == a.shape and np.allclose(a, v, rtol=1e-6, atol=1e-9):
-                raise Fail(f"{e}\n  recognised mistake: {text}") from None
+                matches.append(text)
+        if len(matches) == 1:
+            raise Fail(f"{e}\n  recognised mistake: {matches[0]}") from None
+        if matches:  # on this input several mistakes give the same numbers: name them all
+            listed = "".join(f"\n    - {t}" for t in matches)
+            raise Fail(f"{e}\n  recognised mistake, one of these (each gives exactly your numbers here):{listed}") from None
         raise

@@ -74,10 +74,12 @@ def _size_case(S: Student, n: int, k: int, pad: int, stride: int) -> None:
         )
     if int(got) != expected:
         msg = f"{call} returned {int(got)}, expected {expected}"
-        for text, value in _size_bugs(n, k, pad, stride).items():
-            if value == int(got):
-                msg += f"\n  recognised mistake: {text}"
-                break
+        matches = [text for text, value in _size_bugs(n, k, pad, stride).items() if value == int(got)]
+        if len(matches) == 1:
+            msg += f"\n  recognised mistake: {matches[0]}"
+        elif matches:  # several mistakes give this number here: name them all, not a guess
+            msg += "\n  recognised mistake, one of these (each gives exactly your number here):"
+            msg += "".join(f"\n    - {t}" for t in matches)
         raise Fail(msg)
 
 
