@@ -28,6 +28,10 @@ For the affine layer, with ``dout = dL/dout`` of shape (N, M)::
     db = dout.sum(0)     (M,)      likewise b
 
 Each shape follows from the shapes alone — the quickest check of a backward pass.
+
+Caches: the affine cache is :data:`course_lib.validate.AffineCache`, the tuple ``(x, w, b)``;
+:class:`TwoLayerNet` keeps the caches of its three layers inside :meth:`TwoLayerNet.loss`, and
+the scalar graph keeps each node's inputs on the node itself.
 """
 
 from __future__ import annotations

@@ -39,6 +39,11 @@ all-ones check. (For dout = x̂ the correct dx is γ·ivar·x̂·eps/(σ²+eps):
 
 The spatial variants normalise each *channel* of an (N, C, H, W) tensor with statistics over
 N, H and W, which is what a convolutional network needs (a feature map shares one γ, β).
+
+Caches are NamedTuples of :mod:`course_lib.validate`: :class:`~course_lib.validate.BatchNormCache`
+(the named intermediate results of the forward pass) and, for the spatial variants,
+:class:`~course_lib.validate.SpatialBatchNormCache` (that cache plus the 4-D shape). The layer
+classes switch mode with ``train()``/``eval()`` and pass ``bn_param["mode"]`` on.
 """
 
 from __future__ import annotations
@@ -346,7 +351,7 @@ class BatchNorm(Layer):
 
     def _bn_param(self) -> dict[str, Any]:
         return {
-            "mode": "train" if self.training else "test",
+            "mode": self.mode,
             "eps": self.eps,
             "momentum": self.momentum,
             "running_mean": self.running_mean,

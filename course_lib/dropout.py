@@ -19,6 +19,10 @@ A backward that draws a fresh mask computes the gradient of a different function
 generator is therefore explicit (``rng``: a ``np.random.Generator`` or an int seed) so that one
 seed reproduces one mask.
 
+The cache is a :class:`~course_lib.validate.DropoutCache` NamedTuple (the mask, None in test
+mode, and the shape). The :class:`Dropout` layer switches mode with ``train()``/``eval()`` and
+passes it on as ``mode``.
+
 **Initialisation** (:func:`he_init`, :func:`xavier_init`, re-exported from
 :mod:`course_lib.init`) keeps the activation variance stable through depth;
 :func:`activation_stats` measures it layer by layer for the chapter's figure.
@@ -131,9 +135,7 @@ class Dropout(Layer):
         self.rng = as_rng(rng)
 
     def _forward(self, x: np.ndarray) -> tuple[np.ndarray, Any]:
-        return dropout_forward(
-            x, self.keep_prob, mode="train" if self.training else "test", rng=self.rng
-        )
+        return dropout_forward(x, self.keep_prob, mode=self.mode, rng=self.rng)
 
     def _backward(self, dout: np.ndarray, cache: Any) -> tuple[np.ndarray, dict[str, np.ndarray]]:
         return dropout_backward(dout, cache), {}

@@ -11,9 +11,10 @@ after ``backward``, in ``self.grads`` under the same names; a subclass creates t
 :meth:`Layer.add_param`, so that :meth:`Layer.on_paper` can build it without their memory.
 
 **Modes.** Every layer (and a whole :class:`~course_lib.architectures.Sequential`) is in training
-mode after construction; ``layer.train()`` and ``layer.eval()`` switch it, and ``layer.training``
-says which. The functional core spells the same thing ``mode="train"`` / ``mode="test"``
-(``dropout_forward``, BatchNorm's ``bn_param["mode"]``); the classes translate.
+mode after construction; ``layer.train()`` and ``layer.eval()`` are the one way to switch it, and
+``layer.training`` says which. The functional core spells the same thing ``mode="train"`` /
+``mode="test"`` (``dropout_forward``, BatchNorm's ``bn_param["mode"]``, as in CS231n); a layer
+hands its :attr:`Layer.mode` to those functions, so the translation happens in one place.
 
 **The layer registry.** :data:`LAYERS` maps the name of every public layer class to the class; a
 class enters it when it is defined (``Layer.__init_subclass__``), so there is no list to keep.
@@ -126,6 +127,11 @@ class Layer:
         """Switch to evaluation mode (dropout is the identity, BatchNorm uses running statistics)."""
         self.training = False
         return self
+
+    @property
+    def mode(self) -> str:
+        """The current mode as the functional core spells it: ``"train"`` or ``"test"``."""
+        return "train" if self.training else "test"
 
     # -- bookkeeping for summary() ----------------------------------------------------------------
     def output_shape(self, input_shape: tuple[int, ...]) -> tuple[int, ...]:

@@ -30,6 +30,11 @@ left derivative there (0 for relu, α for the others). Gradient checks must keep
 
 :data:`ACTIVATIONS` is the one list of activations (name -> :class:`Activation`: the functional
 pair, the layer class, the initialisation that suits it); every other module reads it.
+
+Caches hold only what the backward pass reads: an array for the one-input activations (the
+output for sigmoid and tanh, the input for relu), a tuple of that array and the constants for the
+parametrised ones (``(x, alpha)`` for leaky_relu, ``(x, alpha·e^min(x, 0), alpha)`` for elu), and
+for :func:`neuron_forward` the tuple ``(x, w, b, activation, activation cache, output shape)``.
 """
 
 from __future__ import annotations

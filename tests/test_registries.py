@@ -311,6 +311,35 @@ def test_every_update_rule_keeps_exactly_its_registered_state(rule: str, rng: np
 
 
 # ------------------------------------------------------------------------------------------------
+# One mode switch: Layer.train() / Layer.eval(), translated to mode="train"/"test" in Layer.mode
+# ------------------------------------------------------------------------------------------------
+
+def test_train_and_eval_switch_every_layer_and_the_functions_follow(rng: np.random.Generator) -> None:
+    bn, drop = LAYERS["BatchNorm"](3), LAYERS["Dropout"](0.5, rng=0)
+    net = Sequential(bn, drop)
+    assert (net.mode, bn.mode, drop.mode) == ("train", "train", "train")
+    x = rng.standard_normal((6, 3))
+    assert np.count_nonzero(net.forward(x) == 0) > 0  # dropout drops in training mode
+    net.eval()
+    assert (net.mode, bn.mode, drop.mode) == ("test", "test", "test")
+    # test mode: BatchNorm uses its running averages, dropout is the identity
+    expected = (x - bn.running_mean) / np.sqrt(bn.running_var + bn.eps)
+    np.testing.assert_allclose(net.forward(x), expected, rtol=1e-12)
+    net.train()
+    assert (bn.training, drop.training) == (True, True)
+
+
+def test_only_layer_mode_translates_training_into_a_mode_string() -> None:
+    # In the library, ``"train" if ... else "test"`` is written once, in Layer.mode.
+    found = []
+    for path in sorted((ROOT / "course_lib").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.IfExp) and {getattr(node.body, "value", None), getattr(node.orelse, "value", None)} == {"train", "test"}:
+                found.append(str(path.relative_to(ROOT)))
+    assert found == ["course_lib/layers.py"]
+
+
+# ------------------------------------------------------------------------------------------------
 # One training record: course_lib.history.History
 # ------------------------------------------------------------------------------------------------
 
