@@ -286,11 +286,18 @@ class Task:
     def points(self, hidden: bool) -> float:
         return round(sum(c.points for c in self.checks if c.hidden == hidden), 4)
 
-    def check(self, what: str, points: float, *, hidden: bool = False, timeout: float = 20.0):
-        """Decorator registering ``run(S)`` as a sub-check of this task."""
+    def check(
+        self, what: str, points: float, *, hidden: bool = False, timeout: float = 20.0, tolerance: str = ""
+    ):
+        """Decorator registering ``run(S)`` as a sub-check of this task.
+
+        ``tolerance`` (e.g. "rtol 1e-6", "exact", "relative error ≤ 1e-7") is appended to ``what``,
+        so the report line of every check states how close is close enough.
+        """
+        label = f"{what} ({tolerance})" if tolerance else what
 
         def register(run: Callable[[Student], None]) -> Callable[[Student], None]:
-            self.checks.append(Check(what, points, run, hidden, timeout))
+            self.checks.append(Check(label, points, run, hidden, timeout))
             return run
 
         return register

@@ -80,7 +80,7 @@ def _relu_at_zero(S: Student) -> None:
 _sig = TASKS[f"{ASSIGNMENT}.sigmoid"]
 
 
-@_sig.check("sigmoid_forward is stable for x = ±1000 (no overflow warning, no NaN)", 0.5, hidden=True)
+@_sig.check("sigmoid_forward is stable for x = ±1000 (no overflow warning, no NaN)", 0.5, hidden=True, tolerance='rtol 1e-6')
 def _sigmoid_stable(S: Student) -> None:
     x = np.array([[-1000.0, -50.0, 0.0, 50.0, 1000.0]])
     got = first_output(S.fn("sigmoid_forward")(x.copy()), "sigmoid_forward")
@@ -114,11 +114,11 @@ def _neuron_compare(S: Student, cases: list[Case]) -> None:
         compare_alternatives(got, expected, "neuron_forward output", bugs, context=ctx)
 
 
-@_neuron.check("one sigmoid neuron, one example: x = [1, 2, -1], w = [0.5, -0.25, 1], b = 0.1", 1)
+@_neuron.check("one sigmoid neuron, one example: x = [1, 2, -1], w = [0.5, -0.25, 1], b = 0.1", 1, tolerance='rtol 1e-6')
 def _neuron_visible(S: Student) -> None:
     _neuron_compare(S, [("", {"x": np.array([1.0, 2.0, -1.0]), "w": np.array([0.5, -0.25, 1.0]), "b": np.array(0.1)}, {"activation": "sigmoid"})])
 
 
-@_neuron.check("batches, layers of neurons, batch of 1, other activations", 2, hidden=True)
+@_neuron.check("batches, layers of neurons, batch of 1, other activations", 2, hidden=True, tolerance='rtol 1e-6')
 def _neuron_hidden(S: Student) -> None:
     _neuron_compare(S, _neuron_cases(rng_for("neuron")))

@@ -86,13 +86,13 @@ def _size_case(S: Student, n: int, k: int, pad: int, stride: int) -> None:
 _VISIBLE_SIZES = [(32, 5, 2, 1), (7, 3, 0, 1), (7, 3, 0, 2), (6, 3, 0, 2), (28, 5, 0, 1), (5, 3, 1, 2)]
 
 
-@_size.check("six fixed cases: (n, k, pad, stride) = " + ", ".join(map(str, _VISIBLE_SIZES)), 1)
+@_size.check("six fixed cases: (n, k, pad, stride) = " + ", ".join(map(str, _VISIBLE_SIZES)), 1, tolerance='exact')
 def _size_visible(S: Student) -> None:
     for case in _VISIBLE_SIZES:
         _size_case(S, *case)
 
 
-@_size.check("raises ValueError when a 5-wide kernel does not fit a 3-wide input (pad 0)", 0.5)
+@_size.check("raises ValueError when a 5-wide kernel does not fit a 3-wide input (pad 0)", 0.5, tolerance='a ValueError with a message')
 def _size_error_visible(S: Student) -> None:
     expect_value_error(
         S, "conv_output_size", (3, 5, 0, 1), {}, "conv_output_size(n=3, k=5, pad=0, stride=1)",
@@ -100,7 +100,7 @@ def _size_error_visible(S: Student) -> None:
     )
 
 
-@_size.check("60 random (n, k, pad, stride), incl. windows that do not tile the input (floor)", 1, hidden=True)
+@_size.check("60 random (n, k, pad, stride), incl. windows that do not tile the input (floor)", 1, hidden=True, tolerance='exact')
 def _size_hidden(S: Student) -> None:
     rng = rng_for(ASSIGNMENT, "sizes")
     for _ in range(60):
@@ -112,7 +112,7 @@ def _size_hidden(S: Student) -> None:
     _size_case(S, 1, 1, 0, 1)  # the smallest input
 
 
-@_size.check("ValueError when the kernel does not fit, also with padding, and for stride 0", 1, hidden=True)
+@_size.check("ValueError when the kernel does not fit, also with padding, and for stride 0", 1, hidden=True, tolerance='a ValueError with a message')
 def _size_error_hidden(S: Student) -> None:
     for n, k, pad, stride, why in [
         (4, 7, 1, 1, "the kernel (7) is larger than the padded input (4 + 2·1 = 6)"),
@@ -322,19 +322,19 @@ def _fwd_case(S: Student, case: Case) -> None:
     _explained(S, "conv_forward_naive", inputs, kw, run, observed=lambda hw: bool(seen) and _spatial(seen[0]) == hw)
 
 
-@_fwd.check("two fixed examples: stride 1 and 2, pad 1", 1.5)
+@_fwd.check("two fixed examples: stride 1 and 2, pad 1", 1.5, tolerance='rtol 1e-6')
 def _fwd_visible(S: Student) -> None:
     for case in _conv_visible():
         _fwd_case(S, case)
 
 
-@_fwd.check("random shapes: batch of 1, stride 2 and 3, pad 2, a 3×2 kernel, one filter", 2, hidden=True)
+@_fwd.check("random shapes: batch of 1, stride 2 and 3, pad 2, a 3×2 kernel, one filter", 2, hidden=True, tolerance='rtol 1e-6')
 def _fwd_hidden(S: Student) -> None:
     for case in _conv_hidden(rng_for(ASSIGNMENT, "forward")):
         _fwd_case(S, case)
 
 
-@_fwd.check("the defaults stride=1, pad=0 (called without keywords)", 0.5, hidden=True)
+@_fwd.check("the defaults stride=1, pad=0 (called without keywords)", 0.5, hidden=True, tolerance='rtol 1e-6')
 def _fwd_defaults(S: Student) -> None:
     rng = rng_for(ASSIGNMENT, "defaults")
     inputs = {"x": rng.standard_normal((2, 2, 4, 5)), "w": rng.standard_normal((3, 2, 2, 3)), "b": rng.standard_normal(3)}
@@ -500,14 +500,14 @@ def _im2col_case(S: Student, label: str, x: np.ndarray, HH: int, WW: int, stride
     _explained(S, "im2col", {"x": x, "w": np.empty((1, 1, HH, WW))}, {"stride": stride, "pad": pad}, run, observed)
 
 
-@_im2col.check("x = arange(2·2·4·4).reshape(2, 2, 4, 4), a 2×3 kernel, stride 1 and stride 2 pad 1", 1)
+@_im2col.check("x = arange(2·2·4·4).reshape(2, 2, 4, 4), a 2×3 kernel, stride 1 and stride 2 pad 1", 1, tolerance='rtol 1e-6')
 def _im2col_visible(S: Student) -> None:
     x = np.arange(2 * 2 * 4 * 4, dtype=np.float64).reshape(2, 2, 4, 4)
     _im2col_case(S, "fixed", x, 2, 3, 1, 0)
     _im2col_case(S, "fixed", x, 2, 3, 2, 1)
 
 
-@_im2col.check("random shapes: batch of 1, stride 3, pad 2, a 1×1 kernel, floor cases", 1.5, hidden=True)
+@_im2col.check("random shapes: batch of 1, stride 3, pad 2, a 1×1 kernel, floor cases", 1.5, hidden=True, tolerance='rtol 1e-6')
 def _im2col_hidden(S: Student) -> None:
     rng = rng_for(ASSIGNMENT, "im2col")
     for label, shape, HH, WW, stride, pad in [

@@ -87,7 +87,7 @@ def _gate_case(S: Student, kind: str, dz: Any, x: Any, y: Any, label: str) -> No
         compare_alternatives(value, exp[i], f"{name} from {fname}", alts, context=label)
 
 
-@_gates.check("scalars: add (dz=2, x=-2, y=5), multiply (dz=-3, x=2, y=-4), max (dz=1.5, x=4, y=-1) and a tie", 1)
+@_gates.check("scalars: add (dz=2, x=-2, y=5), multiply (dz=-3, x=2, y=-4), max (dz=1.5, x=4, y=-1) and a tie", 1, tolerance='rtol 1e-6')
 def _gates_visible(S: Student) -> None:
     _gate_case(S, "add", 2.0, -2.0, 5.0, "dz=2, x=-2, y=5")
     _gate_case(S, "multiply", -3.0, 2.0, -4.0, "dz=-3, x=2, y=-4")
@@ -95,7 +95,7 @@ def _gates_visible(S: Student) -> None:
     _gate_case(S, "max", 1.5, 2.0, 2.0, "a tie: dz=1.5, x=y=2")
 
 
-@_gates.check("arrays of random shapes and random upstream gradients, max with ties", 1, hidden=True)
+@_gates.check("arrays of random shapes and random upstream gradients, max with ties", 1, hidden=True, tolerance='rtol 1e-6')
 def _gates_hidden(S: Student) -> None:
     rng = rng_for(ASSIGNMENT, "gates")
     for shape in [(5,), (3, 4), (2, 3, 2)]:
@@ -105,7 +105,7 @@ def _gates_hidden(S: Student) -> None:
             _gate_case(S, kind, dz, x, y, f"arrays of shape {shape}")
 
 
-@_gates.check("chained: the gradients of f = (x·y + max(z, w))·2 at (3, -2, 1, 4) through your gates", 0.5, hidden=True)
+@_gates.check("chained: the gradients of f = (x·y + max(z, w))·2 at (3, -2, 1, 4) through your gates", 0.5, hidden=True, tolerance='rtol 1e-6')
 def _gates_chain(S: Student) -> None:
     x, y, z, w = 3.0, -2.0, 1.0, 4.0
     q, m = x * y, max(z, w)
@@ -166,30 +166,30 @@ def _aff_bwd_bugs(inp: dict[str, np.ndarray], kw: dict[str, Any], dout: np.ndarr
     }
 
 
-@_aff.check("affine_forward on a fixed 4×3 example", 0.5)
+@_aff.check("affine_forward on a fixed 4×3 example", 0.5, tolerance='rtol 1e-6')
 def _aff_fwd_visible(S: Student) -> None:
     forward_matches(S, "affine_forward", ref("backprop", "affine_forward"), _aff_visible(), _aff_fwd_bugs)
 
 
-@_aff.check("affine_backward vs the numerical gradient of your affine_forward (fixed example)", 1)
+@_aff.check("affine_backward vs the numerical gradient of your affine_forward (fixed example)", 1, tolerance='relative error ≤ 1e-6')
 def _aff_bwd_visible(S: Student) -> None:
     _label, inputs, kw = _aff_visible()
     check_pair(S, "affine_forward", "affine_backward", inputs, kwargs=kw, context="the fixed 4×3 example")
 
 
-@_aff.check("affine_forward on random shapes (batch of 1, odd sizes, one output)", 0.5, hidden=True)
+@_aff.check("affine_forward on random shapes (batch of 1, odd sizes, one output)", 0.5, hidden=True, tolerance='rtol 1e-6')
 def _aff_fwd_hidden(S: Student) -> None:
     for case in _aff_hidden(rng_for(ASSIGNMENT, "affine forward")):
         forward_matches(S, "affine_forward", ref("backprop", "affine_forward"), case, _aff_fwd_bugs)
 
 
-@_aff.check("affine_backward vs numerical gradients of your forward (random shapes)", 1, hidden=True)
+@_aff.check("affine_backward vs numerical gradients of your forward (random shapes)", 1, hidden=True, tolerance='relative error ≤ 1e-6')
 def _aff_numeric(S: Student) -> None:
     for k, (label, inputs, kw) in enumerate(_aff_hidden(rng_for(ASSIGNMENT, "affine numeric"))):
         check_pair(S, "affine_forward", "affine_backward", inputs, kwargs=kw, seed=k, context=label)
 
 
-@_aff.check("dx, dw, db match the reference (random shapes, random upstream gradient)", 1, hidden=True)
+@_aff.check("dx, dw, db match the reference (random shapes, random upstream gradient)", 1, hidden=True, tolerance='rtol 1e-6')
 def _aff_reference(S: Student) -> None:
     for k, case in enumerate(_aff_hidden(rng_for(ASSIGNMENT, "affine reference"))):
         backward_matches(S, "affine_forward", "affine_backward", ref("backprop", "affine_forward"),
@@ -347,29 +347,29 @@ def _net_reference(S: Student, case: NetCase) -> None:
         compare_alternatives(grads[k], expected[k], f"grads[{k!r}]", bugs[k], context=_ctx(case), batch_size=X.shape[0])
 
 
-@_net.check("the loss on a fixed example (N=4, D=3, H=5, C=3, reg=0.05)", 1)
+@_net.check("the loss on a fixed example (N=4, D=3, H=5, C=3, reg=0.05)", 1, tolerance='rtol 1e-6')
 def _net_visible_value(S: Student) -> None:
     _net_value(S, _net_visible())
 
 
-@_net.check("every gradient vs the numerical gradient of your own loss (fixed example)", 1)
+@_net.check("every gradient vs the numerical gradient of your own loss (fixed example)", 1, tolerance='relative error ≤ 1e-6')
 def _net_visible_numeric(S: Student) -> None:
     _net_numeric(S, _net_visible())
 
 
-@_net.check("the loss on random shapes (batch of 1, reg 0, odd sizes, two classes)", 1, hidden=True)
+@_net.check("the loss on random shapes (batch of 1, reg 0, odd sizes, two classes)", 1, hidden=True, tolerance='rtol 1e-6')
 def _net_hidden_value(S: Student) -> None:
     for case in _net_hidden(rng_for(ASSIGNMENT, "net value")):
         _net_value(S, case)
 
 
-@_net.check("every gradient vs numerical gradients of your loss (random shapes)", 1, hidden=True)
+@_net.check("every gradient vs numerical gradients of your loss (random shapes)", 1, hidden=True, tolerance='relative error ≤ 1e-6')
 def _net_hidden_numeric(S: Student) -> None:
     for case in _net_hidden(rng_for(ASSIGNMENT, "net numeric")):
         _net_numeric(S, case)
 
 
-@_net.check("every gradient matches the reference TwoLayerNet (random shapes, with regularisation)", 1.5, hidden=True)
+@_net.check("every gradient matches the reference TwoLayerNet (random shapes, with regularisation)", 1.5, hidden=True, tolerance='rtol 1e-6')
 def _net_hidden_reference(S: Student) -> None:
     for case in _net_hidden(rng_for(ASSIGNMENT, "net reference")):
         _net_reference(S, case)

@@ -299,20 +299,20 @@ def _judged(
 _fwd = task(f"{ASSIGNMENT}.forward", "batchnorm_forward (train and test mode)", ["batchnorm_forward"], needs=["batchnorm"])
 
 
-@_fwd.check("train mode on a fixed 4×3 example: out = γ·(x − μ)/sqrt(σ² + eps) + β", 1)
+@_fwd.check("train mode on a fixed 4×3 example: out = γ·(x − μ)/sqrt(σ² + eps) + β", 1, tolerance='rtol 1e-6')
 def _fwd_train_visible(S: Student) -> None:
     x, g, b = _fixed()
     _forward_output(S, x, g, b, {"mode": "train"}, "x, gamma, beta of the fixed example")
 
 
-@_fwd.check("running statistics after one train step (momentum 0.9 = weight of the old average, unbiased variance)", 1)
+@_fwd.check("running statistics after one train step (momentum 0.9 = weight of the old average, unbiased variance)", 1, tolerance='rtol 1e-6')
 def _fwd_running_visible(S: Student) -> None:
     x, g, b = _fixed()
     p = {"mode": "train", "momentum": 0.9, "running_mean": np.array([0.5, 0.0, 5.0]), "running_var": np.array([2.0, 1.0, 3.0])}
     _running_stats(S, [x], g, b, p, "the fixed example, running_mean [0.5, 0, 5], running_var [2, 1, 3]")
 
 
-@_fwd.check("test mode normalises with the running statistics (fixed example)", 0.5)
+@_fwd.check("test mode normalises with the running statistics (fixed example)", 0.5, tolerance='rtol 1e-6')
 def _fwd_test_visible(S: Student) -> None:
     x, g, b = _fixed()
     p = {"mode": "test", "running_mean": np.array([0.5, 0.0, 11.0]), "running_var": np.array([2.0, 1.0, 3.0])}
@@ -322,13 +322,13 @@ def _fwd_test_visible(S: Student) -> None:
             raise Fail(f"test mode changed bn_param[{key!r}]: only train mode updates the running statistics")
 
 
-@_fwd.check("train mode on random shapes (odd sizes, one feature, N = 3, large means, other eps)", 1, hidden=True)
+@_fwd.check("train mode on random shapes (odd sizes, one feature, N = 3, large means, other eps)", 1, hidden=True, tolerance='rtol 1e-6')
 def _fwd_train_hidden(S: Student) -> None:
     for label, x, g, b, extra in _random_cases(rng_for(ASSIGNMENT, "forward-train")):
         _forward_output(S, x, g, b, {"mode": "train", **extra}, label)
 
 
-@_fwd.check("running statistics over three train steps: created as zeros/ones, momentum 0.8, other shapes", 1, hidden=True)
+@_fwd.check("running statistics over three train steps: created as zeros/ones, momentum 0.8, other shapes", 1, hidden=True, tolerance='rtol 1e-6')
 def _fwd_running_hidden(S: Student) -> None:
     rng = rng_for(ASSIGNMENT, "running")
     xs = [rng.standard_normal((n, 5)) * 3 + 2 for n in (4, 7, 3)]
@@ -339,7 +339,7 @@ def _fwd_running_hidden(S: Student) -> None:
     _running_stats(S, xs2, rng.uniform(0.5, 2, 2), rng.standard_normal(2), p, "mode not given (default 'train')")
 
 
-@_fwd.check("test mode on random shapes, a batch of 1, other eps", 0.5, hidden=True)
+@_fwd.check("test mode on random shapes, a batch of 1, other eps", 0.5, hidden=True, tolerance='rtol 1e-6')
 def _fwd_test_hidden(S: Student) -> None:
     rng = rng_for(ASSIGNMENT, "forward-test")
     for label, (n, d), extra in [("batch of 1", (1, 6), {}), ("odd sizes", (5, 3), {"eps": 1e-2})]:
@@ -355,25 +355,25 @@ def _fwd_test_hidden(S: Student) -> None:
 _bwd = task(f"{ASSIGNMENT}.backward", "batchnorm_backward", ["batchnorm_forward", "batchnorm_backward"], needs=["batchnorm"])
 
 
-@_bwd.check("dx, dgamma, dbeta vs the numerical gradient of your batchnorm_forward (fixed example, random dout)", 1)
+@_bwd.check("dx, dgamma, dbeta vs the numerical gradient of your batchnorm_forward (fixed example, random dout)", 1, tolerance='relative error ≤ 1e-6')
 def _bwd_numeric_visible(S: Student) -> None:
     x, g, b = _fixed()
     _judged(S, "batchnorm_forward", "batchnorm_backward", x, g, b, {"mode": "train"}, "the fixed example", 0, numeric_first=True)
 
 
-@_bwd.check("dx, dgamma, dbeta vs the reference (fixed example, random dout)", 1)
+@_bwd.check("dx, dgamma, dbeta vs the reference (fixed example, random dout)", 1, tolerance='rtol 1e-6')
 def _bwd_reference_visible(S: Student) -> None:
     x, g, b = _fixed()
     _judged(S, "batchnorm_forward", "batchnorm_backward", x, g, b, {"mode": "train"}, "the fixed example", 0, numeric_first=False)
 
 
-@_bwd.check("numerical gradient of your forward on random shapes (random dout)", 1, hidden=True)
+@_bwd.check("numerical gradient of your forward on random shapes (random dout)", 1, hidden=True, tolerance='relative error ≤ 1e-6')
 def _bwd_numeric_hidden(S: Student) -> None:
     for k, (label, x, g, b, extra) in enumerate(_random_cases(rng_for(ASSIGNMENT, "backward-numeric"))):
         _judged(S, "batchnorm_forward", "batchnorm_backward", x, g, b, {"mode": "train", **extra}, label, k + 1, numeric_first=True)
 
 
-@_bwd.check("reference gradients on random shapes (random dout)", 1, hidden=True)
+@_bwd.check("reference gradients on random shapes (random dout)", 1, hidden=True, tolerance='rtol 1e-6')
 def _bwd_reference_hidden(S: Student) -> None:
     for k, (label, x, g, b, extra) in enumerate(_random_cases(rng_for(ASSIGNMENT, "backward-reference"))):
         _judged(S, "batchnorm_forward", "batchnorm_backward", x, g, b, {"mode": "train", **extra}, label, k + 1, numeric_first=False)
@@ -446,19 +446,19 @@ def _spatial_fixed() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return x, np.array([1.0, 2.0, 0.5]), np.array([0.0, 0.5, -1.0])
 
 
-@_sp.check("spatial_batchnorm_forward on a fixed (2, 3, 2, 2) example", 0.5)
+@_sp.check("spatial_batchnorm_forward on a fixed (2, 3, 2, 2) example", 0.5, tolerance='rtol 1e-6')
 def _sp_fwd_visible(S: Student) -> None:
     x, g, b = _spatial_fixed()
     _spatial_forward(S, x, g, b, {"mode": "train"}, "the fixed example")
 
 
-@_sp.check("spatial_batchnorm_backward vs the numerical gradient of your forward (fixed example, random dout)", 0.5)
+@_sp.check("spatial_batchnorm_backward vs the numerical gradient of your forward (fixed example, random dout)", 0.5, tolerance='relative error ≤ 1e-6')
 def _sp_bwd_visible(S: Student) -> None:
     x, g, b = _spatial_fixed()
     _judged(S, "spatial_batchnorm_forward", "spatial_batchnorm_backward", x, g, b, {"mode": "train"}, "the fixed example", 0, numeric_first=True)
 
 
-@_sp.check("forward on random shapes (odd sizes, batch of 1), running statistics, test mode", 0.5, hidden=True)
+@_sp.check("forward on random shapes (odd sizes, batch of 1), running statistics, test mode", 0.5, hidden=True, tolerance='rtol 1e-6')
 def _sp_fwd_hidden(S: Student) -> None:
     rng = rng_for(ASSIGNMENT, "spatial-forward")
     for label, x, g, b, p in _spatial_cases(rng):
@@ -468,7 +468,7 @@ def _sp_fwd_hidden(S: Student) -> None:
     _spatial_forward(S, x, rng.uniform(0.5, 2, 2), rng.standard_normal(2), p, "test mode")
 
 
-@_sp.check("backward vs numerical and reference gradients on random shapes (random dout)", 1, hidden=True)
+@_sp.check("backward vs numerical and reference gradients on random shapes (random dout)", 1, hidden=True, tolerance='relative error ≤ 1e-6; rtol 1e-6')
 def _sp_bwd_hidden(S: Student) -> None:
     for k, (label, x, g, b, p) in enumerate(_spatial_cases(rng_for(ASSIGNMENT, "spatial-backward"))):
         _judged(S, "spatial_batchnorm_forward", "spatial_batchnorm_backward", x, g, b, p, label, k + 1, numeric_first=True)

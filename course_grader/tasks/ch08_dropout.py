@@ -98,14 +98,14 @@ def _mask_of(out: np.ndarray, x: np.ndarray, keep_prob: float, ctx: str, *, stat
 _fwd = task(f"{ASSIGNMENT}.forward", "dropout_forward (inverted dropout)", ["dropout_forward"], needs=["dropout"])
 
 
-@_fwd.check("train mode, x (50, 40), keep_prob 0.75, rng=0: every entry 0 or x/keep_prob, about 75 % kept", 1)
+@_fwd.check("train mode, x (50, 40), keep_prob 0.75, rng=0: every entry 0 or x/keep_prob, about 75 % kept", 1, tolerance='entries rtol 1e-9; the kept fraction within 5 standard deviations')
 def _fwd_visible(S: Student) -> None:
     x = _x(np.random.default_rng(7), (50, 40))
     out, _ = _forward(S, x, 0.75, "train", 0)
     _mask_of(out, x, 0.75, _ctx(x, 0.75, "train", 0), statistics=True)
 
 
-@_fwd.check("test mode is the identity (x (6, 5), keep_prob 0.5)", 0.5)
+@_fwd.check("test mode is the identity (x (6, 5), keep_prob 0.5)", 0.5, tolerance='rtol 1e-12')
 def _fwd_test_visible(S: Student) -> None:
     x = _x(np.random.default_rng(8), (6, 5))
     out, _ = _forward(S, x, 0.5, "test", 0)
@@ -116,7 +116,7 @@ def _fwd_test_visible(S: Student) -> None:
         )
 
 
-@_fwd.check("the same seed gives the same mask, another seed another one", 0.5)
+@_fwd.check("the same seed gives the same mask, another seed another one", 0.5, tolerance='exact')
 def _fwd_seed_visible(S: Student) -> None:
     x = _x(np.random.default_rng(9), (20, 30))
     a, _ = _forward(S, x, 0.5, "train", 123)
@@ -128,7 +128,7 @@ def _fwd_seed_visible(S: Student) -> None:
         raise Fail("rng=123 and rng=124 gave the same mask: the mask must come from the generator made from rng")
 
 
-@_fwd.check("statistics on 20 000 units for keep_prob 0.8 and 0.3; a 4-D input; keep_prob = 1", 1, hidden=True)
+@_fwd.check("statistics on 20 000 units for keep_prob 0.8 and 0.3; a 4-D input; keep_prob = 1", 1, hidden=True, tolerance='within 5 standard deviations')
 def _fwd_hidden(S: Student) -> None:
     rng = rng_for(ASSIGNMENT, "forward")
     for shape, kp, seed in [((200, 100), 0.8, 5), ((100, 200), 0.3, 6), ((3, 4, 5, 7), 0.6, 11)]:
@@ -140,7 +140,7 @@ def _fwd_hidden(S: Student) -> None:
     compare(out, x, "dropout_forward output with keep_prob = 1 (nothing dropped)", context=_ctx(x, 1.0, "train", 1))
 
 
-@_fwd.check("inverted dropout keeps the mean: E[out] = x (mean of out/x over 20 000 units)", 0.5, hidden=True)
+@_fwd.check("inverted dropout keeps the mean: E[out] = x (mean of out/x over 20 000 units)", 0.5, hidden=True, tolerance='within 5 standard deviations')
 def _fwd_mean_hidden(S: Student) -> None:
     x = _x(rng_for(ASSIGNMENT, "mean"), (100, 200))
     out, _ = _forward(S, x, 0.4, "train", 3)
@@ -153,7 +153,7 @@ def _fwd_mean_hidden(S: Student) -> None:
         )
 
 
-@_fwd.check("test mode on a 4-D input and keep_prob 0.2 is the identity", 0.5, hidden=True)
+@_fwd.check("test mode on a 4-D input and keep_prob 0.2 is the identity", 0.5, hidden=True, tolerance='rtol 1e-12')
 def _fwd_test_hidden(S: Student) -> None:
     x = _x(rng_for(ASSIGNMENT, "test"), (2, 3, 4, 5))
     out, _ = _forward(S, x, 0.2, "test", None)
@@ -217,17 +217,17 @@ def _numeric(S: Student, x: np.ndarray, keep_prob: float, seed: int, dseed: int)
         )
 
 
-@_bwd.check("dx = dout·mask with forward's mask (x (8, 6), keep_prob 0.5, random dout)", 1)
+@_bwd.check("dx = dout·mask with forward's mask (x (8, 6), keep_prob 0.5, random dout)", 1, tolerance='rtol 1e-9, atol 1e-12')
 def _bwd_visible(S: Student) -> None:
     _same_mask(S, _x(np.random.default_rng(1), (8, 6)), 0.5, "train", 0, 0)
 
 
-@_bwd.check("dropout_backward vs the numerical gradient of your forward (fixed seed, x (4, 5))", 0.5)
+@_bwd.check("dropout_backward vs the numerical gradient of your forward (fixed seed, x (4, 5))", 0.5, tolerance='relative error ≤ 1e-7')
 def _bwd_numeric_visible(S: Student) -> None:
     _numeric(S, _x(np.random.default_rng(2), (4, 5)), 0.6, 3, 0)
 
 
-@_bwd.check("same mask on random shapes (4-D, batch of 1, keep_prob 0.9 and 0.25); test-mode backward", 1, hidden=True)
+@_bwd.check("same mask on random shapes (4-D, batch of 1, keep_prob 0.9 and 0.25); test-mode backward", 1, hidden=True, tolerance='rtol 1e-9, atol 1e-12')
 def _bwd_hidden(S: Student) -> None:
     rng = rng_for(ASSIGNMENT, "backward")
     for k, (shape, kp) in enumerate([((2, 3, 4, 5), 0.9), ((1, 17), 0.25), ((30, 20), 0.5)]):
@@ -235,7 +235,7 @@ def _bwd_hidden(S: Student) -> None:
     _same_mask(S, _x(rng, (3, 4)), 0.5, "test", None, 9)
 
 
-@_bwd.check("numerical gradient of your forward on random shapes", 0.5, hidden=True)
+@_bwd.check("numerical gradient of your forward on random shapes", 0.5, hidden=True, tolerance='relative error ≤ 1e-7')
 def _bwd_numeric_hidden(S: Student) -> None:
     rng = rng_for(ASSIGNMENT, "numeric")
     for k, (shape, kp) in enumerate([((3, 7), 0.3), ((2, 2, 3, 3), 0.8)]):
@@ -302,23 +302,23 @@ def _init_stats(S: Student, fname: str, shape: tuple[int, ...], seed: int) -> No
         )
 
 
-@_init.check("fans of an affine (D, M) and a conv (F, C, HH, WW) weight", 0.5)
+@_init.check("fans of an affine (D, M) and a conv (F, C, HH, WW) weight", 0.5, tolerance='exact')
 def _fans_visible(S: Student) -> None:
     _fans(S, (300, 100))
     _fans(S, (16, 8, 3, 3))
 
 
-@_init.check("he_init((400, 300), 0): shape, reproducible, variance 2/fan_in within 5 standard deviations", 1)
+@_init.check("he_init((400, 300), 0): shape, reproducible, variance 2/fan_in within 5 standard deviations", 1, tolerance='statistical: 5 standard deviations')
 def _he_visible(S: Student) -> None:
     _init_stats(S, "he_init", (400, 300), 0)
 
 
-@_init.check("xavier_init((400, 300), 0): variance 2/(fan_in + fan_out)", 0.5)
+@_init.check("xavier_init((400, 300), 0): variance 2/(fan_in + fan_out)", 0.5, tolerance='within 5 standard deviations')
 def _xavier_visible(S: Student) -> None:
     _init_stats(S, "xavier_init", (400, 300), 0)
 
 
-@_init.check("fans, he_init and xavier_init for conv weights and other shapes", 1, hidden=True)
+@_init.check("fans, he_init and xavier_init for conv weights and other shapes", 1, hidden=True, tolerance='exact fans; variances within 5 standard deviations')
 def _init_hidden(S: Student) -> None:
     for shape in [(7, 13), (5, 3, 5, 5), (1, 1)]:
         _fans(S, shape)

@@ -147,3 +147,11 @@ def test_output_size_messages_name_every_mistake_that_fits():
         with pytest.raises(Fail) as info:
             ch04_conv._size_case(engine.Student(ns), n, k, pad, stride)
         assert "recognised mistake" not in str(info.value) and f"expected {expected}" in str(info.value)
+
+
+def test_every_report_line_states_its_tolerance():
+    import re
+
+    said = re.compile(r"rtol|atol|relative error|exact|standard (deviation|error)|a ValueError with|accuracy ≥")
+    missing = [f"{t}: {c.what}" for t, task in grading.TASKS.items() for c in task.checks if not said.search(c.what)]
+    assert not missing, "\n".join(missing)
