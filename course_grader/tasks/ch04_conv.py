@@ -381,6 +381,14 @@ def _conv_bwd_bugs(inp: dict[str, np.ndarray], kw: dict[str, Any], dout: np.ndar
     )
     dw_bugs["dw is flipped (rotated by 180°): dw[f] accumulates dout[n, f, i, j] times the window itself"] = dw[:, :, ::-1, ::-1]
     dw_bugs["dw has its F and C axes swapped: it must have the shape of w, (F, C, HH, WW)"] = dw.transpose(1, 0, 2, 3)
+    Ho, Wo = dout.shape[2], dout.shape[3]
+    if Ho * Wo > 1 or N > 1:
+        # loops n, f, i, j with `dw[f] = ...`: every window overwrites the one before; the last stays
+        rows, cols = slice((Ho - 1) * s, (Ho - 1) * s + w.shape[2]), slice((Wo - 1) * s, (Wo - 1) * s + w.shape[3])
+        dw_bugs["dw[f] is assigned (=) for every window, so only the last window's contribution is left: "
+                "add (+=) the contributions of every window and every example"] = (
+            dout[-1, :, Ho - 1, Wo - 1][:, None, None, None] * x_pad[-1, None, :, rows, cols]
+        )
     if N > 1:
         last = _scatter(x_pad[-1:], w, dout[-1:], s)[1]
         first = _scatter(x_pad[:1], w, dout[:1], s)[1]

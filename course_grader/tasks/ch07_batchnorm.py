@@ -86,6 +86,9 @@ def _forward_bugs(x: np.ndarray, gamma: np.ndarray, beta: np.ndarray, p: dict[st
         bugs["normalised with the unbiased variance (N−1): the batch is normalised with the biased σ² "
              "(divide by N); only the running variance uses N/(N−1)"] = gamma * (x - mu) / np.sqrt(var * n / (n - 1) + eps) + beta
         bugs["divided by the variance instead of its square root"] = gamma * (x - mu) / (var + eps) + beta
+        bugs["eps is added outside the square root: divide by sqrt(σ² + eps), not sqrt(σ²) + eps"] = (
+            gamma * (x - mu) / (np.sqrt(var) + eps) + beta
+        )
         bugs["gamma and beta are not applied (that is x̂)"] = (x - mu) / np.sqrt(var + eps)
     else:
         mu, var = x.mean(axis=0), x.var(axis=0)
@@ -104,6 +107,7 @@ def _running_bugs(x: np.ndarray, p: dict[str, Any]) -> dict[str, dict[str, np.nd
     m = p.get("momentum", 0.9)
     rm = p.get("running_mean", np.zeros(d))
     rv = p.get("running_var", np.ones(d))
+    fresh_var = "running_var" not in p
     mu, var = x.mean(axis=0), x.var(axis=0)
     unb = var * n / (n - 1)
     reversed_text = ("momentum used as the weight of the NEW batch (PyTorch's convention); here it is "
@@ -120,6 +124,8 @@ def _running_bugs(x: np.ndarray, p: dict[str, Any]) -> dict[str, dict[str, np.nd
             "N/(N−1)·σ², which estimates the population variance": m * rv + (1 - m) * var,
             "the running variance averages the standard deviation instead of the variance": m * rv + (1 - m) * np.sqrt(unb),
             "the running variance is not updated in train mode (store the new array in bn_param)": rv,
+            **({"the running variance starts at zeros: create it as ones (the variance of a normalised "
+                "feature), the running mean as zeros": (1 - m) * unb} if fresh_var else {}),
         },
     }
 
@@ -137,6 +143,8 @@ def _dx_bugs(xhat: np.ndarray, ivar: np.ndarray, gamma: np.ndarray, dout: np.nda
         "mean and variance are treated as constants (dx = γ·ivar·dout): in train mode they depend on x":
             dxhat * ivar,
         "gamma is missing from dx (dx̂ = γ·dout)": (ivar / n) * (n * dout - dout.sum(axis=0) - xhat * (dout * xhat).sum(axis=0)),
+        "the sign of dμ is wrong: μ is subtracted (x − μ), so dμ = −Σ_i (its incoming gradients)":
+            (ivar / n) * (n * dxhat + s1 - xhat * s2),
     }
 
 

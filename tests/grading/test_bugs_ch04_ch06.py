@@ -142,6 +142,20 @@ def conv_backward_dw_transposed(dout, cache):
     return _conv_bwd(dout, cache, dw_T=True)
 
 
+def conv_backward_dw_assigned(dout, cache):
+    x, w, _b, stride, pad = cache
+    dx, _dw, db = _conv_bwd(dout, cache)
+    xp = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
+    _F, _C, HH, WW = w.shape
+    dw = np.zeros_like(w)
+    for n in range(x.shape[0]):
+        for f in range(w.shape[0]):
+            for i in range(dout.shape[2]):
+                for j in range(dout.shape[3]):
+                    dw[f] = dout[n, f, i, j] * xp[n, :, i * stride:i * stride + HH, j * stride:j * stride + WW]  # = not +=
+    return dx, dw, db
+
+
 def conv_backward_crop_minus_pad(dout, cache):
     _x, _w, _b, _stride, pad = cache
     dx, dw, db = _conv_bwd(dout, cache, crop="none")
@@ -459,6 +473,7 @@ BUGS = [
     ("ch04_conv.conv_backward", {"conv_backward_naive": conv_backward_db_batch_only}, "not over the output positions"),
     ("ch04_conv.conv_backward", {"conv_backward_naive": conv_backward_dw_transposed}, "F and C axes swapped"),
     ("ch04_conv.conv_backward", {"conv_backward_naive": conv_backward_mutates_cache}, "changed its argument `cache` in place"),
+    ("ch04_conv.conv_backward", {"conv_backward_naive": conv_backward_dw_assigned}, "dw[f] is assigned (=) for every window"),
     ("ch04_conv.conv_backward", {"conv_backward_naive": conv_backward_crop_minus_pad}, "wrong shape: got (2, 2, 0, 0), expected (2, 2, 5, 5)"),
     ("ch04_conv.im2col", {"im2col": im2col_pqc_order}, "(p, q, c) order"),
     ("ch04_conv.im2col", {"im2col": im2col_cs231n_transposed}, "transposed"),

@@ -31,11 +31,11 @@ def student(task: str, overrides: dict) -> dict:
 
 
 # ============================================================== chapter 7: batch normalisation
-def _bn_stats(x, bn_param, *, unbiased=True, reverse=False, axis=0, test_uses_batch=False):
+def _bn_stats(x, bn_param, *, unbiased=True, reverse=False, axis=0, test_uses_batch=False, var_init=1.0):
     mode = bn_param.get("mode", "train")
     eps, m = bn_param.get("eps", 1e-5), bn_param.get("momentum", 0.9)
     n, d = x.shape
-    rm, rv = bn_param.get("running_mean", np.zeros(d)), bn_param.get("running_var", np.ones(d))
+    rm, rv = bn_param.get("running_mean", np.zeros(d)), bn_param.get("running_var", np.full(d, var_init))
     if mode == "train" or test_uses_batch:
         mu, var = x.mean(axis=axis, keepdims=True), x.var(axis=axis, keepdims=True)
         if mode == "train":
@@ -48,9 +48,9 @@ def _bn_stats(x, bn_param, *, unbiased=True, reverse=False, axis=0, test_uses_ba
     return mu, var, eps
 
 
-def _bn_forward(x, gamma, beta, bn_param, **kw):
+def _bn_forward(x, gamma, beta, bn_param, eps_outside=False, **kw):
     mu, var, eps = _bn_stats(x, bn_param, **kw)
-    ivar = 1 / np.sqrt(var + eps)
+    ivar = 1 / (np.sqrt(var) + eps) if eps_outside else 1 / np.sqrt(var + eps)
     xhat = (x - mu) * ivar
     return gamma * xhat + beta, {"x": x, "xhat": xhat, "ivar": ivar, "gamma": gamma, "mu": mu, "var": var, "eps": eps, "mode": bn_param.get("mode", "train")}
 
@@ -61,6 +61,14 @@ def bn_forward_biased_running_var(x, gamma, beta, bn_param):
 
 def bn_forward_pytorch_momentum(x, gamma, beta, bn_param):
     return _bn_forward(x, gamma, beta, bn_param, reverse=True)
+
+
+def bn_forward_eps_outside_sqrt(x, gamma, beta, bn_param):
+    return _bn_forward(x, gamma, beta, bn_param, eps_outside=True)
+
+
+def bn_forward_running_var_zeros(x, gamma, beta, bn_param):
+    return _bn_forward(x, gamma, beta, bn_param, var_init=0.0)
 
 
 def bn_forward_wrong_axis(x, gamma, beta, bn_param):
@@ -124,7 +132,7 @@ def bn_backward_class(dout, cache):
     return cache.backward(dout)
 
 
-def _bn_backward(dout, cache, *, mean_term=True, var_term=True, param_mean=False, test_as_train=False):
+def _bn_backward(dout, cache, *, mean_term=True, var_term=True, param_mean=False, test_as_train=False, dmu_sign=-1):
     xhat, ivar, gamma = cache["xhat"], cache["ivar"], cache["gamma"]
     n = dout.shape[0]
     dbeta, dgamma = dout.sum(axis=0), (dout * xhat).sum(axis=0)
@@ -135,7 +143,7 @@ def _bn_backward(dout, cache, *, mean_term=True, var_term=True, param_mean=False
         return dxhat * ivar, dgamma, dbeta
     dx = n * dxhat
     if mean_term:
-        dx = dx - dxhat.sum(axis=0)
+        dx = dx + dmu_sign * dxhat.sum(axis=0)
     if var_term:
         dx = dx - xhat * (dxhat * xhat).sum(axis=0)
     return ivar / n * dx, dgamma, dbeta
@@ -143,6 +151,10 @@ def _bn_backward(dout, cache, *, mean_term=True, var_term=True, param_mean=False
 
 def bn_backward_no_mean_term(dout, cache):
     return _bn_backward(dout, cache, mean_term=False)
+
+
+def bn_backward_dmu_sign(dout, cache):
+    return _bn_backward(dout, cache, dmu_sign=+1)
 
 
 def bn_backward_test_as_train(dout, cache):
@@ -255,6 +267,9 @@ BUGS = [
     ("ch07_batchnorm.backward", {**_BN_ALT, "batchnorm_backward": bn_backward_params_mean}, "dgamma is divided by N"),
     ("ch07_batchnorm.backward", {**_BN_ALT, "batchnorm_backward": bn_backward_test_as_train}, "test-mode backward uses the train-mode formula"),
     ("ch07_batchnorm.forward", {"batchnorm_forward": bn_forward_biased_running_var}, "updated with the biased"),
+    ("ch07_batchnorm.forward", {"batchnorm_forward": bn_forward_eps_outside_sqrt}, "eps is added outside the square root"),
+    ("ch07_batchnorm.forward", {"batchnorm_forward": bn_forward_running_var_zeros}, "the running variance starts at zeros"),
+    ("ch07_batchnorm.backward", {**_BN_ALT, "batchnorm_backward": bn_backward_dmu_sign}, "the sign of dμ is wrong"),
     ("ch07_batchnorm.forward", {"batchnorm_forward": bn_forward_pytorch_momentum}, "PyTorch's convention"),
     ("ch07_batchnorm.forward", {"batchnorm_forward": bn_forward_test_uses_batch}, "test mode uses the batch statistics"),
     ("ch07_batchnorm.forward", {"batchnorm_forward": bn_forward_wrong_axis}, "normalised over the wrong axis"),
