@@ -31,17 +31,18 @@ left derivative there (0 for relu, α for the others). Gradient checks must keep
 :data:`ACTIVATIONS` is the one list of activations (name -> :class:`Activation`: the functional
 pair, the layer class, the initialisation that suits it); every other module reads it.
 
-Caches hold only what the backward pass reads: an array for the one-input activations (the
-output for sigmoid and tanh, the input for relu), a tuple of that array and the constants for the
-parametrised ones (``(x, alpha)`` for leaky_relu, ``(x, alpha·e^min(x, 0), alpha)`` for elu), and
-for :func:`neuron_forward` the tuple ``(x, w, b, activation, activation cache, output shape)``.
+Caches hold only what the backward pass reads: one array where one suffices (the output for
+sigmoid and tanh, the input for relu), else a NamedTuple (:class:`LeakyReLUCache`,
+:class:`ELUCache`). :func:`neuron_forward`'s cache is the plain tuple ``(x, w, b, activation,
+activation cache, output shape)``: the exercise of chapter 1 takes this function as its model
+solution, and its sandbox can import no cache type from this module.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, ClassVar, NamedTuple
 
 import numpy as np
 
@@ -57,7 +58,9 @@ __all__ = [
     "OR_PERCEPTRON",
     "XOR_NOT_SEPARABLE_MULTIPLIERS",
     "Activation",
+    "ELUCache",
     "LeakyReLU",
+    "LeakyReLUCache",
     "ReLU",
     "Sigmoid",
     "Tanh",
@@ -165,7 +168,22 @@ def _check_alpha(alpha: object, *, high: float | None = None) -> float:
     return check_number(alpha, "alpha", low=0.0, high=high)
 
 
-def leaky_relu_forward(x: np.ndarray, alpha: float = 0.01) -> tuple[np.ndarray, tuple[np.ndarray, float]]:
+class LeakyReLUCache(NamedTuple):
+    """What :func:`leaky_relu_backward` needs: the input and the slope for negative inputs."""
+
+    x: np.ndarray
+    alpha: float
+
+
+class ELUCache(NamedTuple):
+    """What :func:`elu_backward` needs: the input, the slope ``alpha·e^min(x, 0)`` and alpha."""
+
+    x: np.ndarray
+    slope: np.ndarray
+    alpha: float
+
+
+def leaky_relu_forward(x: np.ndarray, alpha: float = 0.01) -> tuple[np.ndarray, LeakyReLUCache]:
     """Leaky ReLU: ``x`` if x > 0 else ``alpha·x``.
 
     Args:
@@ -174,21 +192,21 @@ def leaky_relu_forward(x: np.ndarray, alpha: float = 0.01) -> tuple[np.ndarray, 
             above 1 the formula max(αx, x) that sources use would no longer describe it).
 
     Returns:
-        ``out`` of ``x.shape`` and ``cache = (x, alpha)``.
+        ``out`` of ``x.shape`` and a :class:`LeakyReLUCache` ``(x, alpha)``.
     """
     x = check_array(x, "x")
     alpha = _check_alpha(alpha, high=1.0)
-    return np.where(x > 0, x, alpha * x).astype(x.dtype, copy=False), (x, alpha)
+    return np.where(x > 0, x, alpha * x).astype(x.dtype, copy=False), LeakyReLUCache(x, alpha)
 
 
-def leaky_relu_backward(dout: np.ndarray, cache: tuple[np.ndarray, float]) -> np.ndarray:
+def leaky_relu_backward(dout: np.ndarray, cache: LeakyReLUCache) -> np.ndarray:
     """``dx = dout`` where x > 0, else ``alpha·dout``."""
     x, alpha = cache
     dout = check_dout(dout, x.shape)
     return np.where(x > 0, dout, alpha * dout).astype(dout.dtype, copy=False)
 
 
-def elu_forward(x: np.ndarray, alpha: float = 1.0) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray, float]]:
+def elu_forward(x: np.ndarray, alpha: float = 1.0) -> tuple[np.ndarray, ELUCache]:
     """ELU: ``x`` if x > 0 else ``alpha·(e^x − 1)``, which tends to −alpha as x -> −inf.
 
     Args:
@@ -196,7 +214,7 @@ def elu_forward(x: np.ndarray, alpha: float = 1.0) -> tuple[np.ndarray, tuple[np
         alpha: ``>= 0`` (0 gives ReLU).
 
     Returns:
-        ``out`` of ``x.shape`` and ``cache = (x, alpha·e^min(x, 0), alpha)``.
+        ``out`` of ``x.shape`` and an :class:`ELUCache` ``(x, alpha·e^min(x, 0), alpha)``.
     """
     x = check_array(x, "x")
     alpha = _check_alpha(alpha)
@@ -207,10 +225,10 @@ def elu_forward(x: np.ndarray, alpha: float = 1.0) -> tuple[np.ndarray, tuple[np
         # the slope α·e^x, kept for backward: recomputing it as out + α would cancel to 0
         slope = alpha * np.exp(np.minimum(x, 0))
     out = np.where(x > 0, x, neg).astype(x.dtype, copy=False)
-    return out, (x, slope.astype(x.dtype, copy=False), alpha)
+    return out, ELUCache(x, slope.astype(x.dtype, copy=False), alpha)
 
 
-def elu_backward(dout: np.ndarray, cache: tuple[np.ndarray, np.ndarray, float]) -> np.ndarray:
+def elu_backward(dout: np.ndarray, cache: ELUCache) -> np.ndarray:
     """``dx = dout`` where x > 0, else ``dout·alpha·e^x`` (which equals ``dout·(out + alpha)``)."""
     x, slope, _alpha = cache
     dout = check_dout(dout, x.shape)
