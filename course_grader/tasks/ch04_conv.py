@@ -334,7 +334,7 @@ def _fwd_hidden(S: Student) -> None:
         _fwd_case(S, case)
 
 
-@_fwd.check("the defaults stride=1, pad=0 (called without keywords)", 0.5, hidden=True, tolerance='rtol 1e-6')
+@_fwd.check("the defaults stride=1, pad=0 (called without keywords)", 0.5, tolerance='rtol 1e-6')
 def _fwd_defaults(S: Student) -> None:
     rng = rng_for(ASSIGNMENT, "defaults")
     inputs = {"x": rng.standard_normal((2, 2, 4, 5)), "w": rng.standard_normal((3, 2, 2, 3)), "b": rng.standard_normal(3)}

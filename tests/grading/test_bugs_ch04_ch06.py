@@ -689,3 +689,13 @@ def test_correct_conv_output_size_never_blamed(task, overrides, phrase):
     earned, possible, report = grade_both(task, ns, isolate=False)
     assert earned < possible and phrase in report, report
     assert "conv_output_size" not in report and "fix task 1" not in report, report
+
+
+def conv_forward_default_pad_1(x, w, b, *, stride=1, pad=1):
+    return _conv_loops(x, w, b, stride, pad), (x, w, b, stride, pad)
+
+
+def test_visible_tests_check_the_conv_defaults():
+    task = "ch04_conv.conv_forward"
+    vis = grading.run_task(task, student(task, {"conv_forward_naive": conv_forward_default_pad_1}), isolate=False)
+    assert vis.earned < vis.points and "the defaults stride=1, pad=0" in str(vis), str(vis)
