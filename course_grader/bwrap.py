@@ -102,7 +102,10 @@ def command(argv: Sequence[str], *, tmp_bytes: int, child_script: str, hidden: S
                 "--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID"]
     else:
         cmd += ["--unshare-all", "--unshare-user", "--uid", str(NOBODY), "--gid", str(NOBODY)]
-    parents = sorted({str(a) for r in roots for a in Path(r).parents if str(a) != "/"}, key=len)
+    # the private /tmp comes first: an environment that lives under /tmp (a CI checkout's .venv)
+    # is then bound on top of it instead of being covered by it
+    cmd += ["--perms", "1777", "--size", str(int(tmp_bytes)), "--tmpfs", "/tmp"]
+    parents = sorted({str(a) for r in roots for a in Path(r).parents if str(a) not in ("/", "/tmp")}, key=len)
     for d in parents:  # bwrap would copy a parent's mode (/root is 0700: closed to the sandbox's user)
         cmd += ["--perms", "0755", "--dir", d]
     for r in roots:
@@ -115,7 +118,6 @@ def command(argv: Sequence[str], *, tmp_bytes: int, child_script: str, hidden: S
             cmd += ["--size", "4096", "--tmpfs", h, "--remount-ro", h]
     cmd += ["--ro-bind", _real(child_script), CHILD_PATH,
             "--proc", "/proc", "--dev", "/dev",
-            "--perms", "1777", "--size", str(int(tmp_bytes)), "--tmpfs", "/tmp",
             "--chdir", "/tmp", "--"]
     return cmd + list(argv)
 
