@@ -477,8 +477,12 @@ def plot_misclassified(model: Sequential | Any, X: np.ndarray, y: np.ndarray, n:
     return fig
 
 
-def plot_confusion_matrix(cm: np.ndarray, *, class_names: Sequence[str] | None = None) -> Any:
-    """Heat map of a confusion matrix ``(K, K)`` (rows: true class, columns: predicted) with counts."""
+def plot_confusion_matrix(cm: np.ndarray, *, class_names: Sequence[str] | None = None, ax: Any = None) -> Any:
+    """Heat map of a confusion matrix ``(K, K)`` (rows: true class, columns: predicted) with counts.
+
+    Draws into ``ax`` (a matplotlib Axes, e.g. one panel of a side-by-side comparison) or, by
+    default, a new figure; returns the figure.
+    """
     if not isinstance(cm, np.ndarray) or not np.issubdtype(cm.dtype, np.integer):
         raise TypeError(f"cm must be an integer array from confusion_matrix, got {type(cm).__name__}")
     if cm.ndim != 2 or cm.shape[0] != cm.shape[1]:
@@ -489,7 +493,11 @@ def plot_confusion_matrix(cm: np.ndarray, *, class_names: Sequence[str] | None =
         raise ValueError(f"class_names has {len(names)} entries for {k} classes")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(0.45 * k + 2, 0.45 * k + 1.5))
+    new = ax is None
+    if new:
+        fig, ax = plt.subplots(figsize=(0.45 * k + 2, 0.45 * k + 1.5))
+    else:
+        fig = ax.figure
     # Log colour scale: the diagonal (~1000) would otherwise wash out the few errors that matter.
     im = ax.imshow(np.log1p(cm), cmap="Blues")
     for i in range(k):
@@ -500,7 +508,8 @@ def plot_confusion_matrix(cm: np.ndarray, *, class_names: Sequence[str] | None =
     ax.set(xticks=range(k), yticks=range(k), xticklabels=names, yticklabels=names,
            xlabel="predicted", ylabel="true")
     fig.colorbar(im, ax=ax, label="log(1 + count)")
-    fig.tight_layout()
+    if new:
+        fig.tight_layout()
     return fig
 
 

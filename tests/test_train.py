@@ -282,7 +282,10 @@ def test_figures(digits: Dataset) -> None:
     cm = confusion_matrix(digits.y_test, model.predict(digits.X_test).argmax(1), 10)
     fig3 = plot_confusion_matrix(cm)
     assert fig3.axes[0].get_xlabel() == "predicted"
-    for f in (fig, fig2, fig3):
+    fig4, (left, right) = plt.subplots(1, 2)
+    assert plot_confusion_matrix(cm, ax=right) is fig4  # one panel of a comparison
+    assert right.get_xlabel() == "predicted" and not left.images and len(right.texts) == np.count_nonzero(cm)
+    for f in (fig, fig2, fig3, fig4):
         plt.close(f)
     with pytest.raises(ValueError, match="history is empty"):
         plot_learning_curves(History())
