@@ -41,6 +41,7 @@ import platform
 import statistics
 import subprocess
 import sys
+import textwrap
 import time
 from pathlib import Path
 
@@ -239,18 +240,21 @@ def main(argv: list[str] | None = None) -> int:
 
     command = "python benchmarks/train_speed.py " + " ".join(sys.argv[1:] if argv is None else argv)
     lines = [
-        "Seed CNN training step (forward + backward + Adam), batch 64, float32: course_lib / PyTorch",
+        "Seed CNN training step (forward + backward + Adam), batch 64, float32",
         f"date:     {datetime.datetime.now(datetime.UTC):%Y-%m-%d %H:%M} UTC",
         f"machine:  {_machine()}",
         f"command:  {command}",
+        f"load:     {os.getloadavg()[0]:.1f} at the start (1-minute load average; "
+        f"{os.cpu_count()} CPUs): how busy the machine was with other work",
     ]
     res = _run_child(["--child", "time", "--batches", str(a.batches), "--rounds", str(a.rounds),
                       "--threads", *map(str, a.threads)])
     lines += [
         f"versions: Python {platform.python_version()}, NumPy {res['numpy']}, PyTorch {res['torch']}",
-        f"BLAS:     {'; '.join(res['blas'])} (OPENBLAS_CORETYPE/OPENBLAS_L2_SIZE unset in the benchmark's processes)",
-        f"protocol: {a.rounds} alternating rounds of {a.batches} steps per (threads, library), one process;",
-        "          medians; the machine may be shared, so only the same-run ratios count",
+        f"BLAS:     {'; '.join(res['blas'])}; OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE unset in the "
+        "benchmark's processes",
+        f"protocol: {a.rounds} alternating rounds of {a.batches} steps per (threads, library) in one "
+        "process; medians. The machine may be shared with other jobs: only the ratios of one run count.",
         "",
         f"{'threads':>7}  {'course_lib ms':>13}  {'PyTorch ms':>10}  {'ratio (wall)':>12}  {'ratio (CPU)':>11}",
     ]
@@ -259,20 +263,23 @@ def main(argv: list[str] | None = None) -> int:
         w_o, w_t = (statistics.median(r[0] for r in x) * 1e3 for x in (ours, theirs))
         c_o, c_t = (statistics.median(r[1] for r in x) * 1e3 for x in (ours, theirs))
         lines.append(f"{t:>7}  {w_o:>13.2f}  {w_t:>10.2f}  {w_o / w_t:>11.2f}x  {c_o / c_t:>10.2f}x")
-    lines.append("(ms per step: median wall time; CPU time is that of all threads of the process)")
+    lines.append("(ms per step: median wall time; the CPU ratio uses the CPU time of all threads)")
+    lines.append(f"load:     {os.getloadavg()[0]:.1f} at the end of the timing")
     for t in a.threads:
         per_round = ", ".join(f"{r[0] * 1e3:.1f}/{s[0] * 1e3:.1f}"
                               for r, s in zip(res["times"][f"course_lib@{t}"], res["times"][f"PyTorch@{t}"]))
-        lines.append(f"  rounds at {t} thread(s), course_lib/PyTorch ms: {per_round}")
+        lines.append(f"  {t} thread(s), ms per round, course_lib/PyTorch: {per_round}")
     if a.memory_steps:
-        lines += ["", f"Peak resident memory a {a.memory_steps}-step run adds over the state after imports "
-                      "(fresh process each, 1 thread):"]
+        lines += ["", f"Peak resident memory a {a.memory_steps}-step run adds over the state after its "
+                      "imports (a fresh process each, 1 thread):"]
         mem = {lib: _run_child(["--child", f"memory-{lib}", "--memory-steps", str(a.memory_steps)])
                for lib in ("course_lib", "PyTorch")}
         for lib, m in mem.items():
             lines.append(f"  {lib:<10}: +{m['added_mib']:6.1f} MiB (from {m['before_mib']:.1f} to a peak of {m['peak_mib']:.1f} MiB)")
         lines.append(f"  ratio course_lib / PyTorch: {mem['course_lib']['added_mib'] / mem['PyTorch']['added_mib']:.2f}x")
-    report = "\n".join(lines)
+    # Lines of at most 76 characters: the book prints this file as it is.
+    report = "\n".join(textwrap.fill(line, 76, subsequent_indent=" " * (10 if line[:10].rstrip().endswith(":") else 4))
+                       if len(line) > 76 else line for line in lines)
     print(report)
     if a.out is not None:
         a.out.parent.mkdir(parents=True, exist_ok=True)
