@@ -66,6 +66,7 @@ __all__ = [
     "Flatten",
     "LayerSpec",
     "ModelSpec",
+    "Residual",
     "Sequential",
     "Summary",
     "alexnet",
@@ -353,7 +354,10 @@ class Sequential(Layer):
                 )
             i, name = key.split(".", 1)
             layer = self.layers[int(i)]
-            layer.params[name] = np.asarray(value, dtype=mine[key].dtype)
+            if isinstance(layer, Sequential | Residual):     # nested: its params are a view
+                layer.set_parameters({name: value})
+            else:
+                layer.params[name] = np.asarray(value, dtype=mine[key].dtype)
 
     def num_params(self) -> int:
         return int(sum(layer.num_params() for layer in self.layers))
@@ -476,6 +480,98 @@ class Sequential(Layer):
         return self
 
 
+class Residual(Layer):
+    """A skip connection around a stack of layers: ``y = x + body(x)`` (He et al., 2016).
+
+    ``body`` is a :class:`Sequential` of the given layers; it must map an input ``(N, ...)`` to an
+    output of the same shape (a ResNet *basic block*'s body is conv–BN–ReLU–conv–BN; the block's
+    final ReLU, if wanted, is a separate layer after the ``Residual``). The backward pass adds the
+    two paths' gradients: ``dL/dx = dL/dy + body.backward(dL/dy)`` — the identity path hands the
+    upstream gradient back unchanged, whatever the body does to it.
+
+    Parameters, gradients, running statistics and train/eval mode are the body's, under the
+    body's keys (``"0.w"``, ``"0.b"``, ...); in an enclosing :class:`Sequential` they appear as
+    ``"<index>.0.w"`` and so on.
+    """
+
+    def __init__(self, *layers: Layer) -> None:
+        # Layer.__init__ would bind self.params; here params are a view of the body's params.
+        self.training = True
+        self._cache = None
+        if not layers:
+            raise ValueError("Residual needs at least one layer in its body")
+        self.body = Sequential(*layers)
+
+    def __repr__(self) -> str:
+        inner = ", ".join(repr(layer) for layer in self.body)
+        return f"Residual({inner})"
+
+    @property
+    def params(self) -> dict[str, np.ndarray]:  # type: ignore[override]
+        return self.body.parameters()
+
+    @property
+    def grads(self) -> dict[str, np.ndarray]:  # type: ignore[override]
+        return self.body.gradients()
+
+    def set_parameters(self, params: dict[str, np.ndarray]) -> None:
+        """Replace the body's parameters by key (see :meth:`Sequential.set_parameters`)."""
+        self.body.set_parameters(params)
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        """``x (N, ...) -> x + body(x)``, same shape; ValueError if the body changes the shape."""
+        x = check_array(x, "x")
+        out = self.body.forward(x)
+        if out.shape != x.shape:
+            raise ValueError(
+                f"Residual: the body maps input shape {x.shape} to {out.shape}; a skip connection "
+                "needs the same shape (change the body, or project the shortcut)"
+            )
+        self._cache = x.shape
+        return x + out
+
+    def backward(self, dout: np.ndarray) -> np.ndarray:
+        """``dL/dy (N, ...) -> dL/dx = dL/dy + body.backward(dL/dy)``; the body stores its gradients."""
+        if self._cache is None:
+            raise RuntimeError("Residual.backward was called before forward: run forward on the batch first")
+        dout = check_array(dout, "dout")
+        if dout.shape != self._cache:
+            raise ValueError(f"Residual: dout must have the output's shape {self._cache}, got {dout.shape}")
+        dx_body = self.body.backward(dout)
+        if dx_body is None:
+            raise RuntimeError("Residual: the body's first layer returned no input gradient (need_dx=False?)")
+        self._cache = None
+        return dout + dx_body
+
+    def train(self) -> Residual:
+        self.training = True
+        self.body.train()
+        return self
+
+    def eval(self) -> Residual:
+        self.training = False
+        self.body.eval()
+        return self
+
+    def output_shape(self, input_shape: tuple[int, ...]) -> tuple[int, ...]:
+        out = self.body.output_shape(input_shape)
+        if tuple(out) != tuple(input_shape):
+            raise ValueError(f"Residual: the body maps {tuple(input_shape)} to {tuple(out)}; the shapes must match")
+        return tuple(out)
+
+    def macs(self, input_shape: tuple[int, ...]) -> int:
+        return self.body.macs(input_shape)
+
+    def num_params(self) -> int:
+        return self.body.num_params()
+
+    def state(self) -> dict[str, np.ndarray]:
+        return self.body.state()
+
+    def load_state(self, state: dict[str, np.ndarray]) -> None:
+        self.body.load_state(state)
+
+
 # ------------------------------------------------------------------------------------------------
 # Summary
 # ------------------------------------------------------------------------------------------------
@@ -582,8 +678,9 @@ def summary(model: Sequential | ModelSpec, input_shape: Sequence[int], *, show: 
             shapes = layer.param_shapes(shape)
         else:
             shapes = {k: v.shape for k, v in layer.params.items()}
-        biases = sum(math.prod(s) for k, s in shapes.items() if k in _BIAS_NAMES)
-        weights = sum(math.prod(s) for k, s in shapes.items() if k not in _BIAS_NAMES)
+        # Nested layers (Residual, Sequential) name their arrays "<index>.<name>".
+        biases = sum(math.prod(s) for k, s in shapes.items() if k.rsplit(".", 1)[-1] in _BIAS_NAMES)
+        weights = sum(math.prod(s) for k, s in shapes.items() if k.rsplit(".", 1)[-1] not in _BIAS_NAMES)
         rows.append(SummaryRow(i, _layer_name(layer), out, weights, biases, macs))
         shape = out
     result = Summary(tuple(int(s) for s in input_shape), rows)

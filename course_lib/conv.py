@@ -59,15 +59,18 @@ __all__ = [
     "ConvTranspose2D",
     "col2im",
     "conv_backward",
+    "conv_backward_dilated",
     "conv_backward_input_as_full_conv",
     "conv_backward_naive",
     "conv_forward",
+    "conv_forward_dilated",
     "conv_forward_naive",
     "conv_output_size",
     "conv_transpose_backward",
     "conv_transpose_forward",
     "conv_transpose_forward_naive",
     "conv_transpose_output_size",
+    "dilate_kernel",
     "im2col",
     "receptive_field",
 ]
@@ -525,6 +528,80 @@ def conv_transpose_backward(
     dx = (dcols @ w.reshape(C_in, -1).T).reshape(N, H, W, C_in).transpose(0, 3, 1, 2)
     dw = (g.T @ dcols).reshape(w.shape)
     return dx, dw, db
+
+
+# --------------------------------------------------------------------------------------------
+# Dilated ("atrous") convolution: a kernel with holes
+# --------------------------------------------------------------------------------------------
+
+def dilate_kernel(w: np.ndarray, dilation: int) -> np.ndarray:
+    """Spread a kernel out by inserting ``dilation − 1`` zeros between neighbouring taps.
+
+    A dilated convolution with kernel ``w`` is an ordinary convolution with this larger,
+    mostly-zero kernel: ``dilated[f, c, d·p, d·q] = w[f, c, p, q]``, every other entry 0.
+
+    Args:
+        w: (F, C, HH, WW) float kernel.
+        dilation: d >= 1 (1 returns a copy of ``w``).
+
+    Returns:
+        (F, C, d·(HH − 1) + 1, d·(WW − 1) + 1), the dtype of ``w``.
+    """
+    w = check_array(w, "w", ndim=4)
+    d = check_int(dilation, "dilation", low=1)
+    F, C, HH, WW = w.shape
+    out = np.zeros((F, C, d * (HH - 1) + 1, d * (WW - 1) + 1), dtype=w.dtype)
+    out[:, :, ::d, ::d] = w
+    return out
+
+
+def conv_forward_dilated(
+    x: np.ndarray, w: np.ndarray, b: np.ndarray, *, dilation: int = 1, stride: int = 1, pad: int = 0
+) -> tuple[np.ndarray, tuple]:
+    """Dilated convolution: the taps of the kernel are ``dilation`` pixels apart.
+
+    ``out[n, f, i, j] = b[f] + Σ_{c,p,q} w[f, c, p, q] · x_pad[n, c, i·s + d·p, j·s + d·q]``.
+    A k×k kernel then covers ``d·(k − 1) + 1`` pixels per side with k² weights, so stacked
+    dilated layers grow the receptive field fast without pooling or striding. Computed as
+    :func:`conv_forward` with :func:`dilate_kernel` (simple, not the fastest way).
+
+    Args:
+        x: (N, C, H, W); w: (F, C, HH, WW); b: (F,).
+        dilation: d >= 1 (1 is the ordinary convolution); stride, pad: as in :func:`conv_forward`.
+
+    Returns:
+        out (N, F, Ho, Wo) with ``Ho = floor((H + 2·pad − d·(HH − 1) − 1) / stride) + 1``, and a
+        cache for :func:`conv_backward_dilated`.
+    """
+    w = check_array(w, "w", ndim=4)
+    d = check_int(dilation, "dilation", low=1)
+    w_big = dilate_kernel(w, d)
+    try:
+        out, cache = conv_forward(x, w_big, b, stride=stride, pad=pad)
+    except ValueError as e:
+        raise ValueError(
+            f"dilation {d} spreads the kernel of shape {w.shape} to {w_big.shape}: {e}"
+        ) from None
+    return out, (cache, d)
+
+
+def conv_backward_dilated(
+    dout: np.ndarray, cache: tuple
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Backward pass of :func:`conv_forward_dilated`.
+
+    The dilated kernel's zeros are constants, so ``dw`` is the gradient of the spread-out kernel
+    read at the taps, ``dw[f, c, p, q] = dw_big[f, c, d·p, d·q]``; ``dx`` and ``db`` are those of
+    the ordinary convolution with the spread-out kernel.
+
+    Returns:
+        dx (N, C, H, W), dw (F, C, HH, WW), db (F,).
+    """
+    if not (isinstance(cache, tuple) and len(cache) == 2 and isinstance(cache[1], int)):
+        raise TypeError("cache must be the one returned by conv_forward_dilated")
+    conv_cache, d = cache
+    dx, dw_big, db = conv_backward(dout, conv_cache)
+    return dx, np.ascontiguousarray(dw_big[:, :, ::d, ::d]), db
 
 
 # --------------------------------------------------------------------------------------------

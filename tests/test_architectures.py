@@ -287,9 +287,8 @@ def tiny_cnn(rng: int = 0) -> Sequential:
     )
 
 
-def test_sequential_gradient_check_all_parameters() -> None:
-    model = tiny_cnn()
-    x = np.random.default_rng(5).standard_normal((3, 2, 4, 4))
+def _check_whole_network(model: Sequential, x: np.ndarray, seed: int):
+    """check_layer on a whole network: the input and every parameter array at once."""
     names = list(model.parameters())
 
     def forward(x: np.ndarray, *params: np.ndarray) -> tuple[np.ndarray, None]:
@@ -302,7 +301,13 @@ def test_sequential_gradient_check_all_parameters() -> None:
         return (dx, *(g[k] for k in names))
 
     inputs = {"x": x, **{k: v.copy() for k, v in model.parameters().items()}}
-    report = check_layer(forward, backward, inputs, seed=7, tol=1e-6)
+    return check_layer(forward, backward, inputs, seed=seed, tol=1e-6)
+
+
+def test_sequential_gradient_check_all_parameters() -> None:
+    model = tiny_cnn()
+    x = np.random.default_rng(5).standard_normal((3, 2, 4, 4))
+    report = _check_whole_network(model, x, seed=7)
     assert report.passed, str(report)
     assert len(report.results) == 1 + 8
     assert max(r.rel_error for r in report.results) < 1e-7  # measured 5.6e-9 (dx)
@@ -433,3 +438,93 @@ def test_param_count_helpers() -> None:
     assert seed_cnn(materialize=False).num_params() == 80_202
     assert math.prod(LayerSpec("Conv2D", (3, 8, 3)).param_shapes()["w"]) == 8 * 3 * 9
     assert arch.ModelSpec([LayerSpec("ReLU")]).build().num_params() == 0
+
+
+# ------------------------------------------------------------------------------------------------
+# Residual (skip connection)
+# ------------------------------------------------------------------------------------------------
+
+def _residual_net(rng: int = 0) -> Sequential:
+    from course_lib.backprop import Affine
+    from course_lib.neuron import ReLU, Tanh
+
+    return Sequential(
+        Affine(5, 4, rng=rng, dtype=np.float64), Tanh(),
+        arch.Residual(Affine(4, 4, rng=rng + 1, dtype=np.float64), Tanh(),
+                      Affine(4, 4, rng=rng + 2, dtype=np.float64)),
+        ReLU(), Affine(4, 3, rng=rng + 3, dtype=np.float64),
+    )
+
+
+def test_residual_gradient_check_inside_a_network() -> None:
+    model = _residual_net()
+    assert set(model.parameters()) == {"0.w", "0.b", "2.0.w", "2.0.b", "2.2.w", "2.2.b", "4.w", "4.b"}
+    x = np.random.default_rng(3).standard_normal((6, 5))
+    report = _check_whole_network(model, x, seed=11)
+    assert report.passed, str(report)
+    assert len(report.results) == 1 + 8
+    assert max(r.rel_error for r in report.results) < 1e-6
+
+
+@given(n=st.integers(1, 4), d=st.integers(1, 5), seed=st.integers(0, 2**16))
+def test_residual_backward_is_identity_plus_body(n: int, d: int, seed: int) -> None:
+    # y = x + x W + b  =>  dx = dout + dout W^T, dW = x^T dout, db = sum of dout.
+    from course_lib.backprop import Affine
+
+    rng = np.random.default_rng(seed)
+    block = arch.Residual(Affine(d, d, rng=seed, dtype=np.float64))
+    x, dout = rng.standard_normal((n, d)), rng.standard_normal((n, d))
+    w, b = block.params["0.w"], block.params["0.b"]
+    np.testing.assert_allclose(block.forward(x), x + x @ w + b, rtol=1e-12)
+    np.testing.assert_allclose(block.backward(dout), dout + dout @ w.T, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(block.grads["0.w"], x.T @ dout, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(block.grads["0.b"], dout.sum(axis=0), rtol=1e-12, atol=1e-12)
+
+
+def test_residual_conv_block_summary_modes_and_save(tmp_path) -> None:
+    from course_lib.batchnorm import SpatialBatchNorm
+    from course_lib.conv import Conv2D
+    from course_lib.neuron import ReLU
+
+    block = arch.Residual(Conv2D(4, 4, 3, pad=1, rng=0, dtype=np.float64), SpatialBatchNorm(4, dtype=np.float64),
+                          ReLU(), Conv2D(4, 4, 3, pad=1, rng=1, dtype=np.float64))
+    model = Sequential(block, ReLU())
+    s = summary(model, (4, 6, 6))
+    assert s.rows[0].output_shape == (4, 6, 6)
+    assert s.rows[0].weights == 2 * 4 * 4 * 9 + 4          # two kernels + BN's gamma
+    assert s.rows[0].biases == 2 * 4 + 4                   # two conv biases + BN's beta
+    assert s.rows[0].macs == 2 * (6 * 6) * 4 * 4 * 9
+    model.eval()
+    assert not block.body[1].training
+    model.train()
+    assert block.body[1].training
+    x = np.random.default_rng(0).standard_normal((2, 4, 6, 6))
+    model.forward(x)                                        # updates the running statistics
+    model.save(tmp_path / "res.npz")
+    fresh = Sequential(arch.Residual(Conv2D(4, 4, 3, pad=1, rng=5, dtype=np.float64),
+                                     SpatialBatchNorm(4, dtype=np.float64), ReLU(),
+                                     Conv2D(4, 4, 3, pad=1, rng=6, dtype=np.float64)), ReLU())
+    fresh.load(tmp_path / "res.npz")
+    model.eval()
+    fresh.eval()
+    np.testing.assert_array_equal(fresh.forward(x), model.forward(x))
+
+
+def test_residual_bad_inputs() -> None:
+    from course_lib.backprop import Affine
+
+    with pytest.raises(ValueError, match="at least one layer"):
+        arch.Residual()
+    with pytest.raises(TypeError, match="must be a course_lib Layer"):
+        arch.Residual("relu")  # type: ignore[arg-type]
+    block = arch.Residual(Affine(4, 3, rng=0, dtype=np.float64))
+    with pytest.raises(ValueError, match=r"maps input shape \(2, 4\) to \(2, 3\)"):
+        block.forward(np.zeros((2, 4)))
+    with pytest.raises(ValueError, match=r"maps \(4,\) to \(3,\)"):
+        block.output_shape((4,))
+    square = arch.Residual(Affine(3, 3, rng=0, dtype=np.float64))
+    with pytest.raises(RuntimeError, match="before forward"):
+        square.backward(np.zeros((2, 3)))
+    square.forward(np.ones((2, 3)))
+    with pytest.raises(ValueError, match=r"output's shape \(2, 3\)"):
+        square.backward(np.zeros((3, 3)))

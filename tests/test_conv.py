@@ -601,3 +601,70 @@ def test_conv_transpose_rejects_bad_inputs():
         conv_backward_input_as_full_conv(np.zeros((1, 2, 3, 3)), np.zeros((3, 1, 2, 2)))
     with pytest.raises(ValueError, match=r"cols must have shape"):
         col2im(np.zeros((3, 4)), (1, 1, 3, 3), 2, 2)
+
+
+# --------------------------------------------------------------------------------------------
+# Dilated convolution
+# --------------------------------------------------------------------------------------------
+
+def _dilated_by_definition(x, w, b, d, stride, pad):
+    """out[n,f,i,j] = b[f] + sum_{c,p,q} w[f,c,p,q] x_pad[n,c,i*s+d*p,j*s+d*q], written as loops."""
+    N, _, H, W = x.shape
+    F, _, HH, WW = w.shape
+    xp = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
+    Ho = (H + 2 * pad - d * (HH - 1) - 1) // stride + 1
+    Wo = (W + 2 * pad - d * (WW - 1) - 1) // stride + 1
+    out = np.empty((N, F, Ho, Wo))
+    for i in range(Ho):
+        for j in range(Wo):
+            taps = xp[:, :, i * stride:i * stride + d * (HH - 1) + 1:d, j * stride:j * stride + d * (WW - 1) + 1:d]
+            out[:, :, i, j] = np.einsum("ncpq,fcpq->nf", taps, w) + b
+    return out
+
+
+def test_dilate_kernel_small_example():
+    w = np.array([[[[1.0, 2.0], [3.0, 4.0]]]])
+    expected = np.array([[1.0, 0, 2.0], [0, 0, 0], [3.0, 0, 4.0]])
+    np.testing.assert_array_equal(conv.dilate_kernel(w, 2)[0, 0], expected)
+    assert conv.dilate_kernel(np.ones((2, 3, 3, 1)), 3).shape == (2, 3, 7, 1)
+    np.testing.assert_array_equal(conv.dilate_kernel(w, 1), w)
+
+
+@given(
+    N=st.integers(1, 2), C=st.integers(1, 3), F=st.integers(1, 3), H=st.integers(3, 9),
+    W=st.integers(3, 9), HH=st.integers(1, 3), WW=st.integers(1, 3), d=st.integers(1, 3),
+    stride=st.integers(1, 2), pad=st.integers(0, 2), seed=st.integers(0, 2**16),
+)
+def test_dilated_forward_matches_the_definition(N, C, F, H, W, HH, WW, d, stride, pad, seed):
+    if d * (HH - 1) + 1 > H + 2 * pad or d * (WW - 1) + 1 > W + 2 * pad:
+        return
+    rng = np.random.default_rng(seed)
+    x, w, b = rng.standard_normal((N, C, H, W)), rng.standard_normal((F, C, HH, WW)), rng.standard_normal(F)
+    out, _ = conv.conv_forward_dilated(x, w, b, dilation=d, stride=stride, pad=pad)
+    np.testing.assert_allclose(out, _dilated_by_definition(x, w, b, d, stride, pad), rtol=1e-10, atol=1e-12)
+    if d == 1:
+        np.testing.assert_allclose(out, conv_forward(x, w, b, stride=stride, pad=pad)[0], rtol=1e-12)
+
+
+@pytest.mark.parametrize(("dilation", "stride", "pad"), [(1, 1, 0), (2, 1, 0), (2, 2, 1), (3, 1, 2)])
+def test_dilated_gradient_check(rng, dilation, stride, pad):
+    inputs = _conv_inputs(rng, N=2, C=2, H=8, W=7, F=3, HH=3, WW=2)
+    report = check_layer(conv.conv_forward_dilated, conv.conv_backward_dilated, inputs,
+                         kwargs={"dilation": dilation, "stride": stride, "pad": pad})
+    assert report.passed, str(report)
+    for name in "xwb":
+        assert report[name].rel_error < 1e-7, str(report)
+
+
+def test_dilated_rejects_bad_inputs(rng):
+    x, w, b = rng.standard_normal((1, 1, 5, 5)), rng.standard_normal((1, 1, 3, 3)), np.zeros(1)
+    with pytest.raises(ValueError, match="dilation"):
+        conv.conv_forward_dilated(x, w, b, dilation=0)
+    with pytest.raises(TypeError, match="dilation"):
+        conv.dilate_kernel(w, 1.5)
+    with pytest.raises(ValueError, match=r"dilation 3 spreads the kernel of shape \(1, 1, 3, 3\) to \(1, 1, 7, 7\)"):
+        conv.conv_forward_dilated(x, w, b, dilation=3)
+    with pytest.raises(ValueError, match=r"w must be 4-D, got 2-D"):
+        conv.dilate_kernel(np.ones((3, 3)), 2)
+    with pytest.raises(TypeError, match="conv_forward_dilated"):
+        conv.conv_backward_dilated(np.zeros((1, 1, 3, 3)), ("not", "a cache", "at all"))
