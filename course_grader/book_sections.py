@@ -100,7 +100,7 @@ SECTIONS: dict[str, dict[str, str]] = {'ch01_neuron.neuron': {'anchor': 'the-neu
                           'page': 'book/08_dropout',
                           'title': 'Inverted dropout'},
  'ch08_dropout.init': {'anchor': 'initialisation-keeping-the-variance-constant',
-                       'number': '8.6',
+                       'number': '8.7',
                        'page': 'book/08_dropout',
                        'title': 'Initialisation: keeping the variance constant'},
  'ch09_architectures.build': {'anchor': 'from-layers-to-a-network',
