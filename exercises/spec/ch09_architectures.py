@@ -192,18 +192,19 @@ CELLS = [
     Written(
         "where-the-parameters-are",
         """
-        **Question (2 points).** Use your `summary` on LeNet-5 (conv 6@5×5, pool, conv 16@5×5,
-        pool, flatten, affine 120, affine 84, affine 10, on a 1×32×32 input). Which layers hold
-        most of the parameters, and which do most of the computation (multiply-adds)? Why does a
-        convolution have so few parameters for the work it does?
+        **Question (2 points).** Use your `summary` on this network for 1×28×28 inputs: conv
+        8@3×3 pad 1, relu, pool, conv 16@3×3 pad 1, relu, pool, flatten, affine 64, relu,
+        affine 10. Which layers hold most of the parameters, and which do most of the
+        computation (multiply-adds)? Why does a convolution have so few parameters for the work it
+        does?
         """,
         """
-        Parameters: 156 + 2,416 in the convolutions, 48,120 + 10,164 + 850 in the affine layers
-        (61,706 in total): the first affine layer (400 → 120) alone holds 78 %. Computation: the
-        first convolution does 6·28·28·25 = 117,600 multiply-adds and the second 16·10·10·150 =
-        240,000, against 48,000 + 10,080 + 840 for the affine layers: the convolutions do most of
-        the work. A convolution reuses the same small filter at every position (weight sharing),
-        so its parameter count does not grow with the image size while its work does.
+        Parameters: 80 + 1,168 in the convolutions, 50,240 + 650 in the affine layers (52,138 in
+        total): the first affine layer (784 → 64) alone holds 96 %. Computation: the first
+        convolution does 8·28·28·9 = 56,448 multiply-adds and the second 16·14·14·72 = 225,792,
+        against 50,176 + 640 for the affine layers: the convolutions do 85 % of the work with 2 %
+        of the parameters. A convolution reuses the same small filter at every position (weight
+        sharing), so its parameter count does not grow with the image size while its work does.
         """,
         points=2,
     ),
