@@ -62,6 +62,7 @@ def _course(tmp: Path, assignment: str) -> Path:
     course.mkdir()
     shutil.copy2(COURSE / "nbgrader_config.py", course / "nbgrader_config.py")
     shutil.copytree(COURSE / "source" / assignment, course / "source" / assignment)
+    shutil.copytree(COURSE / "solutions", course / "solutions")  # chapter 9's checks read them
     with contextlib.redirect_stdout(io.StringIO()):
         assert cli.main(["release", "--course", str(course), assignment]) == 0
     return course

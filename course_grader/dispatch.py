@@ -27,6 +27,7 @@ import hashlib
 import os
 import platform
 import socket
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -43,6 +44,7 @@ __all__ = [
     "Job",
     "check_environment",
     "code_fingerprint",
+    "course_files",
     "environment",
     "grade_job",
 ]
@@ -129,6 +131,7 @@ class Job:
     spec: Any  # course_grader.submission.AssignmentSpec
     sandboxed: bool
     fingerprint: str
+    course_files: tuple[tuple[str, bytes], ...] = ()  # what the checks read from the course (solutions/*.py)
 
     @property
     def key(self) -> str:
@@ -148,13 +151,31 @@ def grade_job(job: Job) -> Any:
     Raises:
         EnvironmentMismatch: this machine's grader differs from the one the batch expects.
     """
-    from course_grader import batch
+    from course_grader import batch, course
 
     if job.fingerprint != code_fingerprint():
         check_environment(environment(), {"fingerprint": job.fingerprint, "version": "of the batch"},
                           socket.gethostname(), need_bwrap=False)
-    with _ONE_AT_A_TIME:
-        return batch.grade_snapshot(job.snapshot, job.assignment, job.spec, sandboxed=job.sandboxed)
+    with _ONE_AT_A_TIME, tempfile.TemporaryDirectory(prefix="course-job-") as tmp:
+        # the course files some checks read (chapter 9's model solutions), in a course folder of
+        # their own: the worker has no course directory
+        (Path(tmp) / "nbgrader_config.py").write_text("# the course files a grading task needs\n")
+        for rel, data in job.course_files:
+            dest = Path(tmp, rel).resolve()
+            if dest.is_relative_to(Path(tmp).resolve()):
+                dest.parent.mkdir(parents=True, exist_ok=True)
+                dest.write_bytes(data)
+        with course.using(tmp):
+            return batch.grade_snapshot(job.snapshot, job.assignment, job.spec, sandboxed=job.sandboxed)
+
+
+COURSE_FILES = ("solutions/*.py",)  # course files the checks read at grading time
+
+
+def course_files(course: Path) -> tuple[tuple[str, bytes], ...]:
+    """The files of ``course`` a grading worker needs (:data:`COURSE_FILES`), relative path -> bytes."""
+    return tuple((p.relative_to(course).as_posix(), p.read_bytes())
+                 for pattern in COURSE_FILES for p in sorted(Path(course).glob(pattern)) if p.is_file())
 
 
 # ---------------------------------------------------------------------------------------------
@@ -224,9 +245,10 @@ class DaskRunner:
         if self.client is None:
             self.connect(sandboxed)
         fingerprint = code_fingerprint()
+        files = course_files(course)
         futures, owner = [], {}
         for s in students:
-            job = Job(assignment, batch.snapshot(course, assignment, s, spec), spec, sandboxed, fingerprint)
+            job = Job(assignment, batch.snapshot(course, assignment, s, spec), spec, sandboxed, fingerprint, files)
             futures.append(self.client.submit(grade_job, job, key=job.key, pure=False, retries=0))
             owner[job.key] = s
         try:

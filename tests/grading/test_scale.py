@@ -308,3 +308,24 @@ def test_demo_class_on_a_local_cluster_equals_single_process_grading(tmp_path):
     assert len(rows["single"]) == 3 * len(assignments)
     assert {r["total"] for r in rows["single"]} != {0.0}  # the demo students earn points
     assert rows["cluster"] == rows["single"]
+
+
+def test_a_job_carries_the_course_files_its_checks_read(tmp_path, monkeypatch):
+    """Chapter 9's checks read the course's solutions/: a worker with no course directory (no
+    COURSE_DIR, another working directory) grades the model solution to full marks from the job."""
+    a = "ch09_architectures"
+    course = tmp_path / "course"
+    course.mkdir()
+    shutil.copy2(COURSE / "nbgrader_config.py", course / "nbgrader_config.py")
+    shutil.copytree(COURSE / "source" / a, course / "source" / a)
+    assert cli.main(["release", "--course", str(course), a]) == 0
+    (course / "submitted" / "ada" / a).mkdir(parents=True)
+    shutil.copy2(COURSE / "source" / a / f"{a}.ipynb", course / "submitted" / "ada" / a / f"{a}.ipynb")
+    spec = submission.AssignmentSpec.from_gradebook(batch.gradebook_url(course), a)
+    job = dispatch.Job(a, batch.snapshot(course, a, "ada", spec), spec, True, dispatch.code_fingerprint(),
+                       dispatch.course_files(COURSE))
+    assert [rel for rel, _ in job.course_files] == sorted(f"solutions/{p.name}" for p in (COURSE / "solutions").glob("*.py"))
+    monkeypatch.delenv("COURSE_DIR", raising=False)
+    monkeypatch.chdir(tmp_path)
+    res = dispatch.grade_job(job).results[a]
+    assert res.score == res.max_score > 0, res.report()
