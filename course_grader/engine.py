@@ -29,7 +29,10 @@ forward pass. Its points depend on the backward being the right derivative of th
 student wrote (numerical gradients) or of the forward the task asks for (the reference gradients);
 a wrong forward costs the forward's points once, in the forward's own check, and when the backward
 cannot be judged because of it, the backward's report says "your forward differs from the
-reference: fix task k first" instead of blaming the backward.
+reference: fix task k first" instead of blaming the backward. A task that builds on an earlier
+task's function (ch04's convolutions on ``conv_output_size``) is checked with the reference of that
+function given to the student's code (:attr:`Check.given`): the earlier mistake costs the earlier
+task's points only, and a note says what the student's own version gets wrong.
 
 Messages: a "recognised mistake" is named only when the student's numbers are exactly what that
 mistake produces on the same input; otherwise the report says what differs (where, by how much,
@@ -44,6 +47,8 @@ from __future__ import annotations
 
 import builtins
 import contextlib
+import dataclasses
+import functools
 import importlib
 import inspect
 import io
@@ -58,7 +63,7 @@ import time
 import traceback
 import warnings
 import zlib
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -78,6 +83,9 @@ __all__ = [
     "diagnose",
     "fix_first",
     "forward_differs",
+    "given_functions",
+    "given_names",
+    "given_source",
     "grade",
     "home_task",
     "judge_backward",
@@ -271,6 +279,10 @@ class Check:
     run: Callable[[Student], None]
     hidden: bool = False
     timeout: float = 20.0
+    #: Library functions (``"course_lib.conv:conv_output_size"``) given to the student's code for
+    #: this check: while it runs, the student's own function of that name is replaced by the
+    #: reference in the namespace their other functions read (see :func:`given_functions`).
+    given: tuple[str, ...] = ()
 
 
 @dataclass
@@ -282,6 +294,9 @@ class Task:
     functions: tuple[str, ...]
     checks: list[Check] = field(default_factory=list)
     needs: tuple[str, ...] = ()
+    #: Library functions every check of this task gives the student's code (:attr:`Check.given`):
+    #: the answers of earlier tasks it builds on, so a mistake there costs that task's points only.
+    given: tuple[str, ...] = ()
 
     def points(self, hidden: bool) -> float:
         return round(sum(c.points for c in self.checks if c.hidden == hidden), 4)
@@ -297,7 +312,7 @@ class Task:
         label = f"{what} ({tolerance})" if tolerance else what
 
         def register(run: Callable[[Student], None]) -> Callable[[Student], None]:
-            self.checks.append(Check(label, points, run, hidden, timeout))
+            self.checks.append(Check(label, points, run, hidden, timeout, self.given))
             return run
 
         return register
@@ -306,11 +321,17 @@ class Task:
 TASKS: dict[str, Task] = {}
 
 
-def task(task_id: str, title: str, functions: Sequence[str], needs: Sequence[str] = ()) -> Task:
-    """Register a new task in :data:`TASKS` (task modules call this once per task)."""
+def task(
+    task_id: str, title: str, functions: Sequence[str], needs: Sequence[str] = (), given: Sequence[str] = ()
+) -> Task:
+    """Register a new task in :data:`TASKS` (task modules call this once per task).
+
+    ``given``: library functions (``"course_lib.conv:conv_output_size"``) of earlier tasks that
+    the student's code gets instead of their own while this task is checked (:attr:`Check.given`).
+    """
     if task_id in TASKS:
         raise ValueError(f"task {task_id!r} registered twice")
-    t = Task(task_id, title, tuple(functions), needs=tuple(needs))
+    t = Task(task_id, title, tuple(functions), needs=tuple(needs), given=tuple(given))
     TASKS[task_id] = t
     return t
 
@@ -460,8 +481,54 @@ class Student:
 # Running a sub-check: in a forked child (POSIX) or in-process
 # ---------------------------------------------------------------------------------------------
 
-def _execute(check: Check, namespace: Mapping[str, Any]) -> dict[str, Any]:
-    """Run one sub-check here; never raises. Returns a picklable dict."""
+@functools.cache
+def given_source(refs: tuple[str, ...]) -> str:
+    """The self-contained source of the library functions ``refs`` (:attr:`Check.given`): what
+    the sandbox child, which cannot import the library, defines for a check."""
+    from course_grader.library_source import library_source
+
+    return library_source(refs)
+
+
+def given_names(refs: Sequence[str]) -> list[str]:
+    """The names the functions ``refs`` (``"course_lib.conv:conv_output_size"``) have in a notebook."""
+    return [r.partition(":")[2] for r in refs]
+
+
+def given_functions(refs: tuple[str, ...]) -> dict[str, Callable[..., Any]]:
+    """``{name: function}`` defined from :func:`given_source` (the same text the sandbox runs)."""
+    scope: dict[str, Any] = {"__name__": "course_grader.given"}
+    exec(compile(given_source(refs), "<given by the grader>", "exec"), scope)
+    return {name: scope[name] for name in given_names(refs)}
+
+
+@contextlib.contextmanager
+def _given(check: Check, namespace: Mapping[str, Any]) -> Iterator[Mapping[str, Any]]:
+    """Put the check's :attr:`Check.given` functions into ``namespace`` (the globals the student's
+    functions read) for the duration, and yield the namespace as it was: the grader still calls
+    the student's *own* functions by name (``S.conv_output_size`` is theirs), while their other
+    functions calling ``conv_output_size`` get the reference. A namespace that cannot be changed
+    is used as it is."""
+    if not check.given or not isinstance(namespace, MutableMapping):
+        yield namespace
+        return
+    before = dict(namespace)
+    namespace.update(given_functions(check.given))
+    try:
+        yield before
+    finally:
+        for name in given_names(check.given):
+            if name in before:
+                namespace[name] = before[name]
+            else:
+                namespace.pop(name, None)
+
+
+def _execute(
+    check: Check, namespace: Mapping[str, Any], *, reraise: tuple[type[BaseException], ...] = ()
+) -> dict[str, Any]:
+    """Run one sub-check here; never raises (except the ``reraise`` exceptions, the sandbox's own
+    signals). Returns a picklable dict; the message ends with the check's notes (:meth:`Student.note`)."""
     out = io.StringIO()
     status, message = "pass", ""
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(out), warnings.catch_warnings():
@@ -472,7 +539,8 @@ def _execute(check: Check, namespace: Mapping[str, Any]) -> dict[str, Any]:
         student = Student(namespace)
         try:
             check.run(student)
-            message = "\n".join(student.notes)
+        except reraise:
+            raise
         except NotImplementedByStudent as e:
             status, message = "not implemented", str(e)
         except MissingFunction as e:
@@ -493,7 +561,14 @@ def _execute(check: Check, namespace: Mapping[str, Any]) -> dict[str, Any]:
             )
         finally:
             np.seterr(**np_err)
+    message = "\n".join([message, *student.notes]).strip("\n")
     return {"status": status, "message": message, "output": out.getvalue()[-4000:]}
+
+
+def _execute_here(check: Check, namespace: Mapping[str, Any]) -> dict[str, Any]:
+    """:func:`_execute` in this process, with the check's :attr:`Check.given` functions."""
+    with _given(check, namespace) as own:
+        return _execute(check, own)
 
 
 def _isolation_enabled() -> bool:
@@ -526,7 +601,7 @@ def _run_forked(check: Check, namespace: Mapping[str, Any]) -> dict[str, Any]:
             sys.stdout = sys.stderr = io.StringIO()
             _restore_modules()
             _child_limits()
-            result = _execute(check, namespace)
+            result = _execute_here(check, namespace)
             data = pickle.dumps(result)
             with os.fdopen(w, "wb") as fh:
                 fh.write(data)
@@ -629,10 +704,10 @@ def run_task(
             }
         elif isolate:
             if timeout is not None:
-                check = Check(check.what, check.points, check.run, check.hidden, timeout)
+                check = dataclasses.replace(check, timeout=timeout)
             raw = _run_forked(check, namespace)
         else:
-            raw = _execute(check, namespace)
+            raw = _execute_here(check, namespace)
         earned = check.points if raw["status"] == "pass" else 0.0
         result.outcomes.append(
             CheckOutcome(check.what, check.points, earned, raw["status"], raw["message"], raw["output"])
@@ -645,12 +720,6 @@ def grade(task_id: str, namespace: Mapping[str, Any], *, hidden: bool = False) -
 
     Make it the last expression of the cell: nbgrader reads the number as the cell's score.
     """
-    if os.environ.get("COURSE_GRADING_DEFERRED") == "1":
-        # `course autograde` grades every test cell again outside this kernel and replaces the
-        # cell's output and score with that trusted result: running the checks here too is waste
-        title = TASKS[task_id].title if task_id in TASKS else task_id
-        print(f"{title}: graded outside the notebook by the course's grader (see its report)")
-        return 0.0
     result = run_task(task_id, namespace, hidden=hidden)
     print(result)
     earned = min(result.earned, result.points)

@@ -17,7 +17,9 @@ In a notebook kernel the student's code could rewrite anything a test cell uses 
   an audit hook refuses subprocesses, network, reading course files, writing outside that folder
   and looking into the call stack. Each sub-check calls the student's functions in a fresh fork
   of that child (state cannot leak from one check to the next) through a pipe carrying plain data
-  only (arrays are sent with ``np.save(allow_pickle=False)``, never pickled);
+  only (arrays are sent with ``np.save(allow_pickle=False)``, never pickled). A check's
+  :attr:`~course_grader.engine.Check.given` functions (an earlier task's answer, as reference
+  source) are defined in that fork only, where the student's other functions read them;
 - time limits are enforced from here: per cell while the notebook's code runs (a cell that runs
   too long is skipped, the rest still run), per sub-check, and per notebook. A limit costs the
   sub-checks it stopped, never the points earned before;
@@ -683,7 +685,10 @@ class _Session:
         output: list[str] = []
         violations: list[str] = []
         try:
-            self._send({"cmd": "fork"})
+            fork: dict[str, Any] = {"cmd": "fork"}
+            if check.given:  # the reference functions the check gives the student's code, as source
+                fork["given"] = {"source": engine.given_source(check.given), "names": engine.given_names(check.given)}
+            self._send(fork)
             msg = self._recv()
             if msg.get("ev") != "forked":
                 raise _ChildGone("unexpected message")
@@ -806,33 +811,10 @@ def _write_back(parent: Any, child: Any) -> None:
 
 
 def _execute(check: engine.Check, namespace: Mapping[str, Any]) -> dict[str, Any]:
-    """:func:`course_grader.engine._execute`, but letting the sandbox's own signals through."""
-    import contextlib as _cl
-    import io
-    import warnings
-
-    out = io.StringIO()
-    status, message = "pass", ""
-    with _cl.redirect_stdout(out), warnings.catch_warnings():
-        warnings.simplefilter("error", RuntimeWarning)
-        old = np.seterr(over="warn", divide="warn", invalid="warn", under="ignore")
-        try:
-            check.run(engine.Student(namespace))
-        except engine.NotImplementedByStudent as e:
-            status, message = "not implemented", str(e)
-        except engine.MissingFunction as e:
-            status, message = "missing", str(e)
-        except engine.Fail as e:
-            status, message = "fail", str(e)
-        except (_Timeout, _ChildGone, _Budget):
-            raise
-        except RuntimeWarning as e:
-            status, message = "fail", f"NumPy warned: {e}. An overflow or a division by zero?"
-        except Exception as e:  # a bug in a check must not stop the batch
-            status, message = "error", f"the check itself stopped with {type(e).__name__}: {e}"
-        finally:
-            np.seterr(**old)
-    return {"status": status, "message": message, "output": out.getvalue()[-4000:]}
+    """:func:`course_grader.engine._execute`, letting the sandbox's own signals (and a Ctrl-C of
+    the grader) through. The check's given functions are in the child's namespace (sent with the
+    fork), so the parent's namespace of proxies stays as it is: the student's own functions."""
+    return engine._execute(check, namespace, reraise=(_Timeout, _ChildGone, _Budget, KeyboardInterrupt, SystemExit))
 
 
 # ---------------------------------------------------------------------------------------------

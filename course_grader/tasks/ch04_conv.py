@@ -128,11 +128,16 @@ def _size_error_hidden(S: Student) -> None:
 
 # ---------------------------------------------------------------------------------------------
 # Tasks 2-4 build on task 1: the template's conv_forward_naive and im2col call the student's own
-# conv_output_size, so a wrong size there shows up later as "has shape (2, 4, 4, 4), expected
-# (2, 4, 5, 5)" without naming the cause. On a failure, the checks below evaluate that
-# conv_output_size on the failing case's geometry and say so when it is wrong. Messages only:
-# the points are those of the check, which already failed.
+# conv_output_size. One mistake must not cost points twice, so their checks give the student's
+# code the reference conv_output_size (``given=``: the student's functions read it from their
+# namespace; the grader itself still calls the student's own). What the student's
+# conv_output_size gets wrong on a check's geometry is still said: as a note on a check that
+# passes, and on a failure as the likely cause only when the output has exactly that wrong size
+# (the size is computed inline, the same wrong way), else as a remark.
 # ---------------------------------------------------------------------------------------------
+
+#: The reference functions tasks 2-4 give the student's code (task 1's answer).
+_GIVEN_SIZE = ("course_lib.conv:conv_output_size",)
 
 #: Whether the failing call's output has the size (Ho, Wo) given: evidence that it used them.
 Observed = Callable[[tuple[int, int]], bool]
@@ -169,22 +174,31 @@ def _size_verdict(S: Student, n: int, k: int, pad: int, stride: int) -> tuple[st
     return f"your {call} returns {int(got)}, but {expected} windows fit", int(got), ""
 
 
+def _size_verdicts(S: Student, hw: tuple[int, int], kernel: tuple[int, int], stride: int, pad: int
+                   ) -> dict[tuple[int, int], tuple[str, int | None, str]]:
+    """:func:`_size_verdict` of each axis (H, W) of one geometry where the student's conv_output_size
+    is wrong, one entry per distinct (n, k)."""
+    verdicts = {}
+    for n, k in dict.fromkeys([(hw[0], kernel[0]), (hw[1], kernel[1])]):
+        v = _size_verdict(S, n, k, pad, stride)
+        if v is not None:
+            verdicts[n, k] = v
+    return verdicts
+
+
 def _size_hint(
     S: Student, fname: str, failure: str, hw: tuple[int, int], kernel: tuple[int, int], stride: int, pad: int,
     observed: Observed | None = None,
 ) -> str:
     """Lines to append to a failure of ``fname`` when the student's conv_output_size is wrong here.
 
-    ``observed((Ho, Wo))`` tells whether the failing call's output has the size the student's
-    conv_output_size gives: then that size made it fail ("likely cause"), otherwise it is only a
-    suspect ("also": the student may compute the size inline).
+    The check gave ``fname`` the reference conv_output_size, so a wrong output size comes from
+    code that computes the size itself: ``observed((Ho, Wo))`` tells whether the failing call's
+    output has the size the student's conv_output_size gives (then the same mistake made it fail:
+    "likely cause"); otherwise the wrong conv_output_size is only a remark ("also").
     """
     axes = [(hw[0], kernel[0]), (hw[1], kernel[1])]
-    verdicts = {}
-    for n, k in dict.fromkeys(axes):  # one line for H and W of the same geometry
-        v = _size_verdict(S, n, k, pad, stride)
-        if v is not None:
-            verdicts[n, k] = v
+    verdicts = _size_verdicts(S, hw, kernel, stride, pad)
     if not verdicts:
         return ""
     sizes = [verdicts[a][1] if a in verdicts else int(ref("conv", "conv_output_size")(*a, pad, stride)) for a in axes]
@@ -199,10 +213,31 @@ def _size_hint(
     what = "; ".join(text for text, _, _ in verdicts.values())
     if caused:
         return (
-            f"\n  likely cause: {what}: fix task 1 (conv_output_size) first — {fname} uses it "
-            "for the output size"
+            f"\n  likely cause: {what}: fix task 1 (conv_output_size) first — your {fname} computes the "
+            "output size the same way (this check gave it the reference conv_output_size); then call "
+            f"conv_output_size in {fname}"
         )
-    return f"\n  also: {what}: fix task 1 (conv_output_size) first if your {fname} calls it"
+    return (
+        f"\n  also: {what}: fix task 1 (conv_output_size) too (this check gave your {fname} the "
+        "reference conv_output_size, so that is not why it fails here)"
+    )
+
+
+#: How a note of :func:`_size_note` starts (every verdict starts "your conv_output_size(").
+_NOTE = "note: your conv_output_size("
+
+
+def _size_note(S: Student, fname: str, hw: tuple[int, int], kernel: tuple[int, int], stride: int, pad: int) -> str:
+    """The remark for a check of ``fname`` that passed although the student's conv_output_size is
+    wrong on its geometry (it was given the reference), or ""."""
+    verdicts = _size_verdicts(S, hw, kernel, stride, pad)
+    if not verdicts:
+        return ""
+    what = "; ".join(text for text, _, _ in verdicts.values())
+    return (
+        f"note: {what}: fix task 1 (conv_output_size) first. This check gave your {fname} the "
+        "reference conv_output_size, so that mistake costs points in task 1 only."
+    )
 
 
 def _geometry(inputs: dict[str, np.ndarray], kw: dict[str, Any]) -> dict[str, Any]:
@@ -225,7 +260,8 @@ def _student_forward_hw(S: Student, inputs: dict[str, np.ndarray], kw: dict[str,
 
 def _explained(S: Student, fname: str, inputs: dict[str, np.ndarray], kw: dict[str, Any],
                run: Callable[[], None], observed: Observed | None = None) -> None:
-    """``run()``; on a failure, add what the student's conv_output_size gets wrong on this case."""
+    """``run()``, then say what the student's conv_output_size gets wrong on this case: on a
+    failure appended to its message, else as a note of the check."""
     try:
         run()
     except Fail as e:
@@ -233,13 +269,18 @@ def _explained(S: Student, fname: str, inputs: dict[str, np.ndarray], kw: dict[s
         if hint:
             raise Fail(f"{e}{hint}") from None
         raise
+    if any(n.startswith(_NOTE) for n in S.notes):  # one case of the check is enough to show it
+        return
+    note = _size_note(S, fname, **_geometry(inputs, kw))
+    if note:
+        S.note(note)
 
 
 # =============================================================================================
 # Task 2: forward pass with loops
 # =============================================================================================
 
-_fwd = task(f"{ASSIGNMENT}.conv_forward", "conv_forward_naive", ["conv_forward_naive"], needs=["conv"])
+_fwd = task(f"{ASSIGNMENT}.conv_forward", "conv_forward_naive", ["conv_forward_naive"], needs=["conv"], given=_GIVEN_SIZE)
 
 
 def _conv_visible() -> list[Case]:
@@ -346,7 +387,8 @@ def _fwd_defaults(S: Student) -> None:
 # =============================================================================================
 
 _bwd = task(
-    f"{ASSIGNMENT}.conv_backward", "conv_backward_naive", ["conv_forward_naive", "conv_backward_naive"], needs=["conv"]
+    f"{ASSIGNMENT}.conv_backward", "conv_backward_naive", ["conv_forward_naive", "conv_backward_naive"], needs=["conv"],
+    given=_GIVEN_SIZE,
 )
 
 
@@ -467,7 +509,7 @@ def _bwd_db(S: Student) -> None:
 # Task 4: im2col
 # =============================================================================================
 
-_im2col = task(f"{ASSIGNMENT}.im2col", "im2col", ["im2col"], needs=["conv"])
+_im2col = task(f"{ASSIGNMENT}.im2col", "im2col", ["im2col"], needs=["conv"], given=_GIVEN_SIZE)
 
 
 def _im2col_bugs(x: np.ndarray, HH: int, WW: int, stride: int, pad: int) -> dict[str, Any]:

@@ -589,9 +589,10 @@ def test_cascade_right_forward_blames_the_backward_alone():
     assert "differs from the reference" not in report and "fix task" not in report, report
 
 
-# ------------------------------------------------ chapter 4: a wrong task 1 named in tasks 2-4
+# ------------------------------------------------ chapter 4: a wrong task 1 costs task 1 only
 # The template's conv_forward_naive and im2col call the student's conv_output_size (one notebook
-# namespace), so a wrong size fails them with a bare shape mismatch unless the grader names it.
+# namespace). One mistake must not cost points twice: tasks 2-4 give the student's code the
+# reference conv_output_size, and say in a note what the student's own gets wrong.
 # A fresh namespace per test: the solutions look conv_output_size up in the dict they were defined
 # in, so replacing it in a copy (as `student` does) would not reach them.
 def _ch04_with_size(size_fn) -> dict:
@@ -602,79 +603,141 @@ def _ch04_with_size(size_fn) -> dict:
 
 SIZE_BUGS = [size_no_plus_one, size_pad_once, size_true_division]
 LATER_TASKS = ["ch04_conv.conv_forward", "ch04_conv.conv_backward", "ch04_conv.im2col"]
+SIZE_NOTE = "fix task 1 (conv_output_size) first. This check gave your "
 
 
 @pytest.mark.parametrize("size_fn", SIZE_BUGS, ids=[f.__name__ for f in SIZE_BUGS])
-@pytest.mark.parametrize("task", LATER_TASKS)
-def test_wrong_conv_output_size_is_named_in_later_tasks(task, size_fn):
+def test_wrong_conv_output_size_costs_task_1_only(size_fn):
     ns = _ch04_with_size(size_fn)
-    earned, possible, report = grade_both(task, ns, isolate=False)
-    if task == "ch04_conv.conv_backward" and size_fn is not size_true_division:
-        # the cascade rule: the backward is the right derivative of the (wrong-sized) forward the
-        # student wrote, so it keeps its points; the forward's own task reports the size
-        assert earned == possible, report
-        return
-    if task == "ch04_conv.conv_backward":  # a float size makes the forward raise: nothing to differentiate
-        assert "your conv_forward_naive differs from the reference on this input: fix task 2 (conv_forward_naive) first" in report, report
+    earned, possible, report = grade_both("ch04_conv.output_size", ns, isolate=False)
     assert earned < possible, report
-    assert "likely cause: your conv_output_size(n=" in report, report
-    assert "fix task 1 (conv_output_size) first" in report, report
-    # the hint is only text: the same functions with task 1 fixed score full marks
-    ns["conv_output_size"] = SOL4["conv_output_size"]
-    assert grade_both(task, ns, isolate=False)[:2] == (possible, possible)
+    for task in LATER_TASKS:
+        earned, possible, report = grade_both(task, ns, isolate=False)
+        assert earned == possible, report
+        assert "note: your conv_output_size(n=" in report, report
+        assert SIZE_NOTE in report and "costs points in task 1 only" in report, report
+    # the grader's own calls still reach the student's function: task 1 is graded on it, and the
+    # namespace holds it again after the checks
+    assert ns["conv_output_size"] is size_fn
 
 
-def test_size_hint_states_the_numbers_of_the_failing_case():
+def test_size_note_states_the_numbers_of_the_case():
     # visible forward case: H = W = 5, 3×3 kernel, pad 1, stride 1. Windows start at rows
     # 0..4 of the 7-row padded input (the last at row 4 covers rows 4-6): 5 fit; without +1: 4
     _, _, report = grade_both("ch04_conv.conv_forward", _ch04_with_size(size_no_plus_one), isolate=False)
-    assert "output has shape (2, 4, 4, 4), expected (2, 4, 5, 5)" in report, report
-    assert "your conv_output_size(n=5, k=3, pad=1, stride=1) returns 4, but 5 windows fit" in report, report
+    assert "note: your conv_output_size(n=5, k=3, pad=1, stride=1) returns 4, but 5 windows fit: " + SIZE_NOTE in report, report
     # pad counted once, visible im2col case 2: H = 4, HH = 2, pad 1, stride 2: (4 + 2 − 2)//2 + 1 = 3
     # windows, (4 + 1 − 2)//2 + 1 = 2 with one pad; the 3-wide axis gives (4 + 2 − 3)//2 + 1 = 2 either way
     _, _, report = grade_both("ch04_conv.im2col", _ch04_with_size(size_pad_once), isolate=False)
     assert "your conv_output_size(n=4, k=2, pad=1, stride=2) returns 2, but 3 windows fit" in report, report
     assert "conv_output_size(n=4, k=3, pad=1, stride=2)" not in report, report
-    # a float size breaks np.zeros: the hint says why
+    # a float size: the note says why it would break np.zeros
     _, _, report = grade_both("ch04_conv.conv_forward", _ch04_with_size(size_true_division), isolate=False)
     assert "returns the float 5.0: array sizes must be ints" in report, report
 
 
-def test_size_hint_in_the_forked_runner():
-    vis = grading.run_task("ch04_conv.conv_forward", _ch04_with_size(size_no_plus_one), isolate=True)
-    assert vis.earned == 0, str(vis)
-    assert "likely cause: your conv_output_size(n=5, k=3, pad=1, stride=1) returns 4" in str(vis), str(vis)
+def test_size_note_in_the_forked_runner():
+    ns = _ch04_with_size(size_no_plus_one)
+    for task in LATER_TASKS:
+        vis = grading.run_task(task, ns, isolate=True)
+        assert vis.earned == vis.points, str(vis)
+        assert "note: your conv_output_size(n=" in str(vis) and SIZE_NOTE in str(vis), str(vis)
 
 
-def test_size_hint_in_the_trusted_sandbox(tmp_path):
+def _ch04_submission(tmp_path, **solutions: str):
+    """The solution notebook of ch04 with the solutions of some cells (by grade id) replaced,
+    saved as a submission folder; and the trusted grade cells by id."""
     from course_grader import sandbox
 
     source = COURSE / "source" / "ch04_conv" / "ch04_conv.ipynb"
     nb = json.loads(source.read_text(encoding="utf-8"))
-    cell = next(c for c in nb["cells"] if c["metadata"].get("nbgrader", {}).get("grade_id") == "conv-output-size-solution")
-    head = "".join(cell["source"]).split("### BEGIN SOLUTION")[0]
-    cell["source"] = head.rstrip() + "\n    return (n + 2 * pad - k) // stride  # the +1 is missing\n"
+    for grade_id, body in solutions.items():
+        cell = next(c for c in nb["cells"] if c["metadata"].get("nbgrader", {}).get("grade_id") == grade_id)
+        text = "".join(cell["source"])
+        head, _, rest = text.partition("### BEGIN SOLUTION")
+        cell["source"] = head.rstrip() + "\n" + body + rest.partition("### END SOLUTION")[2]
     folder = tmp_path / "ch04_conv"
     folder.mkdir()
     (folder / "ch04_conv.ipynb").write_text(json.dumps(nb), encoding="utf-8")
-    cells = {c.grade_id: c for c in sandbox.grade_cells_from_notebook(source)}
-    result = sandbox.grade_submission(folder, "ch04_conv", [cells["conv-forward-tests"], cells["im2col-tests"]],
-                                      allowed=sandbox.allowed_imports(source))
+    return folder, source, sandbox.grade_cells_from_notebook(source)
+
+
+_NO_PLUS_ONE = "    return (n + 2 * pad - k) // stride  # the +1 is missing\n"
+
+
+def test_wrong_conv_output_size_costs_task_1_only_in_the_trusted_sandbox(tmp_path):
+    from course_grader import sandbox
+
+    folder, source, cells = _ch04_submission(tmp_path, **{"conv-output-size-solution": _NO_PLUS_ONE})
+    result = sandbox.grade_submission(folder, "ch04_conv", cells, allowed=sandbox.allowed_imports(source))
     report = result.report()
-    assert result.score == 0, report
-    assert "your conv_output_size(n=5, k=3, pad=1, stride=1) returns 4, but 5 windows fit" in report, report
-    assert "im2col uses it for the output size" in report, report
+    for cell in result.cells:
+        if cell.task_id == "ch04_conv.output_size":
+            assert cell.score < cell.max_score, report
+        else:
+            assert cell.score == cell.max_score, report
+    by_id = result.by_grade_id()
+    forward = by_id["conv-forward-tests"].report
+    assert "note: your conv_output_size(n=5, k=3, pad=1, stride=1) returns 4, but 5 windows fit: " + SIZE_NOTE in forward, report
+    assert "This check gave your im2col the reference conv_output_size" in by_id["im2col-tests"].report, report
+
+
+def test_wrong_conv_forward_still_loses_its_points_in_the_trusted_sandbox(tmp_path):
+    # the reference conv_output_size is given, the student's own forward still runs: a forward
+    # without the bias loses task 2's points with its diagnosis, next to the size note
+    from course_grader import sandbox
+
+    folder, source, cells = _ch04_submission(tmp_path, **{
+        "conv-output-size-solution": _NO_PLUS_ONE,
+        "conv-forward-naive-solution": (
+            "    N, _, H, W = x.shape\n    F, _, HH, WW = w.shape\n"
+            "    Ho, Wo = conv_output_size(H, HH, pad, stride), conv_output_size(W, WW, pad, stride)\n"
+            "    xp = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))\n"
+            "    out = np.zeros((N, F, Ho, Wo))\n"
+            "    for i in range(Ho):\n        for j in range(Wo):\n"
+            "            win = xp[:, :, i * stride:i * stride + HH, j * stride:j * stride + WW]\n"
+            "            out[:, :, i, j] = np.einsum('ncpq,fcpq->nf', win, w)  # no bias\n"
+            "    return out, (x, w, b, stride, pad)\n"
+        ),
+    })
+    grade = [c for c in cells if c.task_id in ("ch04_conv.output_size", "ch04_conv.conv_forward")]
+    result = sandbox.grade_submission(folder, "ch04_conv", grade, allowed=sandbox.allowed_imports(source))
+    report = result.report()
+    assert all(c.score < c.max_score for c in result.cells if not c.hidden), report
+    forward = result.by_grade_id()["conv-forward-tests"].report
+    assert "recognised mistake: the bias b[f] is not added" in forward, report
+    assert "also: your conv_output_size(n=5, k=3, pad=1, stride=1) returns 4" in forward, report
 
 
 def test_size_hint_is_only_a_suspect_when_the_size_is_computed_inline():
     # conv_forward_flipped computes Ho, Wo itself: its output has the right shape, so the wrong
-    # conv_output_size is mentioned as a suspect, not as the cause; the flip stays the diagnosis
+    # conv_output_size is mentioned as a remark, not as the cause; the flip stays the diagnosis
     ns = _ch04_with_size(size_no_plus_one)
     ns["conv_forward_naive"] = conv_forward_flipped
-    _, _, report = grade_both("ch04_conv.conv_forward", ns, isolate=False)
+    earned, possible, report = grade_both("ch04_conv.conv_forward", ns, isolate=False)
+    assert earned < possible, report
     assert "recognised mistake: the kernel is flipped" in report, report
     assert "also: your conv_output_size(n=5, k=3, pad=1, stride=1) returns 4" in report, report
+    assert "so that is not why it fails here" in report, report
     assert "likely cause: your conv_output_size" not in report, report
+
+
+def conv_forward_inline_no_plus_one(x, w, b, *, stride=1, pad=0):
+    # the output size computed inline with the same mistake as size_no_plus_one
+    out = _conv_loops(x, w, b, stride, pad)
+    Ho = (x.shape[2] + 2 * pad - w.shape[2]) // stride
+    Wo = (x.shape[3] + 2 * pad - w.shape[3]) // stride
+    return out[:, :, :Ho, :Wo], (x, w, b, stride, pad)
+
+
+def test_size_hint_is_the_cause_when_the_forward_repeats_the_mistake_inline():
+    ns = _ch04_with_size(size_no_plus_one)
+    ns["conv_forward_naive"] = conv_forward_inline_no_plus_one
+    earned, possible, report = grade_both("ch04_conv.conv_forward", ns, isolate=False)
+    assert earned < possible, report
+    assert "output has shape (2, 4, 4, 4), expected (2, 4, 5, 5)" in report, report
+    assert ("likely cause: your conv_output_size(n=5, k=3, pad=1, stride=1) returns 4, but 5 windows fit: fix "
+            "task 1 (conv_output_size) first — your conv_forward_naive computes the output size the same way") in report, report
 
 
 CH04_LATER_BUGS = [b for b in BUGS if b[0] in LATER_TASKS]

@@ -56,14 +56,6 @@ def test_interrupted_check_kills_and_reaps_its_child(tmp_path):
     assert not _alive(child), f"the child {child} outlived the interrupted check"
 
 
-def test_deferred_grade_prints_a_placeholder_and_scores_zero(monkeypatch, capsys):
-    monkeypatch.setenv("COURSE_GRADING_DEFERRED", "1")
-    assert grading.grade("ch02_loss.mse", {}) == 0.0
-    assert "graded outside the notebook" in capsys.readouterr().out
-    monkeypatch.delenv("COURSE_GRADING_DEFERRED")
-    assert grading.grade("ch02_loss.mse", notebook_namespace("ch02_loss")) == grading.task_points("ch02_loss.mse")
-
-
 def _fake_collect(log: Path, parent: int):
     from course_grader import batch
 
