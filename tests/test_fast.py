@@ -17,13 +17,16 @@ from hypothesis import strategies as st
 from course_lib import fast
 from course_lib.architectures import Sequential, seed_cnn
 from course_lib.conv import Conv2D, conv_backward, conv_forward
+from course_lib.fast import activations as fast_activations
 from course_lib.fast import conv as fast_conv
 from course_lib.fast import pooling as fast_pooling
+from course_lib.fast._buffers import recycled, recycled_like
 from course_lib.fast.optim import adam_step_in_place
 from course_lib.gradcheck import rel_error
 from course_lib.gradient_descent import adam, make_optimizer
 from course_lib.layers import Layer
 from course_lib.loss import softmax_cross_entropy
+from course_lib.neuron import ReLU, relu_backward, relu_forward
 from course_lib.pooling import (
     MaxPool2D,
     max_pool_backward,
@@ -175,6 +178,91 @@ def test_max_pool_layer_reused_buffers_do_not_clobber_earlier_results(rng):
 
 
 # --------------------------------------------------------------------------------------------
+# ReLU and recycled outputs
+# --------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("layout", ["C order", "channels-last view", "strided slice"])
+def test_fast_relu_matches_teaching_relu_and_keeps_the_memory_order(dtype, layout, rng):
+    nhwc = rng.standard_normal((3, 5, 6, 4)).astype(dtype)
+    nhwc[0, 0, 0, :2] = 0.0  # the kink: gradient 0 at x = 0, as in the teaching function
+    x = {"C order": np.ascontiguousarray(nhwc.transpose(0, 3, 1, 2)),
+         "channels-last view": nhwc.transpose(0, 3, 1, 2),
+         "strided slice": nhwc.transpose(0, 3, 1, 2)[:, ::2]}[layout]
+    layer = ReLU()
+    for _ in range(2):  # the second pass reuses the layer's memory
+        out = layer.forward(x)
+        ref, cache = relu_forward(x)
+        np.testing.assert_array_equal(out, ref)
+        assert out.dtype == dtype and out.strides == ref.strides  # np.maximum keeps the order
+        dout = rng.standard_normal(x.shape).astype(dtype).transpose(0, 1, 2, 3)
+        np.testing.assert_array_equal(layer.backward(dout), relu_backward(dout, cache))
+        del out
+    with pytest.raises(ValueError, match="x contains 1 non-finite"):
+        fast_activations.relu_forward(np.array([1.0, np.inf]))
+    with pytest.raises(ValueError, match=r"dout must have the shape of the forward output \(2,\)"):
+        fast_activations.relu_backward(np.ones(3), np.ones(2))
+
+
+def _address(a: np.ndarray) -> int:
+    return a.__array_interface__["data"][0]
+
+
+def test_recycled_reuses_an_array_only_when_nobody_holds_it():
+    ws: dict[str, np.ndarray] = {}
+    a = recycled(ws, "out", (4, 5), np.float32)
+    b = recycled(ws, "out", (4, 5), np.float32)
+    assert not np.shares_memory(a, b)  # a is still held
+    view, b_at = b[1:, ::2], _address(b)
+    del a, b
+    c = recycled(ws, "out", (4, 5), np.float32)
+    assert _address(c) != b_at  # a view keeps b alive
+    c_at = _address(c)
+    del c, view
+    assert _address(recycled(ws, "out", (4, 5), np.float32)) == c_at  # dropped: reused
+    assert recycled(ws, "out", (4, 6), np.float32).shape == (4, 6)  # another shape: a new array
+    assert recycled(ws, "out", (4, 6), np.float64).dtype == np.float64
+    assert recycled(None, "out", (2,), np.float32).shape == (2,)
+    d = recycled_like(ws, "like", np.empty((2, 3, 4, 5)).transpose(0, 3, 1, 2))
+    assert d.shape == (2, 5, 3, 4) and d.transpose(0, 2, 3, 1).flags.c_contiguous
+
+
+def test_layers_never_overwrite_outputs_the_caller_still_holds(rng):
+    """Conv2D, ReLU and MaxPool2D hand out recycled memory: a result kept from one step stays
+    intact through the next, and a dropped one is reused (no fresh pages at every step)."""
+    model = Sequential(Conv2D(1, 4, 3, rng=0), ReLU(), MaxPool2D(2), Conv2D(4, 3, 3, rng=1), ReLU())
+    x1, x2 = rng.standard_normal((2, 5, 1, 10, 10))
+    outs, grads = [], []
+    h = x1
+    for layer in model.layers:
+        h = layer.forward(h)
+        outs.append(h)
+    g = rng.standard_normal(h.shape)
+    for layer in reversed(model.layers):
+        g = layer.backward(g)
+        grads.append(g)
+    kept = [a.copy() for a in outs + grads]
+    model.backward(rng.standard_normal(model.forward(x2).shape))
+    for held, copy in zip(outs + grads, kept):
+        np.testing.assert_array_equal(held, copy)
+    del outs, grads, h, g, held
+
+    model.backward(np.ones_like(model.forward(x1)))  # nothing kept from this step
+    # The next step's results live in memory the layers' workspaces already held (alive all
+    # along, so no allocator could have handed it out afresh).
+    held_before = {_address(a) for layer in model.layers for a in layer._workspace.values()}
+    h = x2
+    for layer in model.layers:
+        h = layer.forward(h)
+        assert _address(h) in held_before, type(layer).__name__
+    g = np.ones_like(h)
+    for layer in reversed(model.layers):
+        g = layer.backward(g)
+        assert _address(g) in held_before, type(layer).__name__
+    np.testing.assert_array_equal(model.forward(x1), kept[len(model.layers) - 1])
+
+
+# --------------------------------------------------------------------------------------------
 # Adam and the thread setting
 # --------------------------------------------------------------------------------------------
 
@@ -243,13 +331,24 @@ class _TeachingMaxPool(Layer):
         return max_pool_backward(dout, cache), {}
 
 
+class _TeachingReLU(Layer):
+    def __init__(self, layer: ReLU) -> None:
+        super().__init__()
+
+    def _forward(self, x):
+        return relu_forward(x)
+
+    def _backward(self, dout, cache):
+        return relu_backward(dout, cache), {}
+
+
 def _teaching_copy(model: Sequential) -> Sequential:
-    swap = {Conv2D: _TeachingConv, MaxPool2D: _TeachingMaxPool}
+    swap = {Conv2D: _TeachingConv, MaxPool2D: _TeachingMaxPool, ReLU: _TeachingReLU}
     layers = []
     for layer in model.layers:
         if type(layer) in swap:
             layers.append(swap[type(layer)](layer))
-        else:  # ReLU, Flatten, Affine: one implementation; copy the parameters
+        else:  # Flatten, Affine: one implementation; copy the parameters
             clone = type(layer).__new__(type(layer))
             clone.__dict__.update(layer.__dict__)
             clone.params = {k: v.copy() for k, v in layer.params.items()}

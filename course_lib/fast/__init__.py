@@ -3,18 +3,20 @@
 The chapter modules hold the functions the book walks through — :func:`course_lib.conv.conv_forward`
 follows the im2col recipe of chapter 4, :func:`course_lib.pooling.max_pool_forward` loops over
 window offsets, :func:`course_lib.gradient_descent.adam` is the update rule of chapter 3. The
-layer classes (:class:`~course_lib.conv.Conv2D`, :class:`~course_lib.pooling.MaxPool2D`) and
-:class:`~course_lib.gradient_descent.Optimizer` call the versions in this package instead, which
+layer classes (:class:`~course_lib.conv.Conv2D`, :class:`~course_lib.pooling.MaxPool2D`,
+:class:`~course_lib.neuron.ReLU`) and :class:`~course_lib.gradient_descent.Optimizer` call the versions in this package instead, which
 compute the same numbers faster:
 
 - :mod:`course_lib.fast.conv`: channels-last im2col with cache blocking and a folded bias,
   the input gradient as one small product per kernel offset;
 - :mod:`course_lib.fast.pooling`: max pooling over channels-last memory in two stages;
+- :mod:`course_lib.fast.activations`: ReLU into reused memory;
 - :mod:`course_lib.fast.optim`: Adam in place, without temporaries.
 
-Layers keep their internal buffers between steps (a *workspace*) and split the copies of a
-batch across a small thread pool (:func:`set_num_threads`). Every function here is tested
-against its teaching counterpart (``tests/test_fast.py``): forward passes and gradients agree
+Layers keep their internal buffers between steps (a *workspace*), hand out results in memory
+reused once nobody holds it any more (so a training step touches no fresh pages), and split the
+copies of a batch across a small thread pool (:func:`set_num_threads`). Every function here is
+tested against its teaching counterpart (``tests/test_fast.py``): forward passes and gradients agree
 to float32 rounding (float64: to ~1e-10), and a 200-step training run gives the same losses.
 """
 

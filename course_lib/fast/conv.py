@@ -29,7 +29,7 @@ from typing import Any, NamedTuple
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from course_lib.fast._buffers import Workspace, scratch
+from course_lib.fast._buffers import Workspace, recycled, scratch
 from course_lib.fast._threads import parallel_blocks
 from course_lib.validate import check_dout
 
@@ -75,7 +75,7 @@ def conv_forward(
     xp = to_nhwc_padded(x, pad)
     wmat = w.transpose(0, 2, 3, 1).reshape(F, HH * WW * C)  # (p, q, c) order, like cols
     K = HH * WW * C
-    out = np.empty((N * Ho * Wo, F), dtype=x.dtype)
+    out = recycled(workspace, "out", (N * Ho * Wo, F), x.dtype)
     hs, ws = (Ho - 1) * stride + 1, (Wo - 1) * stride + 1
     if C == 1:
         # Fill the transposed column matrix, one contiguous row of N·Ho·Wo values per kernel
@@ -168,7 +168,8 @@ def col2im_nhwc_from_product(
     """
     N, _Hp, _Wp, C = padded_shape
     F = g.shape[1]
-    out = np.zeros(padded_shape, dtype=np.result_type(g.dtype, wmat.dtype))
+    out = recycled(workspace, "dx", padded_shape, np.result_type(g.dtype, wmat.dtype))
+    out.fill(0)
     hs = (Ho - 1) * stride + 1
     ws = (Wo - 1) * stride + 1
     if 1 < C <= _OFFSET_MAJOR_MAX_C:

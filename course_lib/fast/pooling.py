@@ -23,7 +23,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from course_lib.fast._buffers import Workspace, scratch
+from course_lib.fast._buffers import Workspace, recycled, scratch
 from course_lib.fast._threads import parallel_blocks
 from course_lib.validate import check_dout
 
@@ -80,7 +80,7 @@ def max_pool_forward(
     xq = x.transpose(0, 2, 3, 1).reshape(N, H, Wo, pw, C)
     rows = scratch(workspace, "rows", (N, H, Wo, C), x.dtype)
     col_idx = scratch(workspace, "col_idx", (N, H, Wo, C), np.uint8)
-    out = np.empty((N, Ho, Wo * C), dtype=x.dtype)
+    out = recycled(workspace, "out", (N, Ho, Wo * C), x.dtype)
     row_idx = scratch(workspace, "row_idx", (N, Ho, Wo * C), np.uint8)
     rp = rows.reshape(N, Ho, ph, Wo * C)
 
@@ -102,7 +102,7 @@ def max_pool_backward(dout: Any, cache: MaxPoolCache, workspace: Workspace | Non
     rows = scratch(workspace, "rows", (N, H, Wo, C), dtype).reshape(N, Ho, ph, Wo * C)
     row_mask = scratch(workspace, "row_mask", (N, Ho, Wo * C), bool)
     col_mask = scratch(workspace, "col_mask", (N, H, Wo, C), bool)
-    dx = np.empty((N, H, Wo, pw, C), dtype=dtype)
+    dx = recycled(workspace, "dx", (N, H, Wo, pw, C), dtype)
     rows4 = rows.reshape(N, H, Wo, C)
 
     def block(n0: int, n1: int) -> None:
