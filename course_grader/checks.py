@@ -45,6 +45,7 @@ __all__ = [
     "judge_layer_backward",
     "layer_task",
     "loss_task",
+    "matches_own_loss",
     "safe_bugs",
     "tupled",
 ]
@@ -172,18 +173,7 @@ def loss_task(
             return float(np.asarray(out[0], dtype=np.float64).reshape(()))
 
         numerical = gradcheck.numerical_gradient(loss_of, first.copy())
-        a = as_array(grad, f"the gradient returned by {fname}", numerical.shape)
-        if a.shape != numerical.shape:
-            raise Fail(f"the gradient returned by {fname} has shape {a.shape}, expected {numerical.shape} ({ctx})")
-        err = gradcheck.rel_error(a, numerical)
-        if err > 1e-6:
-            idx, av, nv = gradcheck.worst_entry(a, numerical)
-            hint = diagnose(a, numerical, first.shape[0])
-            raise Fail(
-                f"your gradient disagrees with the numerical gradient of your own loss ({ctx}): "
-                f"relative error {err:.2e}, worst at index {idx}: yours {av:.6g}, numerical {nv:.6g}"
-                + (f"\n  likely cause: {hint}" if hint else "")
-            )
+        matches_own_loss(grad, numerical, f"the gradient returned by {fname}", ctx, first.shape[0], who="your gradient")
 
     def grad_ref(S: Student, case: Case) -> None:
         _, got, _, exp, ctx = run(S, case)
@@ -217,6 +207,29 @@ def loss_task(
             grad_ref(S, case)
 
     return t
+
+
+def matches_own_loss(
+    got: Any, numerical: np.ndarray, label: str, context: str, batch_size: int, *, who: str | None = None
+) -> None:
+    """Fail unless the gradient ``got`` (called ``label``) is the numerical gradient of the
+    student's own loss (relative error ≤ 1e-6): the shape, else the relative error, the worst
+    entry (yours vs numerical) and a trusted likely cause. ``who`` names it in the second message
+    ("your gradient"; default ``label``)."""
+    a = as_array(got, label, numerical.shape)
+    if a.shape != numerical.shape:
+        hint = diagnose(a, numerical, batch_size)
+        raise Fail(f"{label} has shape {a.shape}, expected {numerical.shape} ({context})"
+                   + (f"\n  likely cause: {hint}" if hint else ""))
+    err = gradcheck.rel_error(a, numerical)
+    if err > 1e-6:
+        idx, av, nv = gradcheck.worst_entry(a, numerical)
+        hint = diagnose(a, numerical, batch_size)
+        raise Fail(
+            f"{who or label} disagrees with the numerical gradient of your own loss ({context}): relative "
+            f"error {err:.2e}, worst at index {idx}: yours {av:.6g}, numerical {nv:.6g}"
+            + (f"\n  likely cause: {hint}" if hint else "")
+        )
 
 
 def safe_bugs(make: Bugs | None, *args: Any) -> dict[str, Any]:

@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from course_grader.checks import Case, backward_matches, forward_matches
+from course_grader.checks import Case, backward_matches, forward_matches, matches_own_loss
 from course_grader.engine import (
     Fail,
     Student,
@@ -19,7 +19,6 @@ from course_grader.engine import (
     check_pair,
     compare,
     compare_alternatives,
-    diagnose,
     ref,
     rng_for,
     task,
@@ -322,20 +321,7 @@ def _net_numeric(S: Student, case: NetCase) -> None:
             return float(np.asarray(out[0], dtype=np.float64).reshape(()))
 
         numerical = gradcheck.numerical_gradient(f, p[k].copy())
-        a = as_array(grads[k], f"grads[{k!r}]", numerical.shape)
-        if a.shape != numerical.shape:
-            hint = diagnose(a, numerical, X.shape[0])
-            raise Fail(f"grads[{k!r}] has shape {a.shape}, expected {numerical.shape} ({_ctx(case)})"
-                       + (f"\n  likely cause: {hint}" if hint else ""))
-        err = gradcheck.rel_error(a, numerical)
-        if err > 1e-6:
-            idx, av, nv = gradcheck.worst_entry(a, numerical)
-            hint = diagnose(a, numerical, X.shape[0])
-            raise Fail(
-                f"grads[{k!r}] disagrees with the numerical gradient of your own loss ({_ctx(case)}): relative "
-                f"error {err:.2e}, worst at index {idx}: yours {av:.6g}, numerical {nv:.6g}"
-                + (f"\n  likely cause: {hint}" if hint else "")
-            )
+        matches_own_loss(grads[k], numerical, f"grads[{k!r}]", _ctx(case), X.shape[0])
 
 
 def _net_reference(S: Student, case: NetCase) -> None:

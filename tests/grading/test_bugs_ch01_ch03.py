@@ -111,6 +111,15 @@ def softmax_ce_no_onehot(scores, y):
     return float(-np.mean(np.log(p[np.arange(n), y]))), p / n
 
 
+def softmax_ce_grad_transposed(scores, y):
+    s = scores - scores.max(axis=1, keepdims=True)
+    p = np.exp(s) / np.exp(s).sum(axis=1, keepdims=True)
+    n = scores.shape[0]
+    d = p.copy()
+    d[np.arange(n), y] -= 1
+    return float(-np.mean(np.log(p[np.arange(n), y]))), (d / n).T
+
+
 def softmax_ce_inplace(scores, y):
     scores -= scores.max(axis=1, keepdims=True)
     p = np.exp(scores) / np.exp(scores).sum(axis=1, keepdims=True)
@@ -323,6 +332,8 @@ BUGS = [
     ("ch02_loss.softmax", {"softmax_cross_entropy": softmax_ce_wrong_axis}, "loss is wrong"),
     ("ch02_loss.softmax", {"softmax_cross_entropy": softmax_ce_no_onehot}, "disagrees with the numerical gradient"),
     ("ch02_loss.softmax", {"softmax_cross_entropy": softmax_ce_inplace}, "changed its argument `scores` in place"),
+    ("ch02_loss.softmax", {"softmax_cross_entropy": softmax_ce_grad_transposed},
+     "likely cause: transposed: the gradient has shape"),
     ("ch02_loss.hinge", {"hinge_loss": hinge_counts_correct_class}, "loss is wrong"),
     ("ch02_loss.hinge", {"hinge_loss": hinge_no_correct_class_grad}, "disagrees with the numerical gradient"),
     ("ch03_gradient_descent.sgd_momentum", {"sgd_momentum": sgd_momentum_stateless}, "config has no 'velocity'"),
