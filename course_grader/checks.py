@@ -8,6 +8,7 @@ the same in-process, in a forked child and in the sandbox of :mod:`course_grader
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -37,6 +38,7 @@ Bugs = Callable[..., Mapping[str, Any]]
 __all__ = [
     "Bugs",
     "Case",
+    "Layer",
     "backward_matches",
     "call_pair",
     "expect_value_error",
@@ -90,10 +92,8 @@ def layer_task(
         compare(got, expected, f"{forward} output", context=ctx)
 
     def judged(S: Student, case: Case, seed: int, numeric_first: bool) -> None:
-        judge_layer_backward(
-            S, forward, backward, ref(module, rf), ref(module, rb), case,
-            wrt=wrt, bugs=bugs, seed=seed, numeric_first=numeric_first, assignment=task_id.split(".")[0],
-        )
+        layer = Layer(forward, backward, ref(module, rf), ref(module, rb), wrt, bugs)
+        judge_layer_backward(S, layer, case, seed=seed, numeric_first=numeric_first, assignment=task_id.split(".")[0])
 
     @t.check(f"{backward} agrees with the numerical gradient of your {forward} (fixed example; relative error ≤ 1e-6)", points[1])
     def bwd_visible(S: Student) -> None:
@@ -266,31 +266,34 @@ def forward_matches(
     compare_alternatives(got, expected, f"{fname} output", alts, context=ctx)
 
 
-def backward_matches(
-    S: Student,
-    forward: str,
-    backward: str,
-    ref_forward: Callable[..., Any],
-    ref_backward: Callable[..., Any],
-    case: Case,
-    *,
-    grads: Sequence[str] | None = None,
-    bugs: Bugs | None = None,
-    seed: int = 0,
-) -> None:
+@dataclass(frozen=True)
+class Layer:
+    """A layer's backward pass to judge: the student's forward and backward (by name), the
+    reference pair, the gradients judged (``wrt``, in the order of the inputs; None: all) and
+    ``bugs(inputs, kw, dout)``, which maps each gradient's name to ``{known mistake: its result}``."""
+
+    forward: str
+    backward: str
+    ref_forward: Callable[..., Any]
+    ref_backward: Callable[..., Any]
+    wrt: Sequence[str] | None = None
+    bugs: Bugs | None = None
+
+
+def backward_matches(S: Student, layer: Layer, case: Case, *, seed: int = 0) -> None:
     """The student's gradients vs the reference's for the same random upstream gradient.
 
     Unlike :func:`course_grader.grading.check_against_reference` the forward *output* is not judged
     here (its own task does that): a wrong forward must not cost the backward's points twice.
-    ``bugs(inputs, kw, dout)`` maps each gradient's name to ``{mistake: its result}``.
     """
+    backward = layer.backward
     label, inputs, kw = case
     names = list(inputs)
     ctx = describe_case(label, inputs | kw) + "; random upstream gradient dout"
-    ref_out, ref_cache = ref_forward(*(v.copy() for v in inputs.values()), **kw)
+    ref_out, ref_cache = layer.ref_forward(*(v.copy() for v in inputs.values()), **kw)
     dout = rng_for("dout", seed, backward).standard_normal(np.shape(ref_out))
-    expected = tupled(ref_backward(dout.copy(), ref_cache))
-    _, cache = call_pair(S, forward, inputs, kw)
+    expected = tupled(layer.ref_backward(dout.copy(), ref_cache))
+    _, cache = call_pair(S, layer.forward, inputs, kw)
     got = S.fn(backward)(dout.copy(), cache)
     if got is None:
         raise Fail(f"{backward} returned None: is the `return` missing? ({ctx})")
@@ -300,11 +303,11 @@ def backward_matches(
             f"{backward} returned {len(got)} value(s), expected {len(expected)}: the gradients "
             f"with respect to {', '.join(names[:len(expected)])}, in that order"
         )
-    alts: dict[str, Any] = safe_bugs(bugs, {k: v.copy() for k, v in inputs.items()}, dict(kw), dout.copy())
+    alts: dict[str, Any] = safe_bugs(layer.bugs, {k: v.copy() for k, v in inputs.items()}, dict(kw), dout.copy())
     first = inputs[names[0]]
     batch = first.shape[0] if first.ndim else None
     for i, name in enumerate(names[:len(expected)]):
-        if grads is not None and name not in grads:
+        if layer.wrt is not None and name not in layer.wrt:
             continue
         compare_alternatives(
             got[i], expected[i], f"d{name} from {backward}", alts.get(name, {}), context=ctx, batch_size=batch
@@ -312,18 +315,7 @@ def backward_matches(
 
 
 def judge_layer_backward(
-    S: Student,
-    forward: str,
-    backward: str,
-    ref_forward: Callable[..., Any],
-    ref_backward: Callable[..., Any],
-    case: Case,
-    *,
-    wrt: Sequence[str] | None = None,
-    bugs: Bugs | None = None,
-    seed: int = 0,
-    numeric_first: bool = True,
-    tol: float = 1e-6,
+    S: Student, layer: Layer, case: Case, *, seed: int = 0, numeric_first: bool = True, tol: float = 1e-6,
     assignment: str,
 ) -> None:
     """One backward case under the cascade rule (:func:`course_grader.engine.judge_backward`).
@@ -336,13 +328,13 @@ def judge_layer_backward(
     ctx = describe_case(label, inputs | kw)
 
     def numeric() -> None:
-        check_pair(S, forward, backward, inputs, kwargs=kw, wrt=wrt, seed=seed, context=ctx, tol=tol)
+        check_pair(S, layer.forward, layer.backward, inputs, kwargs=kw, wrt=layer.wrt, seed=seed, context=ctx, tol=tol)
 
     def reference() -> None:
-        backward_matches(S, forward, backward, ref_forward, ref_backward, case, grads=wrt, bugs=bugs, seed=seed)
+        backward_matches(S, layer, case, seed=seed)
 
     primary, fallback = (numeric, reference) if numeric_first else (reference, numeric)
-    judge_backward(S, forward, ref_forward, inputs, kw, primary, fallback, assignment=assignment)
+    judge_backward(S, layer.forward, layer.ref_forward, inputs, kw, primary, fallback, assignment=assignment)
 
 
 def expect_value_error(S: Student, fname: str, args: Sequence[Any], kw: Mapping[str, Any], call: str, why: str) -> None:

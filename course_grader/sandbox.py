@@ -62,6 +62,7 @@ __all__ = [
     "Finding",
     "GradeCell",
     "GradedCell",
+    "GradingOptions",
     "Limits",
     "NotebookProblem",
     "SubmissionResult",
@@ -92,6 +93,27 @@ class Limits:
     max_restarts: int = 4
     processes: int = 32  # RLIMIT_NPROC of the unprivileged user running the code (bubblewrap only)
     tmp_bytes: int = 64 * 2**20  # the private /tmp inside bubblewrap
+
+
+@dataclass(frozen=True)
+class GradingOptions:
+    """How a submission is graded, apart from its code and the trusted grade cells.
+
+    Attributes:
+        limits: time, memory and output limits.
+        protected: folders the student's code may not open (None: :func:`default_protected`).
+        allowed: the ``course_lib`` imports the submission may use (:func:`allowed_imports` of
+            the trusted source notebook); none but ``grading`` and ``validate`` by default.
+        progress: called with "<grade id>: <check>" before each sub-check.
+        isolation: ``"bwrap"`` (the student's code runs inside bubblewrap, see
+            :mod:`course_grader.bwrap`) or ``"none"`` (a plain child process: trusted classes).
+    """
+
+    limits: Limits = Limits()
+    protected: Sequence[str] | None = None
+    allowed: frozenset[tuple[str, str]] = frozenset()
+    progress: Callable[[str], None] | None = None
+    isolation: str = "bwrap"
 
 
 @dataclass(frozen=True)
@@ -872,14 +894,7 @@ def default_protected(course: Path | str | None = None) -> list[str]:
 
 
 def grade_notebook(
-    path: Path | str,
-    grade_cells: Sequence[GradeCell],
-    *,
-    limits: Limits = Limits(),
-    protected: Sequence[str] | None = None,
-    allowed: set[tuple[str, str]] | None = None,
-    progress: Callable[[str], None] | None = None,
-    isolation: str = "bwrap",
+    path: Path | str, grade_cells: Sequence[GradeCell], options: GradingOptions = GradingOptions()
 ) -> SubmissionResult:
     """Grade one submitted notebook in the sandbox; never raises for anything in the submission.
 
@@ -887,28 +902,22 @@ def grade_notebook(
         path: the submitted ``.ipynb`` (only read).
         grade_cells: the trusted grade cells (from the gradebook or the source notebook), whose
             task ids and points are used; the submission's own metadata never is.
-        limits: time, memory and output limits.
-        protected: folders the student's code may not open (default :func:`default_protected`).
-        allowed: the ``course_lib`` imports the submission may use (:func:`allowed_imports` of
-            the trusted source notebook); default none but ``grading`` and ``validate``.
-        isolation: ``"bwrap"`` (the student's code runs inside bubblewrap, see
-            :mod:`course_grader.bwrap`) or ``"none"`` (a plain child process: trusted classes).
+        options: limits, protected folders, allowed imports, isolation (:class:`GradingOptions`).
 
     Returns:
         a :class:`SubmissionResult` with one :class:`GradedCell` per grade cell.
 
     Raises:
-        course_grader.bwrap.SandboxUnavailable: ``isolation="bwrap"`` and bubblewrap cannot run.
+        course_grader.bwrap.SandboxUnavailable: ``options.isolation="bwrap"`` and bubblewrap cannot run.
     """
     t0 = time.monotonic()
     try:
-        cells, warns = load_code_cells(path, limits)
+        cells, warns = load_code_cells(path, options.limits)
     except NotebookProblem as e:
         result = unreadable_result(grade_cells, str(e), "missing" if not Path(path).exists() else "unreadable")
         result.seconds = time.monotonic() - t0
         return result
-    return grade_code_cells(cells, grade_cells, warnings=warns, limits=limits, protected=protected,
-                            allowed=allowed, progress=progress, isolation=isolation)
+    return grade_code_cells(cells, grade_cells, options, warnings=warns)
 
 
 def unreadable_result(grade_cells: Sequence[GradeCell], why: str, status: str = "unreadable") -> SubmissionResult:
@@ -923,32 +932,29 @@ def unreadable_result(grade_cells: Sequence[GradeCell], why: str, status: str = 
 def grade_code_cells(
     cells: Sequence[tuple[int, str]],
     grade_cells: Sequence[GradeCell],
+    options: GradingOptions = GradingOptions(),
     *,
     warnings: Sequence[str] = (),
-    limits: Limits = Limits(),
-    protected: Sequence[str] | None = None,
-    allowed: set[tuple[str, str]] | None = None,
-    progress: Callable[[str], None] | None = None,
-    isolation: str = "bwrap",
 ) -> SubmissionResult:
-    """Grade already-read code cells ``[(cell number, source)]`` (see :func:`grade_notebook`)."""
+    """Grade already-read code cells ``[(cell number, source)]`` (see :func:`grade_notebook`);
+    ``warnings`` (from reading the notebook) go into the result's problems."""
     from course_grader import bwrap
 
-    if isolation not in ("bwrap", "none"):
-        raise ValueError(f"isolation must be 'bwrap' or 'none', not {isolation!r}")
-    if isolation == "bwrap":
+    if options.isolation not in ("bwrap", "none"):
+        raise ValueError(f"isolation must be 'bwrap' or 'none', not {options.isolation!r}")
+    if options.isolation == "bwrap":
         bwrap.require()
+    limits = options.limits
     t0 = time.monotonic()
     cells = list(cells)
     result = SubmissionResult(status="graded", problems=list(warnings))
     task_functions = {gc.task_id: grading.TASKS[gc.task_id].functions for gc in grade_cells if gc.task_id in grading.TASKS}
-    allowed = set(allowed or ())
-    result.findings = scan_tampering(cells, task_functions, allowed)
-    session = _Session(cells, limits, protected if protected is not None else default_protected(),
-                       t0 + limits.notebook_seconds, _helper_sources(), isolation=isolation)
+    result.findings = scan_tampering(cells, task_functions, set(options.allowed))
+    protected = options.protected if options.protected is not None else default_protected()
+    session = _Session(cells, limits, protected, t0 + limits.notebook_seconds, _helper_sources(), isolation=options.isolation)
     try:
         for gc in grade_cells:
-            result.cells.append(_grade_cell(session, gc, result.findings, limits, progress))
+            result.cells.append(_grade_cell(session, gc, result.findings, limits, options.progress))
     finally:
         session.close()
     result.cell_errors = dict(session.cell_errors)
@@ -1064,7 +1070,7 @@ def grade_submission(
     folder: Path | str,
     notebook: str,
     grade_cells: Sequence[GradeCell],
-    **kwargs: Any,
+    options: GradingOptions = GradingOptions(),
 ) -> SubmissionResult:
     """Grade ``folder/<notebook>.ipynb`` (a student's submitted assignment folder); only reads it.
 
@@ -1076,7 +1082,7 @@ def grade_submission(
     others = sorted(p.name for p in folder.iterdir() if p.is_file() and p.name != path.name) if folder.is_dir() else []
     if not path.exists():
         found = [n for n in others if n.endswith(".ipynb")]
-        result = grade_notebook(path, grade_cells, **kwargs)
+        result = grade_notebook(path, grade_cells, options)
         result.status = "missing"
         hint = (f"; found {', '.join(found)} — notebooks must keep their name {path.name}" if found
                 else f"; the folder holds {', '.join(others) or 'nothing'}")
@@ -1084,7 +1090,7 @@ def grade_submission(
         for c in result.cells:
             c.report = c.report.split("not graded:")[0] + "not graded: " + result.problems[0]
         return result
-    result = grade_notebook(path, grade_cells, **kwargs)
+    result = grade_notebook(path, grade_cells, options)
     if others:
         result.problems.append(f"ignored other files in the submission: {', '.join(others[:10])}")
     return result

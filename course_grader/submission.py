@@ -270,8 +270,8 @@ def grade_bytes(
         result = not_graded(spec, name, "unreadable", str(e), sandboxed=sandbox, sha256=digest)
         result.seconds = time.monotonic() - t0
         return result
-    trusted = sb.grade_code_cells(cells, spec.grade_cells(name), warnings=warnings, limits=limits,
-                                  allowed=set(spec.allowed), isolation="bwrap" if sandbox else "none")
+    options = sb.GradingOptions(limits=limits, allowed=frozenset(spec.allowed), isolation="bwrap" if sandbox else "none")
+    trusted = sb.grade_code_cells(cells, spec.grade_cells(name), options, warnings=warnings)
     auto = trusted.by_grade_id()
     present = _present_grade_ids(data, spec.notebooks[name])
     result = GradeResult(assignment, name, digest, "ok", sandbox, problems=list(trusted.problems),

@@ -15,6 +15,7 @@ import numpy as np
 
 from course_grader.checks import (
     Case,
+    Layer,
     call_pair,
     expect_value_error,
     judge_layer_backward,
@@ -455,8 +456,9 @@ def _bwd_judged(S: Student, case: Case, seed: int, *, grads: list[str] | None, n
     _explained(
         S, "conv_forward_naive", inputs, kw,
         lambda: judge_layer_backward(
-            S, "conv_forward_naive", "conv_backward_naive", ref("conv", "conv_forward"), ref("conv", "conv_backward"),
-            case, wrt=grads, bugs=_conv_bwd_bugs, seed=seed, numeric_first=numeric_first, assignment=ASSIGNMENT,
+            S, Layer("conv_forward_naive", "conv_backward_naive", ref("conv", "conv_forward"), ref("conv", "conv_backward"),
+                     grads, _conv_bwd_bugs),
+            case, seed=seed, numeric_first=numeric_first, assignment=ASSIGNMENT,
         ),
         observed=_student_forward_hw(S, inputs, kw),
     )

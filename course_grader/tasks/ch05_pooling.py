@@ -13,6 +13,7 @@ import numpy as np
 
 from course_grader.checks import (
     Case,
+    Layer,
     expect_value_error,
     forward_matches,
     judge_layer_backward,
@@ -167,10 +168,8 @@ def _max_bwd_bugs(inp: dict[str, np.ndarray], kw: dict[str, Any], dout: np.ndarr
 def _max_judged(S: Student, cases: list[Case], seed: int = 0, *, numeric_first: bool = False) -> None:
     """Backward cases under the cascade rule (judged against the student's own forward)."""
     for k, case in enumerate(cases):
-        judge_layer_backward(
-            S, "max_pool_forward", "max_pool_backward", _ref_max, ref("pooling", "max_pool_backward"),
-            case, bugs=_max_bwd_bugs, seed=seed + k, numeric_first=numeric_first, assignment=ASSIGNMENT,
-        )
+        layer = Layer("max_pool_forward", "max_pool_backward", _ref_max, ref("pooling", "max_pool_backward"), bugs=_max_bwd_bugs)
+        judge_layer_backward(S, layer, case, seed=seed + k, numeric_first=numeric_first, assignment=ASSIGNMENT)
 
 
 def _max_reference(S: Student, cases: list[Case], seed: int = 0) -> None:
@@ -179,10 +178,8 @@ def _max_reference(S: Student, cases: list[Case], seed: int = 0) -> None:
 
 def _avg_judged(S: Student, cases: list[Case], seed: int = 0, *, numeric_first: bool = False) -> None:
     for k, case in enumerate(cases):
-        judge_layer_backward(
-            S, "avg_pool_forward", "avg_pool_backward", _ref_avg, ref("pooling", "avg_pool_backward"),
-            case, bugs=_avg_bwd_bugs, seed=seed + k, numeric_first=numeric_first, assignment=ASSIGNMENT,
-        )
+        layer = Layer("avg_pool_forward", "avg_pool_backward", _ref_avg, ref("pooling", "avg_pool_backward"), bugs=_avg_bwd_bugs)
+        judge_layer_backward(S, layer, case, seed=seed + k, numeric_first=numeric_first, assignment=ASSIGNMENT)
 
 
 def _visible_backward_cases(x: np.ndarray) -> list[Case]:

@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from course_grader.checks import Case, backward_matches, forward_matches, matches_own_loss
+from course_grader.checks import Case, Layer, backward_matches, forward_matches, matches_own_loss
 from course_grader.engine import (
     Fail,
     Student,
@@ -191,8 +191,9 @@ def _aff_numeric(S: Student) -> None:
 @_aff.check("dx, dw, db match the reference (random shapes, random upstream gradient)", 1, hidden=True, tolerance='rtol 1e-6')
 def _aff_reference(S: Student) -> None:
     for k, case in enumerate(_aff_hidden(rng_for(ASSIGNMENT, "affine reference"))):
-        backward_matches(S, "affine_forward", "affine_backward", ref("backprop", "affine_forward"),
-                         ref("backprop", "affine_backward"), case, bugs=_aff_bwd_bugs, seed=k)
+        layer = Layer("affine_forward", "affine_backward", ref("backprop", "affine_forward"),
+                      ref("backprop", "affine_backward"), bugs=_aff_bwd_bugs)
+        backward_matches(S, layer, case, seed=k)
 
 
 # =============================================================================================

@@ -669,7 +669,7 @@ def test_wrong_conv_output_size_costs_task_1_only_in_the_trusted_sandbox(tmp_pat
     from course_grader import sandbox
 
     folder, source, cells = _ch04_submission(tmp_path, **{"conv-output-size-solution": _NO_PLUS_ONE})
-    result = sandbox.grade_submission(folder, "ch04_conv", cells, allowed=sandbox.allowed_imports(source))
+    result = sandbox.grade_submission(folder, "ch04_conv", cells, sandbox.GradingOptions(allowed=frozenset(sandbox.allowed_imports(source))))
     report = result.report()
     for cell in result.cells:
         if cell.task_id == "ch04_conv.output_size":
@@ -701,7 +701,7 @@ def test_wrong_conv_forward_still_loses_its_points_in_the_trusted_sandbox(tmp_pa
         ),
     })
     grade = [c for c in cells if c.task_id in ("ch04_conv.output_size", "ch04_conv.conv_forward")]
-    result = sandbox.grade_submission(folder, "ch04_conv", grade, allowed=sandbox.allowed_imports(source))
+    result = sandbox.grade_submission(folder, "ch04_conv", grade, sandbox.GradingOptions(allowed=frozenset(sandbox.allowed_imports(source))))
     report = result.report()
     assert all(c.score < c.max_score for c in result.cells if not c.hidden), report
     forward = result.by_grade_id()["conv-forward-tests"].report

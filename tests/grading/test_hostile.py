@@ -22,7 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent / "hostile"))
 import cases
 
 ALL_CELLS = sandbox.grade_cells_from_notebook(cases.SOURCE)
-ALLOWED = sandbox.allowed_imports(cases.SOURCE)
+ALLOWED = frozenset(sandbox.allowed_imports(cases.SOURCE))
 BY_ID = {c.grade_id: c for c in ALL_CELLS}
 
 
@@ -32,7 +32,7 @@ def _grade(case: cases.Case, tmp_path: Path) -> sandbox.SubmissionResult:
     before = {p.name: p.read_bytes() for p in folder.iterdir()}
     limits = sandbox.Limits(**({"memory_mb": 1024, "check_seconds": 10.0, "cell_seconds": 10.0, "notebook_seconds": 60.0} | case.limits))
     result = sandbox.grade_submission(folder, cases.ASSIGNMENT, [BY_ID[g] for g in case.to_grade()],
-                                      limits=limits, allowed=ALLOWED)
+                                      sandbox.GradingOptions(limits=limits, allowed=ALLOWED))
     after = {p.name: p.read_bytes() for p in folder.iterdir()}
     assert after == before, "the submitted files were modified"
     return result
@@ -62,7 +62,7 @@ def test_hidden_parts_of_a_good_notebook_score_full_marks(tmp_path):
     """Every grade cell, visible and hidden, on the reference solutions: full marks (the exact sum)."""
     folder = tmp_path / "good"
     cases.CASES[0].write(folder)
-    result = sandbox.grade_submission(folder, cases.ASSIGNMENT, ALL_CELLS, allowed=ALLOWED)
+    result = sandbox.grade_submission(folder, cases.ASSIGNMENT, ALL_CELLS, sandbox.GradingOptions(allowed=ALLOWED))
     assert result.score == result.max_score == sum(c.max_score for c in ALL_CELLS) == TOTAL, result.report()
 
 
