@@ -101,6 +101,22 @@ def _forward_bugs(x: np.ndarray, gamma: np.ndarray, beta: np.ndarray, p: dict[st
     return bugs
 
 
+def _spatial_forward_bugs(x: np.ndarray, g: np.ndarray, b: np.ndarray, p: dict[str, Any]) -> dict[str, np.ndarray]:
+    """Outputs of common wrong spatial (per-channel) forward passes on the same (N, C, H, W) input."""
+    c = x.shape[1]
+    eps = p.get("eps", 1e-5)
+    bugs: dict[str, np.ndarray] = {}
+    if p.get("mode", "train") == "train":
+        rows = x.reshape(-1, c)  # the classic: reshape without moving C last
+        xh = (rows - rows.mean(axis=0)) / np.sqrt(rows.var(axis=0) + eps)
+        bugs["x.reshape(-1, C) without first moving the channel axis last: the columns are not the "
+             "channels; use x.transpose(0, 2, 3, 1).reshape(-1, C) and undo both afterwards"] = (g * xh + b).reshape(x.shape)
+        mu, var = x.mean(axis=(0,), keepdims=True), x.var(axis=(0,), keepdims=True)
+        bugs["statistics over the batch axis only (one mean per channel AND position): a channel's "
+             "statistics are over N, H and W"] = g[:, None, None] * (x - mu) / np.sqrt(var + eps) + b[:, None, None]
+    return bugs
+
+
 def _running_bugs(x: np.ndarray, p: dict[str, Any]) -> dict[str, dict[str, np.ndarray]]:
     """Running statistics of common wrong updates (one train step from the state in ``p``)."""
     n, d = x.shape
@@ -186,13 +202,25 @@ def _ref_forward(x: np.ndarray, gamma: np.ndarray, beta: np.ndarray, p: dict[str
     return out, cache, q
 
 
-def _forward_output(S: Student, x: np.ndarray, gamma: np.ndarray, beta: np.ndarray, p: dict[str, Any], label: str) -> dict[str, Any]:
-    """Compare the student's output with the reference; returns the student's bn_param after the call."""
+def _forward_output(
+    S: Student, x: np.ndarray, gamma: np.ndarray, beta: np.ndarray, p: dict[str, Any], label: str, *, spatial: bool = False
+) -> dict[str, Any]:
+    """The student's ``batchnorm_forward`` (or ``spatial_batchnorm_forward``) output vs the
+    reference, naming known mistakes; the spatial version's train mode also has its running
+    statistics compared (the plain version's have checks of their own, :func:`_running_stats`).
+    Returns the student's bn_param after the call."""
+    fname = "spatial_batchnorm_forward" if spatial else "batchnorm_forward"
     ctx = _ctx(label, x, p)
-    expected, _, _ = _ref_forward(x, gamma, beta, p)
+    expected, _, theirs = _ref_forward(x, gamma, beta, p, spatial=spatial)
     mine = _copy_param(p)
-    out, _ = _pair(S.fn("batchnorm_forward", mutable=("bn_param",))(x.copy(), gamma.copy(), beta.copy(), mine), "batchnorm_forward")
-    compare_alternatives(out, expected, "batchnorm_forward output", _forward_bugs(x, gamma, beta, p), context=ctx)
+    out, _ = _pair(S.fn(fname, mutable=("bn_param",))(x.copy(), gamma.copy(), beta.copy(), mine), fname)
+    bugs = (_spatial_forward_bugs if spatial else _forward_bugs)(x, gamma, beta, p)
+    compare_alternatives(out, expected, f"{fname} output", bugs, context=ctx)
+    if spatial and p.get("mode", "train") == "train":
+        for key in ("running_mean", "running_var"):
+            if key not in mine:
+                raise Fail(f"bn_param has no {key!r} after a train-mode call ({ctx}): pass bn_param on to batchnorm_forward")
+            compare(mine[key], theirs[key], f"bn_param[{key!r}] (shape (C,))", context=ctx)
     return mine
 
 
@@ -416,30 +444,6 @@ _sp = task(
 )
 
 
-def _spatial_forward(S: Student, x: np.ndarray, g: np.ndarray, b: np.ndarray, p: dict[str, Any], label: str) -> None:
-    ctx = _ctx(label, x, p)
-    expected, _, theirs = _ref_forward(x, g, b, p, spatial=True)
-    mine = _copy_param(p)
-    out, _ = _pair(S.fn("spatial_batchnorm_forward", mutable=("bn_param",))(x.copy(), g.copy(), b.copy(), mine), "spatial_batchnorm_forward")
-    c = x.shape[1]
-    eps = p.get("eps", 1e-5)
-    bugs: dict[str, np.ndarray] = {}
-    if p.get("mode", "train") == "train":
-        rows = x.reshape(-1, c)  # the classic: reshape without moving C last
-        xh = (rows - rows.mean(axis=0)) / np.sqrt(rows.var(axis=0) + eps)
-        bugs["x.reshape(-1, C) without first moving the channel axis last: the columns are not the "
-             "channels; use x.transpose(0, 2, 3, 1).reshape(-1, C) and undo both afterwards"] = (g * xh + b).reshape(x.shape)
-        mu, var = x.mean(axis=(0,), keepdims=True), x.var(axis=(0,), keepdims=True)
-        bugs["statistics over the batch axis only (one mean per channel AND position): a channel's "
-             "statistics are over N, H and W"] = g[:, None, None] * (x - mu) / np.sqrt(var + eps) + b[:, None, None]
-    compare_alternatives(out, expected, "spatial_batchnorm_forward output", bugs, context=ctx)
-    if p.get("mode", "train") == "train":
-        for key in ("running_mean", "running_var"):
-            if key not in mine:
-                raise Fail(f"bn_param has no {key!r} after a train-mode call ({ctx}): pass bn_param on to batchnorm_forward")
-            compare(mine[key], theirs[key], f"bn_param[{key!r}] (shape (C,))", context=ctx)
-
-
 def _spatial_cases(rng: np.random.Generator) -> list[tuple[str, np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]]:
     cases = []
     for label, shape in [("odd sizes", (3, 4, 3, 5)), ("batch of 1 (statistics over H and W)", (1, 3, 4, 4))]:
@@ -457,7 +461,7 @@ def _spatial_fixed() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 @_sp.check("spatial_batchnorm_forward on a fixed (2, 3, 2, 2) example", 0.5, tolerance='rtol 1e-6')
 def _sp_fwd_visible(S: Student) -> None:
     x, g, b = _spatial_fixed()
-    _spatial_forward(S, x, g, b, {"mode": "train"}, "the fixed example")
+    _forward_output(S, x, g, b, {"mode": "train"}, "the fixed example", spatial=True)
 
 
 @_sp.check("spatial_batchnorm_backward vs the numerical gradient of your forward (fixed example, random dout)", 0.5, tolerance='relative error ≤ 1e-6')
@@ -470,10 +474,10 @@ def _sp_bwd_visible(S: Student) -> None:
 def _sp_fwd_hidden(S: Student) -> None:
     rng = rng_for(ASSIGNMENT, "spatial-forward")
     for label, x, g, b, p in _spatial_cases(rng):
-        _spatial_forward(S, x, g, b, p, label)
+        _forward_output(S, x, g, b, p, label, spatial=True)
     x = rng.standard_normal((2, 2, 3, 3))
     p = {"mode": "test", "running_mean": rng.standard_normal(2), "running_var": rng.uniform(0.5, 2, 2)}
-    _spatial_forward(S, x, rng.uniform(0.5, 2, 2), rng.standard_normal(2), p, "test mode")
+    _forward_output(S, x, rng.uniform(0.5, 2, 2), rng.standard_normal(2), p, "test mode", spatial=True)
 
 
 @_sp.check("backward vs numerical and reference gradients on random shapes (random dout)", 1, hidden=True, tolerance='relative error ≤ 1e-6; rtol 1e-6')
