@@ -4,6 +4,24 @@ from course_grader.generate import Markdown, Setup, Solution, Tests, Written
 
 ASSIGNMENT = "ch03_gradient_descent"
 
+
+def _update_doc(rule: str, defaults: str, state: str) -> str:
+    """The student docstring of one update rule ``update(w, dw, config) -> (next_w, config)``."""
+    return f"""
+        One step of {rule}.
+
+        Args:
+            w: parameters, a float array of any shape.
+            dw: dL/dw, the shape of w.
+            config: hyperparameters and state, or None. Missing hyperparameters take the
+                defaults {defaults}; missing state starts at zero.
+
+        Returns:
+            (next_w, config): a new array of w's shape (w and dw unchanged) and the config
+            with the updated state {state}.
+        """
+
+
 CELLS = [
     Markdown(
         """
@@ -39,19 +57,7 @@ CELLS = [
     Solution(
         ["course_lib.gradient_descent:sgd_momentum"],
         docs={
-            "sgd_momentum": """
-                One step of SGD with momentum.
-
-                Args:
-                    w: parameters, a float array of any shape.
-                    dw: dL/dw, the shape of w.
-                    config: hyperparameters and state, or None. Missing hyperparameters take the
-                        defaults learning_rate=1e-2, momentum=0.9; missing state starts at zero.
-
-                Returns:
-                    (next_w, config): a new array of w's shape (w and dw unchanged) and the config
-                    with the updated state "velocity".
-                """,
+            "sgd_momentum": _update_doc("SGD with momentum", defaults="learning_rate=1e-2, momentum=0.9", state='"velocity"'),
         },
     ),
     Tests("ch03_gradient_descent.sgd_momentum", book="Momentum"),
@@ -67,19 +73,7 @@ CELLS = [
     Solution(
         ["course_lib.gradient_descent:rmsprop"],
         docs={
-            "rmsprop": """
-                One step of RMSProp.
-
-                Args:
-                    w: parameters, a float array of any shape.
-                    dw: dL/dw, the shape of w.
-                    config: hyperparameters and state, or None. Missing hyperparameters take the
-                        defaults learning_rate=1e-2, decay_rate=0.99, epsilon=1e-8; missing state starts at zero.
-
-                Returns:
-                    (next_w, config): a new array of w's shape (w and dw unchanged) and the config
-                    with the updated state "cache".
-                """,
+            "rmsprop": _update_doc("RMSProp", defaults="learning_rate=1e-2, decay_rate=0.99, epsilon=1e-8", state='"cache"'),
         },
         hints=[
             'ε is added after the square root: √cache + ε. The difference shows for gradients near 1e-4.',
@@ -104,19 +98,10 @@ CELLS = [
     Solution(
         ["course_lib.gradient_descent:adam"],
         docs={
-            "adam": """
-                One step of Adam.
-
-                Args:
-                    w: parameters, a float array of any shape.
-                    dw: dL/dw, the shape of w.
-                    config: hyperparameters and state, or None. Missing hyperparameters take the
-                        defaults learning_rate=1e-3, beta1=0.9, beta2=0.999, epsilon=1e-8; missing state starts at zero.
-
-                Returns:
-                    (next_w, config): a new array of w's shape (w and dw unchanged) and the config
-                    with the updated state "m", "v" (arrays) and "t" (the number of steps taken, an int).
-                """,
+            "adam": _update_doc(
+                "Adam", defaults="learning_rate=1e-3, beta1=0.9, beta2=0.999, epsilon=1e-8",
+                state='"m", "v" (arrays) and "t" (the number of steps taken, an int)',
+            ),
         },
         hints=[
             'Increment t before the bias correction: the first step uses t = 1.',

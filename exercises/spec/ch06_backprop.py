@@ -5,6 +5,21 @@ from course_grader.generate import Markdown, Setup, Solution, Tests, Written
 ASSIGNMENT = "ch06_backprop"
 _S = "solutions/ch06_backprop.py"
 
+
+def _gate_doc(gate: str, tie: str = "") -> str:
+    """The student docstring of a gate's backward pass ``(dz, x, y) -> (dx, dy)``."""
+    return f"""
+        Backward pass of the {gate} (elementwise for arrays).
+
+        Args:
+            dz: dL/dz, a float or an array of the shape of x and y.
+            x, y: the gate's inputs (floats, or arrays of one shape).
+
+        Returns:
+            (dx, dy), each of the shape of dz.{tie}
+        """
+
+
 CELLS = [
     Markdown(
         """
@@ -38,36 +53,9 @@ CELLS = [
     Solution(
         [f"{_S}:add_gate_backward", f"{_S}:multiply_gate_backward", f"{_S}:max_gate_backward"],
         docs={
-            "add_gate_backward": """
-                Backward pass of the add gate z = x + y (elementwise for arrays).
-
-                Args:
-                    dz: dL/dz, a float or an array of the shape of x and y.
-                    x, y: the gate's inputs (floats, or arrays of one shape).
-
-                Returns:
-                    (dx, dy), each of the shape of dz.
-                """,
-            "multiply_gate_backward": """
-                Backward pass of the multiply gate z = x · y (elementwise for arrays).
-
-                Args:
-                    dz: dL/dz, a float or an array of the shape of x and y.
-                    x, y: the gate's inputs (floats, or arrays of one shape).
-
-                Returns:
-                    (dx, dy), each of the shape of dz.
-                """,
-            "max_gate_backward": """
-                Backward pass of the max gate z = max(x, y) (elementwise for arrays).
-
-                Args:
-                    dz: dL/dz, a float or an array of the shape of x and y.
-                    x, y: the gate's inputs (floats, or arrays of one shape).
-
-                Returns:
-                    (dx, dy), each of the shape of dz. On a tie (x == y) all of the gradient goes to x.
-                """,
+            "add_gate_backward": _gate_doc("add gate z = x + y"),
+            "multiply_gate_backward": _gate_doc("multiply gate z = x · y"),
+            "max_gate_backward": _gate_doc("max gate z = max(x, y)", tie=" On a tie (x == y) all of the gradient goes to x."),
         },
     ),
     Tests("ch06_backprop.gates", book="Patterns in the gradient flow"),
