@@ -5,32 +5,23 @@ Each ``chNN_name`` module defines ``ASSIGNMENT = "chNN_name"`` and registers its
 importing it is the one place where the registry :data:`course_grader.engine.TASKS` is filled.
 """
 
-from course_grader.tasks import (
-    ch01_neuron,
-    ch02_loss,
-    ch03_gradient_descent,
-    ch04_conv,
-    ch05_pooling,
-    ch06_backprop,
-    ch07_batchnorm,
-    ch08_dropout,
-    ch09_architectures,
+import importlib
+from types import ModuleType
+
+#: Assignment names in chapter order; each is the name of its module in this package.
+ASSIGNMENTS = (
+    "ch01_neuron",
+    "ch02_loss",
+    "ch03_gradient_descent",
+    "ch04_conv",
+    "ch05_pooling",
+    "ch06_backprop",
+    "ch07_batchnorm",
+    "ch08_dropout",
+    "ch09_architectures",
 )
 
-#: The assignment modules in chapter order.
-MODULES = (
-    ch01_neuron,
-    ch02_loss,
-    ch03_gradient_descent,
-    ch04_conv,
-    ch05_pooling,
-    ch06_backprop,
-    ch07_batchnorm,
-    ch08_dropout,
-    ch09_architectures,
-)
-
-#: Assignment names in chapter order (``"ch01_neuron"`` …).
-ASSIGNMENTS = tuple(m.ASSIGNMENT for m in MODULES)
+#: The assignment modules in chapter order (importing them registers their tasks).
+MODULES: tuple[ModuleType, ...] = tuple(importlib.import_module(f"{__name__}.{name}") for name in ASSIGNMENTS)
 
 __all__ = ["ASSIGNMENTS", "MODULES"]

@@ -119,6 +119,16 @@ def test_task_numbers_are_the_notebooks(assignment):
             assert engine.task_number(task_id) == current, (task_id, current)
 
 
+def test_task_modules_are_named_after_their_assignments():
+    # course_grader.tasks imports its modules by the names in ASSIGNMENTS (one list): each module's
+    # ASSIGNMENT, the prefix of its task ids, must be its own name
+    from course_grader import tasks
+
+    assert [m.ASSIGNMENT for m in tasks.MODULES] == [m.__name__.rpartition(".")[2] for m in tasks.MODULES]
+    assert tuple(m.ASSIGNMENT for m in tasks.MODULES) == tasks.ASSIGNMENTS
+    assert {t.split(".", 1)[0] for t in grading.TASKS} == set(tasks.ASSIGNMENTS)
+
+
 def test_every_task_has_a_book_section():
     from course_grader.book_sections import SECTIONS
 
