@@ -76,6 +76,8 @@ __all__ = [
     "Check",
     "CheckOutcome",
     "Fail",
+    "RemoteFunction",
+    "Student",
     "Task",
     "TaskResult",
     "book_base_url",
@@ -390,6 +392,31 @@ def _student_frame(tb: Any) -> str:
     return ""
 
 
+class RemoteFunction:
+    """A student's function that lives in another process: the grader's sandbox proxy
+    (:mod:`course_grader.sandbox`) subclasses this. Calling it is one round trip to that process;
+    :meth:`numerical_gradient` computes a whole numerical gradient of it in one."""
+
+    __name__ = "remote function"
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        raise NotImplementedError
+
+    def numerical_gradient(self, args: Sequence[Any], kwargs: Mapping[str, Any], at: Sequence[int | str],
+                           dout: np.ndarray | None, h: float, pair: bool, keep: Sequence[int | str]) -> Any:
+        """The central-difference gradient computed where the function lives (see
+        :meth:`Student.numerical_gradient`), or None when that did not go like ordinary calls."""
+        return None
+
+
+def _argument_at(args: Sequence[Any], kwargs: Mapping[str, Any], at: Sequence[int | str]) -> Any:
+    """``args[at[0]]`` (or ``kwargs[at[0]]`` for a name), then ``[at[1]]``, ... into containers."""
+    x: Any = kwargs if isinstance(at[0], str) else args
+    for step in at:
+        x = x[step]
+    return x
+
+
 class Student:
     """The student's functions, looked up by name in the notebook's namespace.
 
@@ -470,6 +497,61 @@ class Student:
 
         call.__name__ = name
         return call
+
+    def numerical_gradient(
+        self,
+        name: str,
+        args: Sequence[Any],
+        kwargs: Mapping[str, Any] | None = None,
+        *,
+        at: Sequence[int | str],
+        dout: np.ndarray | None = None,
+        h: float = 1e-5,
+        pair: bool = False,
+        mutable: Sequence[str] = (),
+    ) -> np.ndarray | None:
+        """The numerical gradient of the student's ``name`` in one round trip to the sandbox, or None.
+
+        The function differentiated is ``v ↦ name(*args, **kwargs)[0]`` with the float64 array at
+        ``at`` (an index of ``args`` or a name in ``kwargs``, then keys or indices into it) replaced
+        by ``v``; every evaluation gets fresh copies of the arguments. With ``dout`` it is
+        ``Σ value·dout`` (:func:`course_lib.gradcheck.numerical_gradient_array`; the value an
+        array of ``dout``'s shape), else the value is a number
+        (:func:`course_lib.gradcheck.numerical_gradient`). ``pair``: the result must be a pair
+        ``(out, cache)``. Arguments named in ``mutable`` may change in place, others may not
+        (as in :meth:`fn`). The step ``h`` and the loop are those of ``course_lib.gradcheck``.
+
+        Returns None unless the function runs in the grader's sandbox (a :class:`RemoteFunction`)
+        and every evaluation went like an ordinary call (nothing raised or warned, no argument
+        changed, a result of the expected kind): the caller then computes the gradient one call
+        at a time with ``course_lib.gradcheck``, which reports whatever went wrong exactly as
+        before. What comes back is checked here: a finite float64 array of the input's shape.
+        """
+        f = self._ns.get(name)
+        if not isinstance(f, RemoteFunction):
+            return None
+        kwargs = dict(kwargs or {})
+        try:
+            target = _argument_at(args, kwargs, at)
+        except (KeyError, IndexError, TypeError):
+            return None
+        if type(target) is not np.ndarray or target.dtype != np.float64:
+            return None
+        keep: list[int | str] = []
+        if mutable:  # which arguments those names are, as :meth:`fn` binds them
+            try:
+                params = list(inspect.signature(f).parameters.values())
+            except (TypeError, ValueError):
+                return None
+            if any(p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD) for p in params) or len(args) > len(params):
+                return None
+            keep = [i for i, p in enumerate(params[:len(args)]) if p.name in mutable]
+            keep += [k for k in kwargs if k in mutable]
+        got = f.numerical_gradient(list(args), kwargs, list(at), None if dout is None else np.asarray(dout, dtype=np.float64),
+                                   float(h), pair, keep)
+        if type(got) is not np.ndarray or got.dtype != np.float64 or got.shape != target.shape or not np.isfinite(got).all():
+            return None
+        return got
 
     def __getattr__(self, name: str) -> Callable[..., Any]:
         if name.startswith("_"):
@@ -892,8 +974,15 @@ def check_pair(
         out, cache = res
         return (forward_out(out) if forward_out else as_array(out, f"{forward}(...)[0]")), cache
 
+    def batched(name: str, arrays: Mapping[str, np.ndarray], dout: np.ndarray, h: float) -> np.ndarray | None:
+        if forward_out is not None:
+            return None
+        return S.numerical_gradient(forward, list(arrays.values()), kwargs, at=[list(arrays).index(name)],
+                                    dout=dout, h=h, pair=True)
+
     report = trusted_report(gradcheck.check_layer(
-        fwd_checked, bwd, {k: v.copy() for k, v in inputs.items()}, kwargs=kwargs, wrt=wrt, seed=seed, tol=tol
+        fwd_checked, bwd, {k: v.copy() for k, v in inputs.items()}, kwargs=kwargs, wrt=wrt, seed=seed, tol=tol,
+        numerical_of=batched,
     ))
     if not report.passed:
         where = f" ({context})" if context else ""

@@ -517,6 +517,15 @@ def allowed_imports(cells: Sequence[tuple[int, str]] | Path | str) -> set[tuple[
     return out
 
 
+def _private_sources() -> list[tuple[str, str]]:
+    """``[(module name, source)]`` the child runs before the student's code and keeps to itself
+    (not importable there): ``course_lib._finite_differences``, the loop of a numerical gradient,
+    so that one is computed next to the student's function in one round trip."""
+    from course_lib import _finite_differences
+
+    return [("course_lib._finite_differences", Path(_finite_differences.__file__).read_text(encoding="utf-8"))]
+
+
 def _helper_sources() -> list[tuple[str, str]]:
     """``[(module name, source)]`` of the modules the child may import: ``course_lib.validate``.
 
@@ -659,7 +668,8 @@ class _Session:
         self.rfd, self.wfd = c2p_r, p2c_w
         cells = [(i, s) for i, s in self.cells if i not in self.skip]
         cpu = int(self.limits.notebook_seconds + 30)
-        self._send({"cells": cells, "helpers": self.helpers, "protected": self.protected, "sandbox": home,
+        self._send({"cells": cells, "helpers": self.helpers, "private": _private_sources(),
+                    "protected": self.protected, "sandbox": home,
                     "memory_mb": self.limits.memory_mb, "cpu_seconds": cpu, "processes": self.limits.processes if boxed else 0,
                     "file_bytes": self.limits.file_bytes, "output_chars": self.limits.output_chars})
         current: int | None = None
@@ -749,32 +759,51 @@ class _Session:
     def _proxy(self, name: str, info: Mapping[str, Any], output: list[str], violations: list[str]) -> Any:
         if not info.get("callable"):
             return type(str(info.get("type") or "object"), (), {})()
-        session = self
-
-        def call(*args: Any, **kwargs: Any) -> Any:
-            session._send({"cmd": "call", "name": name, "args": args, "kwargs": kwargs})
-            msg = session._recv()
-            if msg.get("ev") != "result":
-                raise _ChildGone("unexpected message")
-            output.append(str(msg.get("output", "")))
-            violations.extend(map(str, msg.get("violations") or []))
-            _write_back(args, msg.get("args"))
-            _write_back(kwargs, msg.get("kwargs"))
-            err = msg.get("error")
-            if err:
-                raise _remote_exception(err)
-            return msg.get("result")
-
+        proxy = _Proxy(self, name, output, violations)
         params = info.get("params")
         if params is not None:
             with contextlib.suppress(ValueError, TypeError):
-                call.__signature__ = inspect.Signature([  # type: ignore[attr-defined]
+                proxy.__signature__ = inspect.Signature([
                     inspect.Parameter(str(n), inspect._ParameterKind(int(k)),
                                       default=None if d else inspect.Parameter.empty)
                     for n, k, d in params
                 ])
-        call.__name__ = name
-        return call
+        return proxy
+
+
+class _Proxy(engine.RemoteFunction):
+    """The student's function ``name`` in the sandbox child, as the checks call it."""
+
+    def __init__(self, session: _Session, name: str, output: list[str], violations: list[str]):
+        self.session, self.__name__, self.output, self.violations = session, name, output, violations
+
+    def _exchange(self, request: dict[str, Any], reply: str) -> dict[str, Any]:
+        self.session._send(request)
+        msg = self.session._recv()
+        if msg.get("ev") != reply:
+            raise _ChildGone("unexpected message")
+        self.output.append(str(msg.get("output", "")))
+        self.violations.extend(map(str, msg.get("violations") or []))
+        return msg
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        msg = self._exchange({"cmd": "call", "name": self.__name__, "args": args, "kwargs": kwargs}, "result")
+        _write_back(args, msg.get("args"))
+        _write_back(kwargs, msg.get("kwargs"))
+        err = msg.get("error")
+        if err:
+            raise _remote_exception(err)
+        return msg.get("result")
+
+    def numerical_gradient(self, args: Sequence[Any], kwargs: Mapping[str, Any], at: Sequence[int | str],
+                           dout: np.ndarray | None, h: float, pair: bool, keep: Sequence[int | str]) -> Any:
+        """One round trip: the child runs the central differences itself (``_numgrad`` in
+        :mod:`course_grader.sandbox_child`) and returns the gradient, or None when anything
+        was unusual (then the check calls the function once per perturbed entry)."""
+        msg = self._exchange({"cmd": "numgrad", "name": self.__name__, "args": list(args), "kwargs": dict(kwargs),
+                              "at": list(at), "dout": dout, "h": float(h), "pair": bool(pair), "keep": list(keep),
+                              "message_bytes": self.session.limits.message_bytes}, "numgrad")
+        return msg.get("grad")
 
 
 def _budget_outcome(limits: Limits) -> dict[str, Any]:

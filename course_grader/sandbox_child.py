@@ -466,6 +466,197 @@ def _describe_names(ns: dict[str, Any], guard: _Guard) -> dict[str, Any]:
     return names
 
 
+# ---------------------------------------------------------------------------------------------
+# A numerical gradient of the student's function, computed here in one round trip
+# ---------------------------------------------------------------------------------------------
+
+class _Fallback(Exception):
+    """Something unusual happened: the parent computes this gradient call by call instead, which
+    reports the problem exactly as it always has (an exception, a result of another kind, an
+    argument changed in place, a result too large to send)."""
+
+
+def _copy_plain(o: Any) -> Any:
+    """A fresh copy of plain data (as decoded from the parent): arrays copied, containers rebuilt."""
+    import numpy as np
+
+    t = type(o)
+    if t is np.ndarray:
+        return o.copy()
+    if t is tuple:
+        return tuple(_copy_plain(x) for x in o)
+    if t is list:
+        return [_copy_plain(x) for x in o]
+    if t is dict:
+        return {k: _copy_plain(v) for k, v in o.items()}
+    return o
+
+
+def _same_plain(a: Any, b: Any) -> bool:
+    """Whether ``b`` (an argument after the student's call) still equals ``a`` (what was passed),
+    bit for bit; type checks first, so that no code of the student's runs here."""
+    import numpy as np
+
+    t = type(a)
+    if type(b) is not t:
+        return False
+    if t is np.ndarray:
+        return a.dtype == b.dtype and a.shape == b.shape and a.tobytes() == b.tobytes()
+    if t in (tuple, list):
+        return len(a) == len(b) and all(_same_plain(x, y) for x, y in zip(a, b))
+    if t is dict:
+        return len(a) == len(b) and all(k in b and _same_plain(v, b[k]) for k, v in a.items())
+    if t is float and a != a:
+        return b != b
+    return t in (type(None), bool, int, float, complex, str, bytes) and a == b
+
+
+def _reply_size(o: Any, depth: int, count: list[int]) -> int:
+    """What :func:`encode` would meet sending ``o``: counts its items in ``count`` (raising
+    :class:`EncodeError` past its limits, as it would) and returns the bytes of its arrays."""
+    import numpy as np
+
+    count[0] += 1
+    if depth > _MAX_DEPTH or count[0] > _MAX_ITEMS:
+        raise EncodeError("value too deeply nested or too large")
+    t = type(o)
+    if t is np.ndarray:
+        return int(o.nbytes)
+    if t is bytes or t is str:
+        return len(o)
+    if t in (tuple, list):
+        return sum(_reply_size(x, depth + 1, count) for x in o)
+    if t is dict:
+        return sum(_reply_size(k, depth + 1, count) + _reply_size(v, depth + 1, count) for k, v in o.items())
+    return 8
+
+
+def _plain(o: Any, depth: int = 0) -> bool:
+    """Plain data all the way down (dropping it runs no code of the student's)."""
+    import numpy as np
+
+    t = type(o)
+    if t in (type(None), bool, int, float, complex, str, bytes):
+        return True
+    if t is np.ndarray:
+        return o.dtype.kind in _KINDS
+    if depth > _MAX_DEPTH:
+        return False
+    if t in (tuple, list):
+        return all(_plain(x, depth + 1) for x in o)
+    if t is dict:
+        return all(_plain(k, depth + 1) and _plain(v, depth + 1) for k, v in o.items())
+    return isinstance(o, np.generic) and t.__module__ == "numpy"
+
+
+def _numgrad(msg: dict[str, Any], f: Any, fd: dict[str, Any], guard: _Guard, keep: list[Any],
+             out: _Bounded) -> Any:
+    """The central-difference gradient of the value ``f(*args, **kwargs)[0]`` with respect to the
+    array at ``msg["at"]``: ``Σ value·dout`` when ``msg["dout"]`` is an array, else the value
+    itself (a number). Every evaluation gets fresh copies of the arguments, exactly what the
+    parent sends when it calls ``f`` once per perturbed entry, and the loop is
+    ``course_lib._finite_differences`` (the parent's own). Raises :class:`_Fallback` (or what
+    the student's code raised) when anything differs from an ordinary call; returns the
+    gradient, and the student's output (its last characters, as the parent would keep them).
+    """
+    import numpy as np
+
+    args, kwargs, at = msg["args"], msg["kwargs"], msg["at"]
+    dout, h, pair, unchanged_skip = msg["dout"], msg["h"], bool(msg["pair"]), msg["keep"]
+    if type(args) is not list or type(kwargs) is not dict or type(at) is not list or not at or type(h) is not float:
+        raise _Fallback("malformed request")
+    if f is None or (dout is not None and (type(dout) is not np.ndarray or dout.dtype != np.float64)):
+        raise _Fallback("malformed request")
+    x: Any = kwargs if type(at[0]) is str else args
+    for step in at:
+        if type(x) is dict and type(step) is str and step in x:
+            x = x[step]
+        elif type(x) in (list, tuple) and type(step) is int and 0 <= step < len(x):
+            x = x[step]
+        else:
+            raise _Fallback("no such argument")
+    if type(x) is not np.ndarray or x.dtype != np.float64:
+        raise _Fallback("the perturbed argument is not a float64 array")
+    limit = int(msg["message_bytes"]) // 2
+    state = {"tail": ""}
+
+    def probe() -> Any:
+        a, k = _copy_plain(args), _copy_plain(kwargs)
+        guard.leave()
+        try:
+            r = f(*a, **k)
+        finally:
+            guard.enter()
+        if not _plain(r) or not _plain(a) or not _plain(k):
+            keep.append((r, a, k))
+        state["tail"] = (state["tail"] + out.take())[-out.limit:]
+        # what the parent's check of a call would see: inputs unchanged, a reply it accepts
+        for i, (before, after) in enumerate(zip(args, a)):
+            if i not in unchanged_skip and not _same_plain(before, after):
+                raise _Fallback("an argument changed in place")
+        for key, before in kwargs.items():
+            if key not in unchanged_skip and not _same_plain(before, k[key]):
+                raise _Fallback("an argument changed in place")
+        if _reply_size({"ev": "result", "result": r, "error": None, "args": a, "kwargs": k,
+                        "violations": [], "output": ""}, 0, [0]) > limit:
+            raise _Fallback("a large result")
+        if type(r) not in (tuple, list) or not r or (pair and len(r) != 2):
+            raise _Fallback("not a pair")
+        value = r[0]
+        if dout is None:  # a number: float(np.asarray(value, float64).reshape(()))
+            if type(value) in (float, int):
+                return float(value)
+            if type(value) is np.float64:
+                return float(value)
+            if type(value) is np.ndarray and value.dtype.kind in "biuf" and value.size == 1:
+                return float(value.astype("f8").reshape(()))
+            raise _Fallback("not a number")
+        if type(value) is not np.ndarray or value.dtype.kind not in "biuf" or value.shape != dout.shape:
+            raise _Fallback("not an array of the upstream gradient's shape")
+        return value.astype("f8")
+
+    if dout is None:
+        grad = fd["central_differences"](x, h, probe, lambda fp, fm: fp - fm)
+    else:
+        grad = fd["central_differences"](x, h, probe, lambda pos, neg: fd["weighted_difference"](pos, neg, dout))
+    return grad, state["tail"]
+
+
+def _numgrad_forked(msg: dict[str, Any], ns: dict[str, Any], fd: dict[str, Any] | None, guard: _Guard,
+                    keep: list[Any], out: _Bounded, wfd: int) -> None:
+    """Answer a ``numgrad`` request from a fork of this server.
+
+    The fork computes the gradient. When every evaluation went like an ordinary call it sends
+    the gradient and carries on as the server (this process waits for it and exits with it): the
+    student's code then stands where the same calls made one at a time would have left it.
+    Otherwise it exits and this process, untouched by the attempt (its state, its output, what
+    was refused), answers None: the parent makes the calls one at a time, and the student's code
+    meets them exactly as it would have without the attempt.
+    """
+    r_ok, w_ok = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        os.close(r_ok)
+        try:
+            if fd is None:
+                raise _Fallback("the grader sent no finite-difference loop")
+            grad, output = _numgrad(msg, ns.get(msg["name"]), fd, guard, keep, out)
+        except BaseException:  # a fallback, what the student's code raised, a warning of NumPy's
+            os._exit(0)
+        os.write(w_ok, b"1")
+        os.close(w_ok)
+        write_frame(wfd, encode({"ev": "numgrad", "grad": grad, "output": output, "violations": guard.take()}))
+        return
+    os.close(w_ok)
+    took_over = os.read(r_ok, 1) == b"1"  # b"" when the fork exited (or died) without the gradient
+    os.close(r_ok)
+    _, status = os.waitpid(pid, 0)
+    if took_over:
+        code = os.waitstatus_to_exitcode(status)
+        os._exit(code if code >= 0 else 128 - code)
+    write_frame(wfd, encode({"ev": "numgrad", "grad": None, "output": "", "violations": []}))
+
+
 def _drop_privileges(uid: int) -> None:
     """Become ``uid`` (unprivileged) for good before anything is read: no capability survives, and
     ``RLIMIT_NPROC`` binds (it does not for uid 0). Exits when the switch fails."""
@@ -501,6 +692,12 @@ def _main() -> None:
             exec(compile(source, mod.__file__, "exec"), mod.__dict__)
         except Exception:
             pass
+    private: dict[str, dict[str, Any]] = {}
+    for name, source in cfg.get("private", []):
+        # trusted module text kept out of sys.modules (the student's code cannot import it):
+        # course_lib._finite_differences, the loop of a numerical gradient (see _numgrad)
+        private[name] = {"__name__": name}
+        exec(compile(source, f"<{name} (sent by the grader)>", "exec"), private[name])
     _VIOLATIONS.clear()  # the stubs' own refused imports are not the student's doing
     _limits(cfg)
     os.chdir(cfg["sandbox"])
@@ -540,7 +737,8 @@ def _main() -> None:
             os._exit(3)
         pid = os.fork()
         if pid == 0:
-            _serve(rfd, wfd, ns, out, np, warnings, guard, keep, msg.get("given"))
+            _serve(rfd, wfd, ns, out, np, warnings, guard, keep, msg.get("given"),
+                   private.get("course_lib._finite_differences"))
         _, status = os.waitpid(pid, 0)
         send({"ev": "ended", "status": status})
 
@@ -562,7 +760,7 @@ def _given(ns: dict[str, Any], given: Any) -> dict[str, Any]:
 
 
 def _serve(rfd: int, wfd: int, ns: dict[str, Any], out: _Bounded, np: Any, warnings: Any,
-           guard: _Guard, keep: list[Any], given: Any = None) -> None:
+           guard: _Guard, keep: list[Any], given: Any = None, fd: dict[str, Any] | None = None) -> None:
     own = _given(ns, given)
     handles: list[Any] = []
     warnings.simplefilter("error", RuntimeWarning)
@@ -573,6 +771,9 @@ def _serve(rfd: int, wfd: int, ns: dict[str, Any], out: _Bounded, np: Any, warni
             msg = decode(read_frame(rfd), handles)
         except EOFError:
             os._exit(0)
+        if msg.get("cmd") == "numgrad":
+            _numgrad_forked(msg, own, fd, guard, keep, out, wfd)
+            continue
         if msg.get("cmd") != "call":
             write_frame(wfd, encode({"ev": "bye", "output": out.take(), "violations": guard.take()}))
             os._exit(0)

@@ -33,6 +33,7 @@ from typing import Any
 
 import numpy as np
 
+from course_lib._finite_differences import central_differences, weighted_difference
 from course_lib.validate import check_number, describe
 
 __all__ = [
@@ -84,32 +85,7 @@ def numerical_gradient(f: Callable[[np.ndarray], float], x: np.ndarray, h: float
     """
     _require_float64(x, "x")
     check_number(h, "h", low=0, low_inclusive=False)
-    return _central_differences(x, h, lambda: _scalar(f(x)), lambda fp, fm: fp - fm)
-
-
-def _central_differences(
-    x: np.ndarray, h: float, probe: Callable[[], Any], diff: Callable[[Any, Any], float]
-) -> np.ndarray:
-    """``grad[i] = diff(probe() at x[i] + h, probe() at x[i] − h) / 2h`` for every entry of ``x``.
-
-    ``x`` is perturbed in place one entry at a time and always restored, even if ``probe`` raises;
-    ``diff`` runs after the restore.
-    """
-    grad = np.zeros_like(x)
-    it = np.nditer(x, flags=["multi_index"], op_flags=[["readwrite"]])
-    while not it.finished:
-        i = it.multi_index
-        old = x[i]
-        try:
-            x[i] = old + h
-            fp = probe()
-            x[i] = old - h
-            fm = probe()
-        finally:
-            x[i] = old
-        grad[i] = diff(fp, fm) / (2 * h)
-        it.iternext()
-    return grad
+    return central_differences(x, h, lambda: _scalar(f(x)), lambda fp, fm: fp - fm)
 
 
 def numerical_gradient_array(
@@ -138,9 +114,9 @@ def numerical_gradient_array(
     def diff(pos: np.ndarray, neg: np.ndarray) -> float:
         if pos.shape != dout.shape:
             raise ValueError(f"f(x) has shape {pos.shape} but dout has shape {dout.shape}")
-        return np.sum((pos - neg) * dout)
+        return weighted_difference(pos, neg, dout)
 
-    return _central_differences(x, h, probe, diff)
+    return central_differences(x, h, probe, diff)
 
 
 def rel_error(a: np.ndarray, b: np.ndarray) -> float:
@@ -378,6 +354,7 @@ def check_layer(
     seed: int = 0,
     tol: float = 1e-7,
     h: float = 1e-5,
+    numerical_of: Callable[[str, Mapping[str, np.ndarray], np.ndarray, float], np.ndarray | None] | None = None,
 ) -> Report:
     """Check a forward/backward pair against numerical gradients.
 
@@ -397,6 +374,11 @@ def check_layer(
             rounding noise of the finite differences (10·ε·Σ|out·dout|/(2h)) always pass (see
             :class:`InputResult`).
         h: finite-difference step.
+        numerical_of: ``numerical_of(name, inputs, dout, h)`` may compute the numerical gradient
+            of ``Σ forward(*inputs.values(), **kwargs)[0]·dout`` with respect to ``inputs[name]``
+            itself (an array of that input's shape; the grader does it in one round trip to the
+            process running a student's forward), or return None: then it is computed here
+            with :func:`numerical_gradient_array`. It must not modify ``inputs``.
 
     Returns:
         a :class:`Report`; ``bool(report)`` is True when every gradient passed. Besides wrong
@@ -476,7 +458,9 @@ def check_layer(
             args = {k: (v if k == name else a).copy() for k, a in arrays.items()}
             return forward(*args.values(), **kwargs)[0]
 
-        numerical = numerical_gradient_array(f, arrays[name], dout, h=h)
+        numerical = numerical_of(name, arrays, dout, h) if numerical_of is not None else None
+        if numerical is None:
+            numerical = numerical_gradient_array(f, arrays[name], dout, h=h)
         try:
             a = np.asarray(analytic, dtype=np.float64) if analytic is not None else None
         except (TypeError, ValueError):

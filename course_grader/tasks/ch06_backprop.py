@@ -321,7 +321,10 @@ def _net_numeric(S: Student, case: NetCase) -> None:
             out = S.fn("two_layer_net_loss")(X.copy(), y.copy(), q, reg)
             return float(np.asarray(out[0], dtype=np.float64).reshape(()))
 
-        numerical = gradcheck.numerical_gradient(f, p[k].copy())
+        numerical = S.numerical_gradient("two_layer_net_loss", [X.copy(), y.copy(), {j: a.copy() for j, a in p.items()}, reg],
+                                         at=[2, k])
+        if numerical is None:
+            numerical = gradcheck.numerical_gradient(f, p[k].copy())
         matches_own_loss(grads[k], numerical, f"grads[{k!r}]", _ctx(case), X.shape[0])
 
 

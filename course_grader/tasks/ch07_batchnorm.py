@@ -12,6 +12,7 @@ variance term, which an all-ones check would never notice (see the docstring of
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -254,8 +255,13 @@ def _check_backward_numeric(
         out, cache = _pair(fwd(xx, gg, bb, _copy_param(p)), fwd_name)
         return as_array(out, f"{fwd_name}(...)[0]"), cache
 
+    def batched(name: str, arrays: Mapping[str, np.ndarray], dout: np.ndarray, h: float) -> np.ndarray | None:
+        return S.numerical_gradient(fwd_name, [*arrays.values(), _copy_param(p)], at=[list(arrays).index(name)],
+                                    dout=dout, h=h, pair=True, mutable=("bn_param",))
+
     report = trusted_report(gradcheck.check_layer(
-        forward, S.fn(bwd_name), {"x": x.copy(), "gamma": gamma.copy(), "beta": beta.copy()}, seed=seed, tol=1e-6
+        forward, S.fn(bwd_name), {"x": x.copy(), "gamma": gamma.copy(), "beta": beta.copy()}, seed=seed, tol=1e-6,
+        numerical_of=batched,
     ))
     if not report.passed:
         raise Fail(f"{bwd_name} disagrees with the numerical gradient of your {fwd_name} ({_ctx(label, x, p)})\n{report}")

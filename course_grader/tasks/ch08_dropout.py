@@ -11,6 +11,7 @@ sample variance against 2/fan_in (He) or 2/(fan_in + fan_out) (Xavier) within a 
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -209,7 +210,12 @@ def _numeric(S: Student, x: np.ndarray, keep_prob: float, seed: int, dseed: int)
             raise Fail(f"dropout_forward must return a pair (out, cache), got {type(res).__name__}")
         return as_array(res[0], "dropout_forward(...)[0]"), res[1]
 
-    report = trusted_report(gradcheck.check_layer(forward, S.fn("dropout_backward"), {"x": x.copy()}, seed=dseed, tol=1e-7))
+    def batched(name: str, arrays: Mapping[str, np.ndarray], dout: np.ndarray, h: float) -> np.ndarray | None:
+        return S.numerical_gradient("dropout_forward", [arrays["x"], keep_prob], {"mode": "train", "rng": seed},
+                                    at=[0], dout=dout, h=h, pair=True)
+
+    report = trusted_report(gradcheck.check_layer(forward, S.fn("dropout_backward"), {"x": x.copy()}, seed=dseed, tol=1e-7,
+                                                  numerical_of=batched))
     if not report.passed:
         raise Fail(
             f"dropout_backward disagrees with the numerical gradient of your dropout_forward "

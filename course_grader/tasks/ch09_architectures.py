@@ -324,13 +324,14 @@ def _check_numeric(S: Student, layers: list[dict[str, Any]], x: np.ndarray, seed
     if not isinstance(res, tuple | list) or len(res) != 2:
         raise Fail(f"model_backward must return a pair (dx, grads), got {type(res).__name__}")
     dx, grads = res
-    targets: list[tuple[str, np.ndarray, Any]] = [("x", x.copy(), dx)]
+    # (label, the array, the gradient returned, where it is in model_forward's arguments)
+    targets: list[tuple[str, np.ndarray, Any, list[int | str]]] = [("x", x.copy(), dx, [1])]
     for i, layer in enumerate(base):
         for key in ("w", "b"):
             if key in layer:
                 g = grads[i].get(key) if isinstance(grads, list | tuple) and len(grads) > i and isinstance(grads[i], dict) else None
-                targets.append((f"layer {i} {key}", layer[key], g))
-    for label, arr, analytic in targets:
+                targets.append((f"layer {i} {key}", layer[key], g, [0, i, key]))
+    for label, arr, analytic, at in targets:
         def f(v: np.ndarray, label: str = label, arr: np.ndarray = arr) -> np.ndarray:
             if label == "x":
                 return as_array(fwd(_copy_layers(base), v.copy(), mode="train", seed=seed)[0], "scores")
@@ -341,7 +342,10 @@ def _check_numeric(S: Student, layers: list[dict[str, Any]], x: np.ndarray, seed
             finally:
                 arr[...] = saved
 
-        num = gradcheck.numerical_gradient_array(f, arr.copy(), dscores)
+        num = S.numerical_gradient("model_forward", [_copy_layers(base), x.copy()], {"mode": "train", "seed": seed},
+                                   at=at, dout=dscores)
+        if num is None:
+            num = gradcheck.numerical_gradient_array(f, arr.copy(), dscores)
         if analytic is None:
             raise Fail(f"model_backward returned no gradient for {label} ({ctx})")
         a = np.asarray(analytic, dtype=np.float64)
