@@ -418,6 +418,9 @@ def _conv_bwd_bugs(inp: dict[str, np.ndarray], kw: dict[str, Any], dout: np.ndar
         dx_bugs["dx still contains the padding: return dx_pad[:, :, pad:pad+H, pad:pad+W], the gradient of x itself"] = dxp
         dx_bugs["dx is cropped from one side only: drop `pad` rows/columns at the start AND at the end of dx_pad"] = dxp[:, :, :H, :W]
         dx_bugs["dx is cropped from the wrong side: dx_pad[:, :, 2·pad:, 2·pad:] shifts the gradient; use dx_pad[:, :, pad:pad+H, pad:pad+W]"] = dxp[:, :, 2 * p:, 2 * p:]
+    else:
+        dx_bugs["dx is cropped as dx_pad[:, :, pad:-pad, pad:-pad], which is empty when pad = 0 (-0 is 0): "
+                "use dx_pad[:, :, pad:pad+H, pad:pad+W]"] = dxp[:, :, 0:0, 0:0]
     flipped = np.ascontiguousarray(w[:, :, ::-1, ::-1])
     dx_bugs["the kernel is flipped in the input gradient: each window receives dout[n, f, i, j]·w[f], the same w[f] as in the forward pass, not rotated"] = (
         _scatter(x_pad, flipped, dout, s)[0][:, :, p:p + H, p:p + W]

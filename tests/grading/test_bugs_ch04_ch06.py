@@ -475,6 +475,7 @@ BUGS = [
     ("ch04_conv.conv_backward", {"conv_backward_naive": conv_backward_mutates_cache}, "changed its argument `cache` in place"),
     ("ch04_conv.conv_backward", {"conv_backward_naive": conv_backward_dw_assigned}, "dw[f] is assigned (=) for every window"),
     ("ch04_conv.conv_backward", {"conv_backward_naive": conv_backward_crop_minus_pad}, "wrong shape: got (2, 2, 0, 0), expected (2, 2, 5, 5)"),
+    ("ch04_conv.conv_backward", {"conv_backward_naive": conv_backward_crop_minus_pad}, "which is empty when pad = 0"),
     ("ch04_conv.im2col", {"im2col": im2col_pqc_order}, "(p, q, c) order"),
     ("ch04_conv.im2col", {"im2col": im2col_cs231n_transposed}, "transposed"),
     ("ch04_conv.im2col", {"im2col": im2col_no_stride}, "the stride is ignored"),
