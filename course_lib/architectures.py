@@ -56,6 +56,7 @@ import course_lib.conv
 import course_lib.dropout
 import course_lib.pooling  # noqa: F401
 from course_lib.conv import receptive_field
+from course_lib.fast import parallel as fast_parallel
 from course_lib.init import as_rng
 from course_lib.layers import LAYERS, Layer
 from course_lib.neuron import ACTIVATIONS
@@ -102,6 +103,8 @@ class Flatten(Layer):
     The order is C-order (channel, row, column), the same "vectorisation" the chapter's seed
     network uses; backward reshapes the gradient back, so no numbers change on the way.
     """
+
+    per_example = True
 
     def _forward(self, x: np.ndarray) -> tuple[np.ndarray, tuple[int, ...]]:
         x = check_array(x, "x")
@@ -283,10 +286,23 @@ class Sequential(Layer):
 
     # -- forward / backward -------------------------------------------------------------------------
     def forward(self, x: np.ndarray) -> np.ndarray:
-        """Run every layer on ``x`` (shape ``(N, ...)``, what the first layer takes) and return the output."""
-        for layer in self.layers:
-            x = layer.forward(x)
-        return x
+        """Run every layer on ``x`` (shape ``(N, ...)``, what the first layer takes) and return the output.
+
+        With several threads (:func:`course_lib.fast.set_num_threads`) a large enough batch
+        through layers that treat each example on its own is split into one share per thread
+        (:mod:`course_lib.fast.parallel`); the result is the same.
+        """
+        split = self._batch_split(x)
+        if split is None:
+            self._cache = None
+            return self._run_forward(self.layers, x)
+        try:
+            out = split.forward(x)
+        except (TypeError, ValueError):
+            self._cache = None  # the error as the whole batch raises it (shapes and all)
+            return self._run_forward(self.layers, x)
+        self._cache = split
+        return out
 
     def backward(self, dout: np.ndarray) -> np.ndarray | None:
         """Propagate ``dL/dout`` back through every layer; return ``dL/dx`` for the network input.
@@ -294,14 +310,40 @@ class Sequential(Layer):
         Returns None when the first layer skips its input gradient (``Conv2D(..., need_dx=False)``,
         which the architectures use on the first convolution: nobody needs ``dL/d(image)`` to train).
         """
-        for i in range(len(self.layers) - 1, -1, -1):
-            dout = self.layers[i].backward(dout)
+        if isinstance(self._cache, fast_parallel.BatchSplit):
+            split, self._cache = self._cache, None
+            return split.backward(dout)
+        return self._run_backward(self.layers, dout)
+
+    @staticmethod
+    def _run_forward(layers: Sequence[Layer], x: np.ndarray) -> np.ndarray:
+        for layer in layers:
+            x = layer.forward(x)
+        return x
+
+    @staticmethod
+    def _run_backward(layers: Sequence[Layer], dout: np.ndarray) -> np.ndarray | None:
+        for i in range(len(layers) - 1, -1, -1):
+            dout = layers[i].backward(dout)
             if dout is None and i > 0:
                 raise RuntimeError(
-                    f"layer {i} ({self.layers[i]!r}) returned no input gradient (need_dx=False?) "
+                    f"layer {i} ({layers[i]!r}) returned no input gradient (need_dx=False?) "
                     "but layers before it need one"
                 )
         return dout
+
+    def _batch_split(self, x: Any) -> fast_parallel.BatchSplit | None:
+        """The data-parallel runner for ``x``, or None when the batch is not split (one thread,
+        a small batch, or a layer that is not :attr:`~course_lib.layers.Layer.per_example`)."""
+        if not isinstance(x, np.ndarray) or x.ndim < 1:
+            return None
+        t = fast_parallel.shares(x.shape[0])
+        if t < 2 or not all(layer.per_example for layer in self.layers):
+            return None
+        split = getattr(self, "_split", None)
+        if split is None or not split.matches(self.layers, t):
+            split = self._split = fast_parallel.BatchSplit(self.layers, t, self._run_forward, self._run_backward)
+        return split
 
     def predict(self, x: np.ndarray, batch_size: int = 256) -> np.ndarray:
         """Class scores ``(N, K)`` in evaluation mode, computed in batches; restores the mode after."""

@@ -560,6 +560,8 @@ class Affine(Layer):
     ``params``: ``w`` (D, M), ``b`` (M,). The output keeps the input's dtype.
     """
 
+    per_example = True
+
     def __init__(
         self,
         in_features: int,

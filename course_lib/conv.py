@@ -612,6 +612,8 @@ class _ConvLayer(Layer):
     """What Conv2D and ConvTranspose2D share: hyperparameter checks, the example-shape check,
     gradients returned in the parameters' dtype, and the repr."""
 
+    per_example = True
+
     def _set_geometry(self, in_channels: Any, out_channels: Any, kernel_size: Any, stride: Any, pad: Any) -> None:
         self.in_channels = check_int(in_channels, "in_channels", low=1)
         self.out_channels = check_int(out_channels, "out_channels", low=1)

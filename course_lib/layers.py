@@ -44,6 +44,11 @@ class Layer:
 
     #: True for a layer built by :meth:`on_paper` (its parameters have shapes but no memory).
     paper: bool = False
+    #: True for a layer kind that treats every example of a batch on its own and keeps no state
+    #: but its cache: :class:`~course_lib.architectures.Sequential` may then split a batch across
+    #: threads (:mod:`course_lib.fast.parallel`). Not BatchNorm (batch statistics), not Dropout
+    #: (random masks drawn in order).
+    per_example: bool = False
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)

@@ -444,6 +444,8 @@ class _Activation(Layer):
     ``activation`` names the entry of :data:`ACTIVATIONS` whose functional pair the layer runs.
     """
 
+    per_example = True
+
     activation: ClassVar[str]
 
     def _options(self) -> dict[str, float]:

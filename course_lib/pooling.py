@@ -332,6 +332,8 @@ class _Pool2D(Layer):
     """Window and stride checks, output shapes and the repr shared by the pooling layers;
     subclasses set ``_forward_fn``/``_backward_fn`` or override ``_forward``/``_backward``."""
 
+    per_example = True
+
     _forward_fn: Any = None
     _backward_fn: Any = None
 
@@ -395,6 +397,8 @@ class AvgPool2D(_Pool2D):
 
 class GlobalAvgPool2D(Layer):
     """Global average pooling, (N, C, H, W) -> (N, C)."""
+
+    per_example = True
 
     def _forward(self, x: np.ndarray) -> tuple[np.ndarray, Any]:
         return global_avg_pool_forward(x)

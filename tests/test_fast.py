@@ -15,10 +15,12 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from course_lib import fast
-from course_lib.architectures import Sequential, seed_cnn
+from course_lib.architectures import Flatten, Sequential, seed_cnn
+from course_lib.backprop import Affine
 from course_lib.conv import Conv2D, conv_backward, conv_forward
 from course_lib.fast import activations as fast_activations
 from course_lib.fast import conv as fast_conv
+from course_lib.fast import parallel as fast_parallel
 from course_lib.fast import pooling as fast_pooling
 from course_lib.fast._buffers import recycled, recycled_like
 from course_lib.fast.optim import adam_step_in_place
@@ -297,6 +299,108 @@ def test_in_place_adam_declines_without_state_and_validates_before_writing(rng):
 def test_set_num_threads_rejects_bad_values(bad):
     with pytest.raises(ValueError, match="the number of threads must be an integer >= 1"):
         fast.set_num_threads(bad)
+
+
+# --------------------------------------------------------------------------------------------
+# Data parallelism in Sequential
+# --------------------------------------------------------------------------------------------
+
+def _step(model: Sequential, x: np.ndarray, dout: np.ndarray) -> tuple[np.ndarray, np.ndarray | None, dict]:
+    out = model.forward(x)
+    dx = model.backward(dout)
+    return out, dx, {k: v.copy() for k, v in model.gradients().items()}
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("n_threads", [2, 3])
+def test_split_batch_gives_the_whole_batch_numbers(dtype, n_threads, rng):
+    """Each share of the batch on its own thread: outputs, dL/dx and the summed parameter
+    gradients equal those of the whole batch in one thread (to float rounding), two steps
+    running (the second reuses replicas and buffers), and BLAS's thread count is restored."""
+    from threadpoolctl import threadpool_info
+
+    model = Sequential(Conv2D(2, 4, 3, pad=1, rng=0, dtype=dtype), ReLU(), MaxPool2D(2),
+                       Flatten(), Affine(4 * 4 * 4, 5, rng=1, dtype=dtype))
+    x = rng.standard_normal((2, 37, 2, 8, 8)).astype(dtype)  # 37: shares of unequal size
+    dout = rng.standard_normal((2, 37, 5)).astype(dtype)
+    before = fast.get_num_threads()
+    blas_before = [p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas"]
+    try:
+        fast.set_num_threads(1)
+        want = [_step(model, x[i], dout[i]) for i in range(2)]
+        assert model._cache is None and getattr(model, "_split", None) is None
+        fast.set_num_threads(n_threads)
+        for i in range(2):
+            out, dx, grads = _step(model, x[i], dout[i])
+            assert isinstance(model._split, fast_parallel.BatchSplit) and len(model._split.chains) == n_threads
+            assert close(out, want[i][0], dtype) and close(dx, want[i][1], dtype)
+            assert grads.keys() == want[i][2].keys()
+            for k in grads:
+                assert grads[k].dtype == dtype and close(grads[k], want[i][2][k], dtype), k
+    finally:
+        fast.set_num_threads(before)
+    assert [p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas"] == blas_before
+
+
+def test_split_only_what_can_be_split(rng):
+    """No split with one thread, for fewer than MIN_SHARE examples per thread, or when a layer
+    is not per-example (BatchNorm's statistics, Dropout's masks, a layer of the user's own)."""
+    from course_lib.batchnorm import BatchNorm
+    from course_lib.dropout import Dropout
+
+    class Doubler(Layer):  # a layer of the user's own: not known to be per-example
+        def _forward(self, x):
+            return 2 * x, ()
+
+        def _backward(self, dout, cache):
+            return 2 * dout, {}
+
+    x = rng.standard_normal((64, 6))
+    cases = [
+        (Sequential(Affine(6, 3, rng=0), ReLU()), 64, 2, True),
+        (Sequential(Affine(6, 3, rng=0), ReLU()), 64, 1, False),
+        (Sequential(Affine(6, 3, rng=0), ReLU()), 2 * fast_parallel.MIN_SHARE - 1, 2, False),
+        (Sequential(Affine(6, 3, rng=0), BatchNorm(3)), 64, 2, False),
+        (Sequential(Affine(6, 3, rng=0), Dropout(0.5, rng=0)), 64, 2, False),
+        (Sequential(Affine(6, 3, rng=0), Doubler()), 64, 2, False),
+    ]
+    before = fast.get_num_threads()
+    try:
+        for model, n, t, split in cases:
+            fast.set_num_threads(t)
+            model.forward(x[:n])
+            assert isinstance(model._cache, fast_parallel.BatchSplit) == split, (model, n, t)
+            assert model.backward(np.ones((n, 3))).shape == (n, 6)
+    finally:
+        fast.set_num_threads(before)
+
+
+def test_split_batch_errors_name_the_whole_batch(threads, rng):
+    model = Sequential(Conv2D(2, 3, 3, rng=0), ReLU(), Flatten(), Affine(3 * 6 * 6, 4, rng=1))
+    with pytest.raises(ValueError, match=r"channel mismatch: x of shape \(32, 3, 8, 8\)"):
+        model.forward(np.zeros((32, 3, 8, 8)))
+    model.forward(rng.standard_normal((32, 2, 8, 8)))
+    with pytest.raises(ValueError, match=r"dout must have .*\(32, 4\), got \(32, 5\)"):
+        model.backward(np.zeros((32, 5)))
+
+
+def test_split_replicas_follow_the_layers_parameters_and_mode(rng):
+    """A replica shares its layer's parameters: in-place updates, set_parameters and a rebound
+    params dict all reach the next split forward pass."""
+    model = Sequential(Affine(5, 3, rng=0), ReLU(), Affine(3, 2, rng=1))
+    x = rng.standard_normal((40, 5))
+    before = fast.get_num_threads()
+    try:
+        fast.set_num_threads(2)
+        model.forward(x)
+        model.layers[0].params["w"] += 1.0
+        model.set_parameters({"2.b": np.full(2, 3.0)})
+        model.layers[2].params = {k: v * 2 for k, v in model.layers[2].params.items()}
+        got = model.forward(x)
+        fast.set_num_threads(1)
+        np.testing.assert_allclose(got, model.forward(x), rtol=1e-12)
+    finally:
+        fast.set_num_threads(before)
 
 
 # --------------------------------------------------------------------------------------------

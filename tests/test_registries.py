@@ -382,3 +382,36 @@ def test_importing_every_course_lib_module_loads_no_grading_code() -> None:
     count, bad = result.stdout.split(" ", 1)
     assert int(count) == len(_all_course_lib_modules()) >= 15
     assert bad.strip() == "[]", f"importing course_lib loaded grading code: {bad}"
+
+
+@pytest.mark.parametrize("kind", sorted(EXAMPLES))
+def test_per_example_layers_give_the_same_numbers_split_across_threads(kind: str) -> None:
+    """A layer kind marked per_example may be run data-parallel by Sequential: the batch split
+    across 2 threads gives the whole batch's output, input gradient and parameter gradients."""
+    from course_lib import fast
+    from course_lib.architectures import Sequential
+    from course_lib.fast.parallel import BatchSplit
+
+    args, kwargs, shape = EXAMPLES[kind]
+    model = Sequential(LayerSpec(kind, args, kwargs).build(rng=0, dtype=np.float64))
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((40, *shape))
+    dout = rng.standard_normal((40, *model.layers[0].output_shape(shape)))
+    before = fast.get_num_threads()
+    results = []
+    try:
+        for threads in (1, 2):
+            fast.set_num_threads(threads)
+            out = model.forward(x)
+            assert isinstance(model._cache, BatchSplit) == (threads == 2 and LAYERS[kind].per_example)
+            results.append((out, model.backward(dout), {k: v.copy() for k, v in model.gradients().items()}))
+    finally:
+        fast.set_num_threads(before)
+    if not LAYERS[kind].per_example:
+        return  # not split (asserted above); its numbers may differ from run to run (Dropout)
+    (out1, dx1, g1), (out2, dx2, g2) = results
+    np.testing.assert_allclose(out2, out1, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(dx2, dx1, rtol=1e-12, atol=1e-12)
+    assert g1.keys() == g2.keys()
+    for k in g1:
+        np.testing.assert_allclose(g2[k], g1[k], rtol=1e-10, atol=1e-12)

@@ -9,11 +9,17 @@ its own.
 
 from __future__ import annotations
 
+import contextvars
 import os
+import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from typing import TypeVar
 
-__all__ = ["get_num_threads", "parallel_blocks", "set_num_threads"]
+__all__ = ["get_num_threads", "inside_parallel_task", "parallel_blocks", "run_parallel", "set_num_threads"]
+
+T = TypeVar("T")
+_local = threading.local()
 
 _pool: ThreadPoolExecutor | None = None
 _pool_workers = 0
@@ -50,26 +56,64 @@ def set_num_threads(n: int) -> None:
     _threads = n
 
 
+def _pool_for(workers: int) -> ThreadPoolExecutor:
+    global _pool, _pool_workers
+    if _pool is None or _pool_workers < workers:
+        if _pool is not None:
+            _pool.shutdown(wait=True)
+        _pool_workers = workers
+        _pool = ThreadPoolExecutor(max_workers=_pool_workers, thread_name_prefix="course_lib.fast")
+    return _pool
+
+
+def _inline(task: Callable[[], T]) -> T:
+    """Run ``task`` with :func:`parallel_blocks` inline in this thread (no nested splitting)."""
+    was = getattr(_local, "inside", False)
+    _local.inside = True
+    try:
+        return task()
+    finally:
+        _local.inside = was
+
+
+def _in_context(ctx: contextvars.Context, task: Callable[[], T]) -> T:
+    """``task`` in a copy of the caller's context (NumPy's ``np.errstate`` lives there)."""
+    return ctx.run(_inline, task)
+
+
+def run_parallel(tasks: list[Callable[[], T]]) -> list[T]:
+    """Run the tasks one per thread (the calling thread takes the first) and return their
+    results in order; exceptions from any task are re-raised once all have finished. Tasks run
+    in a copy of the caller's context (``np.errstate`` applies to them too); inside a task,
+    :func:`parallel_blocks` does not split again."""
+    if len(tasks) == 1 or getattr(_local, "inside", False):
+        return [_inline(t) for t in tasks]
+    futures = [_pool_for(len(tasks) - 1).submit(_in_context, contextvars.copy_context(), t) for t in tasks[1:]]
+    try:
+        first = _inline(tasks[0])
+    finally:
+        rest = [f.exception() for f in futures]  # wait for all before raising
+    for exc in rest:
+        if exc is not None:
+            raise exc
+    return [first, *(f.result() for f in futures)]
+
+
+def inside_parallel_task() -> bool:
+    """True in a task of :func:`run_parallel` (work there must not be split again)."""
+    return bool(getattr(_local, "inside", False))
+
+
 def parallel_blocks(fn: Callable[[int, int], object], n: int, min_block: int = 1) -> None:
     """Call ``fn(start, stop)`` on contiguous blocks covering ``range(n)``, one per thread.
 
-    With one thread (or fewer than ``2·min_block`` items) this is ``fn(0, n)``. The calling
-    thread takes the first block itself; exceptions from any block are re-raised.
+    With one thread (or fewer than ``2·min_block`` items, or inside a task of
+    :func:`run_parallel`) this is ``fn(0, n)``. The calling thread takes the first block
+    itself; exceptions from any block are re-raised.
     """
-    global _pool, _pool_workers
     t = min(get_num_threads(), n // max(1, min_block))
-    if t <= 1:
+    if t <= 1 or inside_parallel_task():
         fn(0, n)
         return
-    if _pool is None or _pool_workers < t - 1:
-        if _pool is not None:
-            _pool.shutdown(wait=True)
-        _pool_workers = t - 1
-        _pool = ThreadPoolExecutor(max_workers=_pool_workers, thread_name_prefix="course_lib.fast")
     bounds = [n * i // t for i in range(t + 1)]
-    futures = [_pool.submit(fn, bounds[i], bounds[i + 1]) for i in range(1, t)]
-    try:
-        fn(bounds[0], bounds[1])
-    finally:
-        for f in futures:
-            f.result()
+    run_parallel([lambda i=i: fn(bounds[i], bounds[i + 1]) for i in range(t)])
