@@ -17,22 +17,30 @@ submissions per minute per W. ``--hostile`` adds the hostile submissions of
 tests/grading/hostile/cases.py, timed and reported apart (they run into their time limits on
 purpose). The machine's load average is printed alongside: other processes slow the wall figures.
 
-Where the time goes (profiled with pyinstrument and getrusage, one submission graded in
-process, 2-core machine under load):
+Where the time goes (profiled with cProfile and os.times, the solution notebook graded in
+process with ``sandbox.grade_notebook``, round trips counted at ``_Session._send``):
 
-- Before this work (nbgrader's kernel + the trusted pass, issue 13's measurement): 1.40 s CPU
-  per ch03 submission, most of it Jupyter kernel start-up (the kernel process, its imports of
-  IPython/NumPy/course_lib, ZMQ) — removed with the kernel (the sandboxed run is the only run).
-- Now, per submission: sandbox start-up (bwrap + ``python -I`` + NumPy import in the child):
-  ~0.14 s CPU, what a stub costs; notebook parsing and the static scan: < 0.02 s; reading the
-  spec, writing the autograded notebook, report and gradebook rows: ~0.05 s in the parent.
-  Importing NumPy/course_lib/course_grader in the grader happens once per worker (the pool's
-  workers are forked after the imports; Dask workers import once), not per submission.
-- Numerical checks: the checks run in the trusted parent and call the student's functions in
-  the sandbox through a pipe, one round trip per call (~0.35 ms of CPU over both processes).
-  A numerical gradient calls the student's forward twice per input entry, so a complete ch05
-  submission makes ~3400 round trips (1.2 s CPU) for checks that cost 0.15 s in one process;
-  ch01/ch04/ch07 make 800-1150. That round trip is now the largest per-submission cost.
+- Before issue 13 (nbgrader's kernel + the trusted pass): 1.40 s CPU per ch03 submission, most
+  of it Jupyter kernel start-up (the kernel process, its imports of IPython/NumPy/course_lib,
+  ZMQ) — removed with the kernel (the sandboxed run is the only run).
+- Fixed costs per submission: sandbox start-up (bwrap + ``python -I`` + NumPy import in the
+  child): ~0.14 s CPU, what a stub costs; notebook parsing and the static scan: < 0.02 s (ch09's
+  long cells: ~0.1 s); reading the spec, writing the autograded notebook, report and gradebook
+  rows: ~0.05 s in the parent. Importing NumPy/course_lib/course_grader in the grader happens
+  once per worker (the pool's workers are forked after the imports; Dask workers import once).
+- Numerical checks, before batching: the checks run in the trusted parent and called the
+  student's functions in the sandbox through the pipe once per call (~0.35 ms of CPU over both
+  processes: encoding, the pipe, decoding, in-place checks); a numerical gradient called the
+  student's forward twice per input entry. A complete submission, quiet machine (load 0.4),
+  round trips / parent CPU s / sandbox CPU s: ch01 1118 / 0.18 / 0.33, ch04 1136 / 0.30 / 0.48,
+  ch05 3396 / 0.64 / 0.67, ch06 722 / 0.22 / 0.33, ch07 832 / 0.23 / 0.35, ch09 234 / 0.51 /
+  0.69. The round trips were the largest per-submission cost (ch05: ~1.2 s of 1.3 s).
+- After batching (``Student.numerical_gradient``: one request per numerical gradient, the child
+  runs gradcheck's central differences next to the student's function): ch01 131 / 0.08 / 0.35,
+  ch04 168 / 0.11 / 0.48, ch05 114 / 0.08 / 0.54, ch06 109 / 0.05 / 0.30, ch07 101 / 0.07 / 0.32,
+  ch09 61 / 0.33 / 0.63 (same notebooks, load 7). What remains in the sandbox is its start-up
+  and the student's own forward passes (ch05's naive pooling loops: ~3,300 calls, ~0.3 s);
+  in the parent, the reference computations and the scan.
 """
 
 from __future__ import annotations

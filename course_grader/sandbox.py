@@ -22,7 +22,14 @@ In a notebook kernel the student's code could rewrite anything a test cell uses 
   source) are defined in that fork only, where the student's other functions read them;
 - time limits are enforced from here: per cell while the notebook's code runs (a cell that runs
   too long is skipped, the rest still run), per sub-check, and per notebook. A limit costs the
-  sub-checks it stopped, never the points earned before;
+  sub-checks it stopped, never the points earned before. The limits count the **CPU time** of
+  the sandboxed processes, read from ``/proc`` (a busy machine slows honest code down without
+  costing it points); wall-clock time is only a backstop, ten times each limit (:class:`Limits`);
+- a numerical gradient of a student's function is one request: the child runs the central
+  differences next to the function (``course_lib._finite_differences``, the loop of
+  ``course_lib.gradcheck``) and returns the gradient, which is checked here; anything unusual
+  and the check makes the calls one at a time, as it always did
+  (:meth:`course_grader.engine.Student.numerical_gradient`);
 - the student's source is also scanned for **tampering** with the grading machinery (assignments
   to attributes of ``numpy``, ``builtins``, ``sys.modules``, ``course_lib``; rebinding
   ``grading``; importing the reference; frame/``gc``/``ctypes`` tricks). Such a task scores 0
@@ -80,12 +87,22 @@ _PACKAGE_DIR = Path(grading.__file__).resolve().parent
 
 @dataclass(frozen=True)
 class Limits:
-    """Resource limits of one submission's grading (seconds, megabytes, characters)."""
+    """Resource limits of one submission's grading (seconds, megabytes, characters).
+
+    The time limits are **CPU seconds** of the sandboxed processes (the child and every process
+    under it, as the kernel accounts them; read by the trusted parent from ``/proc``): per cell
+    while the notebook loads, per sub-check, and per notebook. A loaded machine stretches the
+    wall-clock time of honest code, never its CPU time, so it cannot cost points. Wall-clock
+    time is only a backstop, ``wall_factor`` times each limit, for code that sleeps or waits
+    instead of computing. Where ``/proc`` cannot be read the limits apply to wall-clock time.
+    """
 
     memory_mb: int = int(os.environ.get("COURSE_GRADING_MEMORY_MB", "2048"))
     cell_seconds: float = 30.0
     check_seconds: float = 20.0
     notebook_seconds: float = 300.0
+    wall_factor: float = 10.0
+    start_seconds: float = 60.0  # the child's start-up (Python, NumPy) before the first cell
     output_chars: int = 4000
     notebook_bytes: int = 20 * 2**20
     message_bytes: int = 64 * 2**20
@@ -546,24 +563,116 @@ class _ChildGone(BaseException):
 
 
 class _Timeout(BaseException):
-    pass
+    """A cell or a sub-check passed its limit: ``kind`` "cpu" (its CPU time) or "wall" (the
+    backstop); ``cpu`` and ``wall`` are the seconds used (``cpu`` None when unknown)."""
+
+    def __init__(self, kind: str = "wall", cpu: float | None = None, wall: float = 0.0):
+        super().__init__(kind)
+        self.kind, self.cpu, self.wall = kind, cpu, wall
 
 
 class _Budget(BaseException):
     pass
 
 
+_POLL_SECONDS = 0.5  # how often the CPU time of a busy child is read while waiting for it
+_wall_clock = time.monotonic
+
+
+def _process_tree(pid: int) -> list[tuple[int, list[bytes]]] | None:
+    """``pid`` and every process under it, each with the fields of its ``/proc/PID/stat`` after
+    the command name (parents before their children); None when ``/proc`` (or its list of a
+    process's children, ``CONFIG_PROC_CHILDREN``) cannot be read for ``pid``."""
+    tree: list[tuple[int, list[bytes]]] = []
+    stack = [pid]
+    while stack:
+        p = stack.pop()
+        try:  # the process's own line first, then its children: a child reaped between the two
+            with open(f"/proc/{p}/stat", "rb") as fh:  # reads is missed, never counted twice
+                fields = fh.read().rsplit(b")", 1)[1].split()
+            tasks = os.listdir(f"/proc/{p}/task")
+        except (OSError, IndexError):
+            if p == pid:
+                return None
+            continue
+        tree.append((p, fields))
+        for t in tasks:
+            try:
+                with open(f"/proc/{p}/task/{t}/children", "rb") as fh:
+                    stack.extend(int(c) for c in fh.read().split())
+            except FileNotFoundError:
+                if p == pid and t == str(pid) and not os.path.exists(f"/proc/{p}/task/{t}/children"):
+                    return None  # a kernel without CONFIG_PROC_CHILDREN: the tree cannot be seen
+            except (OSError, ValueError):
+                pass
+    return tree
+
+
+def sandbox_cpu_seconds(pid: int) -> float | None:
+    """CPU seconds (user + system) used so far by process ``pid`` and every process under it.
+
+    Read from ``/proc``: the kernel's accounting, which code in the sandbox cannot change. Exited
+    processes count once their parent has waited for them (their time is then in the parent's
+    ``cutime``); one exiting between two reads may be missed by that one read, never counted twice.
+    None when ``/proc`` (or its list of a process's children) cannot be read.
+    """
+    tree = _process_tree(pid)
+    if tree is None:
+        return None
+    try:  # utime stime cutime cstime: stat fields 14-17
+        ticks = sum(int(f) for _, fields in tree for f in fields[11:15])
+    except ValueError:
+        return None
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+@dataclass
+class _Deadline:
+    """A limit on the sandbox's CPU time with a wall-clock backstop (see :class:`Limits`).
+
+    ``cpu_start`` None: the CPU time cannot be read, and ``cpu_seconds`` limits wall time.
+    """
+
+    cpu_seconds: float
+    wall_seconds: float
+    cpu_start: float | None
+    wall_start: float
+
+    def over(self, cpu: float | None, now: float) -> str | None:
+        """"cpu" or "wall" when the limit is passed at CPU reading ``cpu`` and time ``now``."""
+        if self.cpu_start is None:
+            return "wall" if now - self.wall_start > self.cpu_seconds else None
+        if cpu is not None and cpu - self.cpu_start > self.cpu_seconds:
+            return "cpu"
+        return "wall" if now - self.wall_start > self.wall_seconds else None
+
+    def wall_left(self, now: float) -> float:
+        return self.wall_start + (self.wall_seconds if self.cpu_start is not None else self.cpu_seconds) - now
+
+    def used(self, cpu: float | None, now: float) -> tuple[float | None, float]:
+        """(CPU seconds, wall seconds) since the start."""
+        return (None if cpu is None or self.cpu_start is None else cpu - self.cpu_start), now - self.wall_start
+
+
 class _Session:
     """One sandbox child holding the student's namespace; restarted after anything abnormal."""
 
-    def __init__(self, cells: Sequence[tuple[int, str]], limits: Limits, protected: Sequence[str], deadline: float,
-                 helpers: Sequence[tuple[str, str]] = (), isolation: str = "bwrap"):
+    def __init__(self, cells: Sequence[tuple[int, str]], limits: Limits, protected: Sequence[str],
+                 helpers: Sequence[tuple[str, str]] = (), isolation: str = "bwrap",
+                 cpu_reader: Callable[[int], float | None] | None = None, clock: Callable[[], float] | None = None):
         self.isolation = isolation
         self.cells = list(cells)
         self.helpers = list(helpers)
         self.limits = limits
         self.protected = [str(p) for p in protected]
-        self.notebook_deadline = deadline
+        # how CPU and wall time are read (the module's functions unless a test says otherwise)
+        self.cpu_reader = cpu_reader or sandbox_cpu_seconds
+        self.clock = clock or _wall_clock
+        self.spent = 0.0  # CPU seconds of the children killed so far (restarts)
+        self.notebook = _Deadline(limits.notebook_seconds, limits.notebook_seconds * limits.wall_factor,
+                                  0.0 if self.cpu_reader(os.getpid()) is not None else None, self.clock())
+        self.step = self.notebook
+        self.next_poll = 0.0
         self.skip: dict[int, str] = {}
         self.cell_errors: dict[int, str] = {}
         self.cell_violations: dict[int, list[str]] = {}
@@ -571,7 +680,6 @@ class _Session:
         self.proc: subprocess.Popen[bytes] | None = None
         self.restarts = 0
         self.tmp = tempfile.TemporaryDirectory(prefix="course-sandbox-")
-        self.deadline = deadline
 
     # -- process management ------------------------------------------------------------------
     def close(self) -> None:
@@ -586,7 +694,16 @@ class _Session:
         self.tmp.cleanup()
 
     def _kill(self) -> None:
+        """Kill the child and every process under it. Inside bubblewrap the child leads a session
+        of its own (``--new-session``) and its parent-death signal was cleared when it switched
+        to its uid, so killing bwrap's process group alone would leave it running (up to its
+        RLIMIT_CPU); it is the PID namespace's init, and its death ends every process there."""
         if self.proc is not None:
+            tree = _process_tree(self.proc.pid) or []
+            self.spent += self._tree_cpu() or 0.0
+            for pid, _ in reversed(tree[1:]):
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.kill(pid, signal.SIGKILL)
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(self.proc.pid, signal.SIGKILL)
             with contextlib.suppress(Exception):
@@ -602,13 +719,37 @@ class _Session:
         except (BrokenPipeError, OSError):
             raise _ChildGone("the process running your code stopped") from None
 
+    # -- time limits: CPU time of the sandbox, wall time as a backstop ---------------------------
+    def _tree_cpu(self) -> float | None:
+        return self.cpu_reader(self.proc.pid) if self.proc is not None else None
+
+    def _limit(self, cpu_seconds: float) -> _Deadline:
+        """A limit on what the sandbox does from now on (a cell, a sub-check)."""
+        cpu = self._tree_cpu()
+        self.next_poll = self.clock() + _POLL_SECONDS
+        return _Deadline(cpu_seconds, cpu_seconds * self.limits.wall_factor,
+                         cpu if self.notebook.cpu_start is not None else None, self.clock())
+
+    def _enforce(self) -> None:
+        """Raise :class:`_Timeout` (this cell or sub-check) or :class:`_Budget` (the notebook)
+        when a limit is passed; one read of the sandbox's CPU time."""
+        cpu, now = self._tree_cpu(), self.clock()
+        kind = self.step.over(cpu, now)
+        if kind is not None and self.step is not self.notebook:
+            used, wall = self.step.used(cpu, now)
+            raise _Timeout(kind, used, wall)
+        if self.notebook.over(None if cpu is None else self.spent + cpu, now) is not None:
+            raise _Budget()
+
     def _read_exact(self, n: int) -> bytes:
         parts, left = [], n
         while left:
-            wait = min(self.deadline, self.notebook_deadline) - time.monotonic()
-            if wait <= 0:
-                raise _Timeout() if self.deadline <= self.notebook_deadline else _Budget()
-            ready, _, _ = select.select([self.rfd], [], [], wait)
+            now = self.clock()
+            wall_left = min(self.step.wall_left(now), self.notebook.wall_left(now))
+            if now >= self.next_poll or wall_left <= 0:  # the CPU time is read every _POLL_SECONDS
+                self._enforce()
+                self.next_poll = now + _POLL_SECONDS
+            ready, _, _ = select.select([self.rfd], [], [], max(0.0, min(self.next_poll - now, wall_left)))
             if not ready:
                 continue
             chunk = os.read(self.rfd, min(left, 1 << 20))
@@ -673,13 +814,14 @@ class _Session:
                     "memory_mb": self.limits.memory_mb, "cpu_seconds": cpu, "processes": self.limits.processes if boxed else 0,
                     "file_bytes": self.limits.file_bytes, "output_chars": self.limits.output_chars})
         current: int | None = None
+        self.step = self._limit(self.limits.start_seconds)
         try:
             while True:
-                self.deadline = time.monotonic() + (self.limits.cell_seconds if current is not None else 60.0)
                 msg = self._recv()
                 ev = msg.get("ev")
                 if ev == "cell":
                     current = int(msg["index"])
+                    self.step = self._limit(self.limits.cell_seconds)
                 elif ev == "cell_done":
                     err = msg.get("error")
                     if err:
@@ -696,7 +838,7 @@ class _Session:
             self._kill()
             if current is None:
                 raise _ChildGone(f"the grading process did not start: {e}") from None
-            why = (f"stopped after {self.limits.cell_seconds:g} s (an infinite loop, or very slow code?)"
+            why = (_timeout_text(e, self.limits.cell_seconds, "an infinite loop, or very slow code?")
                    if isinstance(e, _Timeout) else f"ended the process running it ({e}: sys.exit/os._exit, or out of memory?)")
             self.skip[current] = why
             self.cell_errors[current] = f"{why}; the cell was skipped and the rest of the notebook loaded without it"
@@ -713,7 +855,7 @@ class _Session:
             return {"status": "crash", "message": str(e), "output": ""}
         except _Budget:
             return _budget_outcome(self.limits)
-        self.deadline = time.monotonic() + seconds
+        self.step = self._limit(seconds)
         output: list[str] = []
         violations: list[str] = []
         try:
@@ -733,11 +875,11 @@ class _Session:
             ended = self._recv()
             if ended.get("ev") != "ended":
                 raise _ChildGone("unexpected message")
-        except _Timeout:
+        except _Timeout as e:
             self._kill()
             return {"status": "timeout", "message": (
-                f"stopped after {seconds:g} s: an infinite loop, or a loop over far more elements than "
-                "needed? (the points of the checks before this one are kept)"), "output": "".join(output)[-2000:]}
+                _timeout_text(e, seconds, "an infinite loop, or a loop over far more elements than needed?")
+                + " (the points of the checks before this one are kept)"), "output": "".join(output)[-2000:]}
         except _Budget:
             self._kill()
             return _budget_outcome(self.limits)
@@ -808,8 +950,18 @@ class _Proxy(engine.RemoteFunction):
 
 def _budget_outcome(limits: Limits) -> dict[str, Any]:
     return {"status": "timeout", "message": (
-        f"not run: grading this notebook used up its time budget ({limits.notebook_seconds:g} s) in "
-        "earlier checks"), "output": ""}
+        f"not run: grading this notebook used up its time budget ({limits.notebook_seconds:g} s of CPU time, "
+        f"or {limits.notebook_seconds * limits.wall_factor:g} s of waiting) in earlier checks"), "output": ""}
+
+
+def _timeout_text(e: _Timeout, limit: float, guess: str) -> str:
+    """What a student reads when a cell or a sub-check was stopped (``limit``: its CPU seconds)."""
+    if e.kind == "cpu":
+        return f"stopped after {limit:g} s of CPU time: {guess}"
+    if e.cpu is None:  # the CPU time could not be read: the limit was wall-clock time
+        return f"stopped after {limit:g} s: {guess}"
+    return (f"stopped after {e.wall:.0f} s of waiting, in which it used {e.cpu:.1f} s of CPU time (the limit is "
+            f"{limit:g} s): does it sleep, or wait for something that never comes?")
 
 
 def _exc_text(err: Mapping[str, Any]) -> str:
@@ -980,7 +1132,7 @@ def grade_code_cells(
     task_functions = {gc.task_id: grading.TASKS[gc.task_id].functions for gc in grade_cells if gc.task_id in grading.TASKS}
     result.findings = scan_tampering(cells, task_functions, set(options.allowed))
     protected = options.protected if options.protected is not None else default_protected()
-    session = _Session(cells, limits, protected, t0 + limits.notebook_seconds, _helper_sources(), isolation=options.isolation)
+    session = _Session(cells, limits, protected, _helper_sources(), isolation=options.isolation)
     try:
         for gc in grade_cells:
             result.cells.append(_grade_cell(session, gc, result.findings, limits, options.progress))
