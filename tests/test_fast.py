@@ -284,6 +284,34 @@ def test_in_place_adam_is_bit_identical_to_adam(dtype, rng):
             assert opt.configs[k]["t"] == configs[k]["t"] == step + 1
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_in_place_adam_flat_and_per_parameter_paths_are_bit_identical_to_adam(dtype, rng):
+    """Same hyperparameters and step count everywhere: one flat update (m and v become views
+    of one array); a parameter with another learning rate: one update per parameter. Either
+    way, and across the switch (the learning rate set through the optimizer), adam()'s bits."""
+    shapes = {"0.w": (3, 2, 2), "0.b": (3,), "1.w": (4, 3)}
+    params = {k: rng.standard_normal(s).astype(dtype) for k, s in shapes.items()}
+    ref = {k: v.copy() for k, v in params.items()}
+    opt = make_optimizer("adam", learning_rate=3e-3)
+    configs: dict[str, dict] = {}
+    for step in range(8):
+        if step == 3:
+            opt.configs["1.w"]["learning_rate"] = 1e-2  # per-parameter path from here
+            configs["1.w"]["learning_rate"] = 1e-2
+        if step == 6:
+            opt.learning_rate = 5e-3  # the same for all again: flat
+            for cfg in configs.values():
+                cfg["learning_rate"] = 5e-3
+        grads = {k: rng.standard_normal(v.shape).astype(dtype) for k, v in params.items()}
+        opt.step(params, grads)
+        for k in ref:
+            ref[k], configs[k] = adam(ref[k], grads[k], configs.get(k, {"learning_rate": 3e-3}))
+            np.testing.assert_array_equal(params[k], ref[k])
+            np.testing.assert_array_equal(opt.configs[k]["v"], configs[k]["v"])
+        flat = opt._scratch.get("flat adam state")  # built at the first in-place step, kept
+        assert (flat is not None and all(np.shares_memory(opt.configs[k]["m"], flat.m) for k in shapes)) == (step > 0)
+
+
 def test_in_place_adam_declines_without_state_and_validates_before_writing(rng):
     w = rng.standard_normal(3)
     assert adam_step_in_place({"w": w}, {"w": np.ones(3)}, {}, {}) is False  # first step: the rule's
