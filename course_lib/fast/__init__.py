@@ -4,20 +4,22 @@ The chapter modules hold the functions the book walks through — :func:`course_
 follows the im2col recipe of chapter 4, :func:`course_lib.pooling.max_pool_forward` loops over
 window offsets, :func:`course_lib.gradient_descent.adam` is the update rule of chapter 3. The
 layer classes (:class:`~course_lib.conv.Conv2D`, :class:`~course_lib.pooling.MaxPool2D`,
-:class:`~course_lib.neuron.ReLU`) and :class:`~course_lib.gradient_descent.Optimizer` call the versions in this package instead, which
-compute the same numbers faster:
+:class:`~course_lib.neuron.ReLU`) and :class:`~course_lib.gradient_descent.Optimizer` call the
+versions in this package instead, which compute the same numbers faster:
 
 - :mod:`course_lib.fast.conv`: channels-last im2col with cache blocking and a folded bias,
   the input gradient as one small product per kernel offset;
 - :mod:`course_lib.fast.pooling`: max pooling over channels-last memory in two stages;
 - :mod:`course_lib.fast.activations`: ReLU into reused memory;
-- :mod:`course_lib.fast.optim`: Adam in place, without temporaries.
+- :mod:`course_lib.fast.optim`: Adam in place, one flat update over all parameters;
+- :mod:`course_lib.fast.parallel`: :class:`~course_lib.architectures.Sequential` runs a large
+  batch data-parallel, one share of the examples per thread (:func:`set_num_threads`).
 
-Layers keep their internal buffers between steps (a *workspace*), hand out results in memory
-reused once nobody holds it any more (so a training step touches no fresh pages), and split the
-copies of a batch across a small thread pool (:func:`set_num_threads`). Every function here is
-tested against its teaching counterpart (``tests/test_fast.py``): forward passes and gradients agree
-to float32 rounding (float64: to ~1e-10), and a 200-step training run gives the same losses.
+Layers keep their internal buffers between steps (a *workspace*) and hand out results in memory
+reused once nobody holds it any more (so a training step touches no fresh pages). Every
+function here is tested against its teaching counterpart (``tests/test_fast.py``): forward
+passes and gradients agree to float32 rounding (float64: to ~1e-10), and a 200-step training
+run gives the same losses.
 """
 
 from __future__ import annotations

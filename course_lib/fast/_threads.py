@@ -1,10 +1,12 @@
-"""Private helper of :mod:`course_lib.fast` (imported within the package only): a thread pool
-that splits a batch.
+"""Private helper of :mod:`course_lib.fast` (imported within the package only): a thread pool.
 
-NumPy releases the GIL inside copies, ufuncs and reductions on large arrays, so the non-BLAS
-work of a layer (im2col copies, scatter-adds, pooling passes) runs in parallel when each thread
-takes a contiguous block of examples. The matrix products stay with BLAS, which has threads of
-its own.
+Two users. :class:`course_lib.fast.parallel.BatchSplit` runs a whole network on one share of a
+batch per thread (:func:`run_parallel`). Layers used outside such a split (one layer on its own,
+or a network with a layer that cannot be split) cut the non-BLAS work of a layer — im2col
+copies, scatter-adds, pooling passes — into contiguous blocks of examples
+(:func:`parallel_blocks`); NumPy releases the GIL inside copies, ufuncs and reductions on large
+arrays, so the blocks run in parallel, and the matrix products stay with BLAS's own threads.
+Inside a task of :func:`run_parallel`, :func:`parallel_blocks` does not split again.
 """
 
 from __future__ import annotations
@@ -40,7 +42,7 @@ def _default_threads() -> int:
 
 
 def get_num_threads() -> int:
-    """Threads the fast layers split a batch across (default: ``OMP_NUM_THREADS``, else
+    """Threads a batch is split across (default: ``OMP_NUM_THREADS``, else
     ``OPENBLAS_NUM_THREADS``, else the usable CPUs, at most 4)."""
     global _threads
     if _threads is None:
@@ -49,7 +51,8 @@ def get_num_threads() -> int:
 
 
 def set_num_threads(n: int) -> None:
-    """Use ``n`` >= 1 threads for the fast layers' batch-splitting (1: no pool at all)."""
+    """Use ``n`` >= 1 threads for splitting a batch (a network's shares, a layer's blocks;
+    1: no pool at all)."""
     global _threads
     if isinstance(n, bool) or not isinstance(n, int) or n < 1:
         raise ValueError(f"the number of threads must be an integer >= 1, got {n!r}")
