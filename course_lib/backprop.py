@@ -29,7 +29,8 @@ For the affine layer, with ``dout = dL/dout`` of shape (N, M)::
 
 Each shape follows from the shapes alone — the quickest check of a backward pass.
 
-Caches: the affine cache is :data:`course_lib.validate.AffineCache`, the tuple ``(x, w, b)``;
+Caches: the affine cache is the NamedTuple :class:`course_lib.validate.AffineCache` ``(x, w, b)``
+(the convention of every chapter, see :mod:`course_lib.validate`);
 :class:`TwoLayerNet` keeps the caches of its three layers inside :meth:`TwoLayerNet.loss`, and
 the scalar graph keeps each node's inputs on the node itself.
 """
@@ -47,7 +48,14 @@ from course_lib.init import as_rng, check_init, init_weights
 from course_lib.layers import Layer
 from course_lib.loss import l2_penalty, softmax_cross_entropy
 from course_lib.neuron import relu_backward, relu_forward
-from course_lib.validate import AffineCache, check_array, check_int, check_number, describe
+from course_lib.validate import (
+    AffineCache,
+    check_array,
+    check_cache,
+    check_int,
+    check_number,
+    describe,
+)
 
 __all__ = [
     "AddGate",
@@ -510,7 +518,7 @@ def affine_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray) -> tuple[np.ndar
         b: (M,) biases.
 
     Returns:
-        ``(out, cache)``: ``out`` (N, M) in ``x``'s dtype; ``cache = (x, w, b)``.
+        ``(out, cache)``: ``out`` (N, M) in ``x``'s dtype; ``cache = AffineCache(x, w, b)``.
     """
     x = check_array(x, "x", ndim=2)
     w = check_array(w, "w", ndim=2)
@@ -523,7 +531,7 @@ def affine_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray) -> tuple[np.ndar
     if b.shape != (w.shape[1],):
         raise ValueError(f"b must have shape ({w.shape[1]},) to match w {w.shape}, got {b.shape}")
     out = (x @ w + b).astype(x.dtype, copy=False)
-    return out, (x, w, b)
+    return out, AffineCache(x, w, b)
 
 
 def affine_backward(dout: np.ndarray, cache: AffineCache) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -531,13 +539,13 @@ def affine_backward(dout: np.ndarray, cache: AffineCache) -> tuple[np.ndarray, n
 
     Args:
         dout: (N, M) upstream gradient dL/dout.
-        cache: ``(x, w, b)`` from the forward pass.
+        cache: the :class:`~course_lib.validate.AffineCache` ``(x, w, b)`` from the forward pass.
 
     Returns:
         ``(dx, dw, db)`` of shapes (N, D), (D, M), (M,), each in the dtype of its input:
         ``dx = dout @ w.T``, ``dw = x.T @ dout``, ``db = dout.sum(axis=0)``.
     """
-    x, w, b = cache
+    x, w, b = check_cache(cache, AffineCache, "affine_forward")
     dout = check_array(dout, "dout", ndim=2)
     if dout.shape != (x.shape[0], w.shape[1]):
         raise ValueError(f"dout must have the forward output's shape {(x.shape[0], w.shape[1])}, got {dout.shape}")

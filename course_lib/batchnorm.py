@@ -200,7 +200,7 @@ def batchnorm_backward(
     Returns:
         dx (N, D), dgamma (D,), dbeta (D,).
     """
-    check_cache(cache, BatchNormCache)
+    cache = check_cache(cache, BatchNormCache, "batchnorm_forward")
     dout = check_dout(dout, cache.x.shape)
     x, xmu, sqrtvar, ivar, xhat, gamma = (
         cache.x, cache.xmu, cache.sqrtvar, cache.ivar, cache.xhat, cache.gamma
@@ -251,7 +251,7 @@ def batchnorm_backward_alt(
     Returns:
         dx (N, D), dgamma (D,), dbeta (D,) — equal to :func:`batchnorm_backward`'s to rounding.
     """
-    check_cache(cache, BatchNormCache)
+    cache = check_cache(cache, BatchNormCache, "batchnorm_forward")
     dout = check_dout(dout, cache.x.shape)
     return _cast(_backward_closed(dout, cache), cache)
 
@@ -309,7 +309,7 @@ def spatial_batchnorm_backward(
     Returns:
         dx (N, C, H, W), dgamma (C,), dbeta (C,).
     """
-    check_cache(cache, SpatialBatchNormCache)
+    cache = check_cache(cache, SpatialBatchNormCache, "spatial_batchnorm_forward")
     dout = check_dout(dout, cache.shape)
     n, c, h, w = cache.shape
     rows = dout.transpose(0, 2, 3, 1).reshape(n * h * w, c)

@@ -31,6 +31,11 @@ Two implementations:
   and :func:`col2im` for the input gradient: the recipe of the book. float32 in gives float32
   out.
 
+Caches (the convention of :mod:`course_lib.validate`): :class:`~course_lib.validate.ConvNaiveCache`
+holds the inputs, :class:`~course_lib.validate.ConvCache` im2col's matrix instead of x (backward
+reuses it), :class:`~course_lib.validate.ConvTransposeCache` and
+:class:`~course_lib.validate.ConvDilatedCache` what their backward passes read.
+
 The layer class :class:`Conv2D` runs a tuned version of the same recipe,
 :mod:`course_lib.fast.conv` (channels-last columns, cache blocking, reused buffers, threads),
 which the tests hold equal to :func:`conv_forward` / :func:`conv_backward`.
@@ -47,7 +52,12 @@ from course_lib.fast import conv as fast_conv
 from course_lib.init import as_rng, check_init, init_weights
 from course_lib.layers import Layer
 from course_lib.validate import (
+    ConvCache,
+    ConvDilatedCache,
+    ConvNaiveCache,
+    ConvTransposeCache,
     check_array,
+    check_cache,
     check_conv_arrays,
     check_dout,
     check_int,
@@ -196,7 +206,7 @@ def _check_conv_inputs(
 
 def conv_forward_naive(
     x: np.ndarray, w: np.ndarray, b: np.ndarray, *, stride: int = 1, pad: int = 0
-) -> tuple[np.ndarray, tuple]:
+) -> tuple[np.ndarray, ConvNaiveCache]:
     """Convolution (cross-correlation) forward pass with explicit loops.
 
     Args:
@@ -208,7 +218,8 @@ def conv_forward_naive(
 
     Returns:
         out: shape (N, F, Ho, Wo) with Ho = (H + 2·pad − HH)//stride + 1 (same for Wo);
-        cache: (x, w, b, stride, pad) for :func:`conv_backward_naive`.
+        cache: a :class:`~course_lib.validate.ConvNaiveCache` ``(x, w, b, stride, pad)`` for
+        :func:`conv_backward_naive`.
     """
     x, w, b, stride, pad = check_conv_arrays(x, w, b, stride, pad)
     N, _, H, W = x.shape
@@ -226,20 +237,20 @@ def conv_forward_naive(
                 for j in range(Wo):
                     window = x_pad[n, :, i * stride:i * stride + HH, j * stride:j * stride + WW]
                     out[n, f, i, j] = np.sum(window * w[f]) + b[f]
-    return out, (x, w, b, stride, pad)
+    return out, ConvNaiveCache(x, w, b, stride, pad)
 
 
-def conv_backward_naive(dout: np.ndarray, cache: tuple) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def conv_backward_naive(dout: np.ndarray, cache: ConvNaiveCache) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Backward pass of :func:`conv_forward_naive`, with explicit loops.
 
     Args:
         dout: upstream gradient dL/dout, shape (N, F, Ho, Wo).
-        cache: from :func:`conv_forward_naive`.
+        cache: from :func:`conv_forward_naive` (not modified).
 
     Returns:
         dx (N, C, H, W), dw (F, C, HH, WW), db (F,).
     """
-    x, w, b, stride, pad = cache
+    x, w, b, stride, pad = check_cache(cache, ConvNaiveCache, "conv_forward_naive")
     N, _C, H, W = x.shape
     F, _, HH, WW = w.shape
     Ho = (H + 2 * pad - HH) // stride + 1
@@ -378,28 +389,29 @@ def col2im(
 
 def conv_forward(
     x: np.ndarray, w: np.ndarray, b: np.ndarray, *, stride: int = 1, pad: int = 0
-) -> tuple[np.ndarray, tuple]:
+) -> tuple[np.ndarray, ConvCache]:
     """Convolution forward pass as one matrix product: ``im2col(x) @ w.reshape(F, -1).T + b``.
 
-    Same contract as :func:`conv_forward_naive`: ``x`` (N, C, H, W), ``w`` (F, C, HH, WW),
+    Same arguments and output as :func:`conv_forward_naive`: ``x`` (N, C, H, W), ``w`` (F, C, HH, WW),
     ``b`` (F,) -> ``out`` (N, F, Ho, Wo). The dtype is the common dtype of the inputs (float32
     stays float32). Row ``n·Ho·Wo + i·Wo + j`` of the product is output pixel (i, j) of example
     n for all F filters, so the product reshapes to (N, Ho, Wo, F) and is transposed to
     (N, F, Ho, Wo) (a view; ``np.ascontiguousarray(out)`` gives C order).
 
     Returns:
-        out, cache ``(cols, x.shape, w, stride, pad)`` for :func:`conv_backward`.
+        out, and a :class:`~course_lib.validate.ConvCache` ``(cols, x.shape, w, stride, pad)`` for
+        :func:`conv_backward`.
     """
     x, w, b, stride, pad, Ho, Wo = _check_conv_inputs(x, w, b, stride, pad)
     N = x.shape[0]
     F, _, HH, WW = w.shape
     cols = im2col(x, HH, WW, stride, pad)              # (N·Ho·Wo, C·HH·WW)
     out = cols @ w.reshape(F, -1).T + b                 # (N·Ho·Wo, F)
-    return out.reshape(N, Ho, Wo, F).transpose(0, 3, 1, 2), (cols, x.shape, w, stride, pad)
+    return out.reshape(N, Ho, Wo, F).transpose(0, 3, 1, 2), ConvCache(cols, x.shape, w, stride, pad)
 
 
 def conv_backward(
-    dout: np.ndarray, cache: tuple, *, need_dx: bool = True
+    dout: np.ndarray, cache: ConvCache, *, need_dx: bool = True
 ) -> tuple[np.ndarray | None, np.ndarray, np.ndarray]:
     """Backward pass of :func:`conv_forward` with the same matrices.
 
@@ -415,7 +427,7 @@ def conv_backward(
     Returns:
         dx (N, C, H, W) or None, dw (F, C, HH, WW), db (F,).
     """
-    cols, x_shape, w, stride, pad = cache
+    cols, x_shape, w, stride, pad = check_cache(cache, ConvCache, "conv_forward")
     N, _C, H, W = x_shape
     F, _, HH, WW = w.shape
     Ho = (H + 2 * pad - HH) // stride + 1
@@ -449,7 +461,7 @@ def _check_convT_inputs(
 
 def conv_transpose_forward_naive(
     x: np.ndarray, w: np.ndarray, b: np.ndarray, *, stride: int = 1, pad: int = 0
-) -> tuple[np.ndarray, tuple]:
+) -> tuple[np.ndarray, ConvTransposeCache]:
     """Transposed convolution with loops: every input pixel *stamps* a scaled kernel.
 
     ``out_pad[n, f, h·s + p, v·s + q] += x[n, c, h, v] · w[c, f, p, q]``, then ``pad`` rows and
@@ -461,7 +473,9 @@ def conv_transpose_forward_naive(
         b: (F_out,).
 
     Returns:
-        out (N, F_out, (H−1)·s − 2·pad + HH, (W−1)·s − 2·pad + WW), cache.
+        out (N, F_out, (H−1)·s − 2·pad + HH, (W−1)·s − 2·pad + WW), and the same
+        :class:`~course_lib.validate.ConvTransposeCache` as :func:`conv_transpose_forward`'s (for
+        :func:`conv_transpose_backward`).
     """
     x, w, b, stride, pad, Ho, Wo = _check_convT_inputs(x, w, b, stride, pad)
     N, C_in, H, W = x.shape
@@ -473,12 +487,13 @@ def conv_transpose_forward_naive(
                 for v in range(W):
                     out_pad[n, :, h * stride:h * stride + HH, v * stride:v * stride + WW] += x[n, c, h, v] * w[c]
     out = out_pad[:, :, pad:pad + Ho, pad:pad + Wo] + b[None, :, None, None]
-    return out, (x, w, b, stride, pad)
+    g = x.transpose(0, 2, 3, 1).reshape(N * H * W, C_in)
+    return out, ConvTransposeCache(g, x.shape, w, stride, pad)
 
 
 def conv_transpose_forward(
     x: np.ndarray, w: np.ndarray, b: np.ndarray, *, stride: int = 1, pad: int = 0
-) -> tuple[np.ndarray, tuple]:
+) -> tuple[np.ndarray, ConvTransposeCache]:
     """Fast transposed convolution ("fractionally strided convolution"; not a deconvolution).
 
     It is the adjoint of :func:`conv_forward` with the same ``w``, ``stride`` and ``pad``
@@ -493,7 +508,7 @@ def conv_transpose_forward(
         stride, pad: output size ``(H − 1)·stride − 2·pad + HH`` (same for W).
 
     Returns:
-        out (N, F_out, Ho, Wo), cache.
+        out (N, F_out, Ho, Wo), and a :class:`~course_lib.validate.ConvTransposeCache`.
     """
     x, w, b, stride, pad, Ho, Wo = _check_convT_inputs(x, w, b, stride, pad)
     N, C_in, H, W = x.shape
@@ -502,11 +517,11 @@ def conv_transpose_forward(
     wmat = w.reshape(C_in, F_out * HH * WW)                 # (f, p, q) order, like im2col's
     out = col2im(g @ wmat, (N, F_out, Ho, Wo), HH, WW, stride, pad)
     out += b[None, :, None, None]
-    return out, (g, x.shape, w, stride, pad)
+    return out, ConvTransposeCache(g, x.shape, w, stride, pad)
 
 
 def conv_transpose_backward(
-    dout: np.ndarray, cache: tuple
+    dout: np.ndarray, cache: ConvTransposeCache
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Backward pass of :func:`conv_transpose_forward`.
 
@@ -517,7 +532,7 @@ def conv_transpose_backward(
     Returns:
         dx (N, C_in, H, W), dw (C_in, F_out, HH, WW), db (F_out,).
     """
-    g, x_shape, w, stride, pad = cache
+    g, x_shape, w, stride, pad = check_cache(cache, ConvTransposeCache, "conv_transpose_forward")
     N, C_in, H, W = x_shape
     _, F_out, HH, WW = w.shape
     Ho = (H - 1) * stride - 2 * pad + HH
@@ -557,7 +572,7 @@ def dilate_kernel(w: np.ndarray, dilation: int) -> np.ndarray:
 
 def conv_forward_dilated(
     x: np.ndarray, w: np.ndarray, b: np.ndarray, *, dilation: int = 1, stride: int = 1, pad: int = 0
-) -> tuple[np.ndarray, tuple]:
+) -> tuple[np.ndarray, ConvDilatedCache]:
     """Dilated convolution: the taps of the kernel are ``dilation`` pixels apart.
 
     ``out[n, f, i, j] = b[f] + Σ_{c,p,q} w[f, c, p, q] · x_pad[n, c, i·s + d·p, j·s + d·q]``.
@@ -571,7 +586,7 @@ def conv_forward_dilated(
 
     Returns:
         out (N, F, Ho, Wo) with ``Ho = floor((H + 2·pad − d·(HH − 1) − 1) / stride) + 1``, and a
-        cache for :func:`conv_backward_dilated`.
+        :class:`~course_lib.validate.ConvDilatedCache` for :func:`conv_backward_dilated`.
     """
     w = check_array(w, "w", ndim=4)
     d = check_int(dilation, "dilation", low=1)
@@ -582,11 +597,11 @@ def conv_forward_dilated(
         raise ValueError(
             f"dilation {d} spreads the kernel of shape {w.shape} to {w_big.shape}: {e}"
         ) from None
-    return out, (cache, d)
+    return out, ConvDilatedCache(cache, d)
 
 
 def conv_backward_dilated(
-    dout: np.ndarray, cache: tuple
+    dout: np.ndarray, cache: ConvDilatedCache
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Backward pass of :func:`conv_forward_dilated`.
 
@@ -597,9 +612,7 @@ def conv_backward_dilated(
     Returns:
         dx (N, C, H, W), dw (F, C, HH, WW), db (F,).
     """
-    if not (isinstance(cache, tuple) and len(cache) == 2 and isinstance(cache[1], int)):
-        raise TypeError("cache must be the one returned by conv_forward_dilated")
-    conv_cache, d = cache
+    conv_cache, d = check_cache(cache, ConvDilatedCache, "conv_forward_dilated")
     dx, dw_big, db = conv_backward(dout, conv_cache)
     return dx, np.ascontiguousarray(dw_big[:, :, ::d, ::d]), db
 

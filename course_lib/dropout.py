@@ -41,10 +41,10 @@ from course_lib.validate import (
     DROPOUT_MODES,
     DropoutCache,
     check_array,
+    check_cache,
     check_int,
     check_keep_prob,
     check_number,
-    describe,
 )
 
 __all__ = [
@@ -107,10 +107,7 @@ def dropout_backward(dout: np.ndarray, cache: DropoutCache) -> np.ndarray:
     Returns:
         dx, shape of ``dout`` (a copy of ``dout`` in test mode).
     """
-    if not isinstance(cache, DropoutCache):
-        raise TypeError(
-            f"cache must be the DropoutCache returned by dropout_forward, got {describe(cache)}"
-        )
+    cache = check_cache(cache, DropoutCache, "dropout_forward")
     dout = check_array(dout, "dout")
     if dout.shape != cache.shape:
         raise ValueError(

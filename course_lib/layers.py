@@ -2,7 +2,9 @@
 
 The functional pair ``out, cache = layer_forward(x, ...)`` / ``dx, *dparams = layer_backward(dout,
 cache)`` in each chapter module is the core; the classes here wrap a pair, own its parameters and
-their gradients, and compose in :class:`course_lib.architectures.Sequential`.
+their gradients, and compose in :class:`course_lib.architectures.Sequential`. A cache is one array
+or a NamedTuple of :mod:`course_lib.validate` named after its forward function (the convention
+is written down there); a layer keeps only the latest one, from ``forward`` to ``backward``.
 
 A subclass implements ``_forward(x) -> (out, cache)``, ``_backward(dout, cache) -> (dx, grads)``
 and ``output_shape(input_shape)``; it may override ``macs(input_shape)`` (multiply-adds per example,

@@ -32,23 +32,31 @@ left derivative there (0 for relu, α for the others). Gradient checks must keep
 pair, the layer class, the initialisation that suits it); every other module reads it.
 
 Caches hold only what the backward pass reads: one array where one suffices (the output for
-sigmoid and tanh, the input for relu), else a NamedTuple (:class:`LeakyReLUCache`,
-:class:`ELUCache`). :func:`neuron_forward`'s cache is the plain tuple ``(x, w, b, activation,
-activation cache, output shape)``: the exercise of chapter 1 takes this function as its model
-solution, and its sandbox can import no cache type from this module.
+sigmoid and tanh, the input for relu), else a NamedTuple of :mod:`course_lib.validate`
+(:class:`~course_lib.validate.LeakyReLUCache`, :class:`~course_lib.validate.ELUCache`,
+:class:`~course_lib.validate.NeuronCache`), the convention of every chapter (see there).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any, ClassVar, NamedTuple
+from typing import Any, ClassVar
 
 import numpy as np
 
 from course_lib.fast import activations as fast_activations
 from course_lib.layers import Layer
-from course_lib.validate import check_array, check_dout, check_number, describe
+from course_lib.validate import (
+    ELUCache,
+    LeakyReLUCache,
+    NeuronCache,
+    check_array,
+    check_cache,
+    check_dout,
+    check_number,
+    describe,
+)
 
 __all__ = [
     "ACTIVATIONS",
@@ -59,9 +67,7 @@ __all__ = [
     "OR_PERCEPTRON",
     "XOR_NOT_SEPARABLE_MULTIPLIERS",
     "Activation",
-    "ELUCache",
     "LeakyReLU",
-    "LeakyReLUCache",
     "ReLU",
     "Sigmoid",
     "Tanh",
@@ -169,21 +175,6 @@ def _check_alpha(alpha: object, *, high: float | None = None) -> float:
     return check_number(alpha, "alpha", low=0.0, high=high)
 
 
-class LeakyReLUCache(NamedTuple):
-    """What :func:`leaky_relu_backward` needs: the input and the slope for negative inputs."""
-
-    x: np.ndarray
-    alpha: float
-
-
-class ELUCache(NamedTuple):
-    """What :func:`elu_backward` needs: the input, the slope ``alpha·e^min(x, 0)`` and alpha."""
-
-    x: np.ndarray
-    slope: np.ndarray
-    alpha: float
-
-
 def leaky_relu_forward(x: np.ndarray, alpha: float = 0.01) -> tuple[np.ndarray, LeakyReLUCache]:
     """Leaky ReLU: ``x`` if x > 0 else ``alpha·x``.
 
@@ -202,7 +193,7 @@ def leaky_relu_forward(x: np.ndarray, alpha: float = 0.01) -> tuple[np.ndarray, 
 
 def leaky_relu_backward(dout: np.ndarray, cache: LeakyReLUCache) -> np.ndarray:
     """``dx = dout`` where x > 0, else ``alpha·dout``."""
-    x, alpha = cache
+    x, alpha = check_cache(cache, LeakyReLUCache, "leaky_relu_forward")
     dout = check_dout(dout, x.shape)
     return np.where(x > 0, dout, alpha * dout).astype(dout.dtype, copy=False)
 
@@ -231,7 +222,7 @@ def elu_forward(x: np.ndarray, alpha: float = 1.0) -> tuple[np.ndarray, ELUCache
 
 def elu_backward(dout: np.ndarray, cache: ELUCache) -> np.ndarray:
     """``dx = dout`` where x > 0, else ``dout·alpha·e^x`` (which equals ``dout·(out + alpha)``)."""
-    x, slope, _alpha = cache
+    x, slope, _alpha = check_cache(cache, ELUCache, "elu_forward")
     dout = check_dout(dout, x.shape)
     with np.errstate(under="ignore"):
         return np.where(x > 0, dout, dout * slope).astype(dout.dtype, copy=False)
@@ -243,7 +234,7 @@ def elu_backward(dout: np.ndarray, cache: ELUCache) -> np.ndarray:
 
 def neuron_forward(
     x: np.ndarray, w: np.ndarray, b: float | np.ndarray, activation: str = "sigmoid"
-) -> tuple[np.ndarray, tuple[Any, ...]]:
+) -> tuple[np.ndarray, NeuronCache]:
     """A sigmoid (or other) neuron ``a = f(x · w + b)``, or a dense layer of them.
 
     Shapes (D inputs, N examples, M neurons):
@@ -264,7 +255,8 @@ def neuron_forward(
             "identity"); leaky_relu and elu use their default alpha.
 
     Returns:
-        ``out`` (shape above, the dtype of x) and the cache for :func:`neuron_backward`.
+        ``out`` (shape above, the dtype of x) and a :class:`~course_lib.validate.NeuronCache` for
+        :func:`neuron_backward`.
 
     Raises:
         TypeError: non-array or non-float x/w, non-number b.
@@ -296,17 +288,17 @@ def neuron_forward(
     z = x @ w + b
     z = np.asarray(z, dtype=x.dtype)
     out, act_cache = f_forward(z)
-    return out, (x, w, b, activation, act_cache, out.shape)
+    return out, NeuronCache(x, w, b, activation, act_cache, out.shape)
 
 
-def neuron_backward(dout: np.ndarray, cache: tuple[Any, ...]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def neuron_backward(dout: np.ndarray, cache: NeuronCache) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Gradients of :func:`neuron_forward`: ``(dx, dw, db)`` with the shapes of ``x, w, b``.
 
     With ``dz = dout · f'(z)``: ``dx = dz wᵀ``, ``dw = xᵀ dz`` and ``db = Σ dz`` over the batch
     (a bias is shared by every example, so its gradient sums their contributions).
     A Python-number ``b`` gets a 0-d array gradient.
     """
-    x, w, b, activation, act_cache, out_shape = cache
+    x, w, b, activation, act_cache, out_shape = check_cache(cache, NeuronCache, "neuron_forward")
     dout = check_array(dout, "dout")
     if dout.shape != out_shape:
         raise ValueError(f"dout must have the forward output's shape {out_shape}, got {dout.shape}")

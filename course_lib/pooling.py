@@ -29,6 +29,12 @@ tiling windows, slices of the reshape (N, C, Ho, ph, Wo, pw)). Reducing that res
 ``.max(axis=(3, 5))`` is the textbook one-liner, but NumPy's reductions over short axes are
 6–50× slower than ph·pw elementwise maxima (measured), so the fast versions avoid it.
 
+Caches (the convention of :mod:`course_lib.validate`): the naive max pooling keeps the input
+(:class:`~course_lib.validate.MaxPoolNaiveCache`), the fast one the input and its output, whose
+entries it compares with (:class:`~course_lib.validate.MaxPoolCache`); average pooling needs only
+shapes (:class:`~course_lib.validate.AvgPoolCache`, the same for both versions, and
+:class:`~course_lib.validate.GlobalAvgPoolCache`).
+
 The layer class :class:`MaxPool2D` runs a tuned version for (N, C, H, W) views of channels-last
 memory (what :class:`course_lib.conv.Conv2D` returns) with exactly tiling windows,
 :mod:`course_lib.fast.pooling`; the tests hold it equal to :func:`max_pool_forward` /
@@ -44,7 +50,16 @@ import numpy as np
 from course_lib.conv import conv_output_size
 from course_lib.fast import pooling as fast_pooling
 from course_lib.layers import Layer
-from course_lib.validate import check_array, check_dout, check_int_pair
+from course_lib.validate import (
+    AvgPoolCache,
+    GlobalAvgPoolCache,
+    MaxPoolCache,
+    MaxPoolNaiveCache,
+    check_array,
+    check_cache,
+    check_dout,
+    check_int_pair,
+)
 
 __all__ = [
     "AvgPool2D",
@@ -104,7 +119,7 @@ def _tiles_exactly(x_shape: tuple[int, ...], ph: int, pw: int, sh: int, sw: int)
 
 def max_pool_forward_naive(
     x: np.ndarray, *, pool_size: int | tuple[int, int] = 2, stride: int | tuple[int, int] | None = None
-) -> tuple[np.ndarray, tuple]:
+) -> tuple[np.ndarray, MaxPoolNaiveCache]:
     """Max pooling with explicit loops.
 
     Args:
@@ -113,7 +128,8 @@ def max_pool_forward_naive(
         stride: step (int or pair); None means the window size (non-overlapping).
 
     Returns:
-        out (N, C, Ho, Wo) with Ho = (H − ph)//sh + 1, Wo = (W − pw)//sw + 1; cache.
+        out (N, C, Ho, Wo) with Ho = (H − ph)//sh + 1, Wo = (W − pw)//sw + 1; a
+        :class:`~course_lib.validate.MaxPoolNaiveCache` ``(x, (ph, pw, sh, sw, Ho, Wo))``.
     """
     x = _check_x(x)
     ph, pw, sh, sw, Ho, Wo = _geometry(x.shape, pool_size, stride)
@@ -124,10 +140,10 @@ def max_pool_forward_naive(
             for i in range(Ho):
                 for j in range(Wo):
                     out[n, c, i, j] = x[n, c, i * sh:i * sh + ph, j * sw:j * sw + pw].max()
-    return out, (x, (ph, pw, sh, sw, Ho, Wo))
+    return out, MaxPoolNaiveCache(x, (ph, pw, sh, sw, Ho, Wo))
 
 
-def max_pool_backward_naive(dout: np.ndarray, cache: tuple) -> np.ndarray:
+def max_pool_backward_naive(dout: np.ndarray, cache: MaxPoolNaiveCache) -> np.ndarray:
     """Backward pass of max pooling with explicit loops: route each gradient to its window's arg-max.
 
     Ties: the first maximum in row-major window order gets everything (``np.argmax``).
@@ -135,12 +151,13 @@ def max_pool_backward_naive(dout: np.ndarray, cache: tuple) -> np.ndarray:
 
     Args:
         dout: (N, C, Ho, Wo) upstream gradient (not modified).
-        cache: ``(x, (ph, pw, sh, sw, Ho, Wo))`` from the forward pass.
+        cache: the :class:`~course_lib.validate.MaxPoolNaiveCache` ``(x, (ph, pw, sh, sw, Ho, Wo))``
+            of :func:`max_pool_forward_naive`.
 
     Returns:
         dx, shape (N, C, H, W).
     """
-    x, (ph, pw, sh, sw, Ho, Wo) = cache
+    x, (ph, pw, sh, sw, Ho, Wo) = check_cache(cache, MaxPoolNaiveCache, "max_pool_forward_naive")
     N, C, _, _ = x.shape
     dout = check_dout(dout, (N, C, Ho, Wo))
     dx = np.zeros_like(x)
@@ -156,12 +173,13 @@ def max_pool_backward_naive(dout: np.ndarray, cache: tuple) -> np.ndarray:
 
 def max_pool_forward(
     x: np.ndarray, *, pool_size: int | tuple[int, int] = 2, stride: int | tuple[int, int] | None = None
-) -> tuple[np.ndarray, tuple]:
-    """Fast max pooling; same contract as :func:`max_pool_forward_naive`.
+) -> tuple[np.ndarray, MaxPoolCache]:
+    """Fast max pooling; same arguments and output as :func:`max_pool_forward_naive`.
 
     The elementwise maximum of the ph·pw strided views "entry (p, q) of every window" (for
     non-overlapping windows that tile the input, slices of the reshape (N, C, Ho, ph, Wo, pw)).
-    float32 stays float32; the memory layout of ``x`` is kept.
+    float32 stays float32; the memory layout of ``x`` is kept. The cache, a
+    :class:`~course_lib.validate.MaxPoolCache`, also holds the output, which backward compares with.
     """
     x = _check_x(x)
     geom = ph, pw, sh, sw, Ho, Wo = _geometry(x.shape, pool_size, stride)
@@ -184,7 +202,7 @@ def max_pool_forward(
         for q in range(pw):
             if p or q:
                 np.maximum(out, entry(p, q), out=out)
-    return out, (x, out, geom)
+    return out, MaxPoolCache(x, out, geom)
 
 
 def _in_layout_of(a: np.ndarray, like: np.ndarray) -> np.ndarray:
@@ -194,7 +212,7 @@ def _in_layout_of(a: np.ndarray, like: np.ndarray) -> np.ndarray:
     return b
 
 
-def max_pool_backward(dout: np.ndarray, cache: tuple) -> np.ndarray:
+def max_pool_backward(dout: np.ndarray, cache: MaxPoolCache) -> np.ndarray:
     """Fast backward pass of :func:`max_pool_forward` (same tie rule as the naive one).
 
     Walks the window offsets in row-major order; ``free`` marks windows whose maximum has not yet
@@ -203,7 +221,7 @@ def max_pool_backward(dout: np.ndarray, cache: tuple) -> np.ndarray:
     Returns:
         dx, shape (N, C, H, W), in the memory layout of the forward input.
     """
-    x, out, (ph, pw, sh, sw, Ho, Wo) = cache
+    x, out, (ph, pw, sh, sw, Ho, Wo) = check_cache(cache, MaxPoolCache, "max_pool_forward")
     dout = check_dout(dout, out.shape)
     if dout.strides != out.strides:
         # One cheap copy into out's memory layout (e.g. an (N, C, H, W) gradient from Flatten
@@ -239,8 +257,9 @@ def max_pool_backward(dout: np.ndarray, cache: tuple) -> np.ndarray:
 
 def avg_pool_forward_naive(
     x: np.ndarray, *, pool_size: int | tuple[int, int] = 2, stride: int | tuple[int, int] | None = None
-) -> tuple[np.ndarray, tuple]:
-    """Average pooling with explicit loops. Shapes as in :func:`max_pool_forward_naive`."""
+) -> tuple[np.ndarray, AvgPoolCache]:
+    """Average pooling with explicit loops. Shapes as in :func:`max_pool_forward_naive`; the cache
+    is a :class:`~course_lib.validate.AvgPoolCache`, as :func:`avg_pool_forward`'s."""
     x = _check_x(x)
     ph, pw, sh, sw, Ho, Wo = _geometry(x.shape, pool_size, stride)
     N, C, _, _ = x.shape
@@ -250,12 +269,12 @@ def avg_pool_forward_naive(
             for i in range(Ho):
                 for j in range(Wo):
                     out[n, c, i, j] = x[n, c, i * sh:i * sh + ph, j * sw:j * sw + pw].mean()
-    return out, (x.shape, x.dtype, (ph, pw, sh, sw, Ho, Wo))
+    return out, AvgPoolCache(x.shape, x.dtype, (ph, pw, sh, sw, Ho, Wo))
 
 
-def avg_pool_backward_naive(dout: np.ndarray, cache: tuple) -> np.ndarray:
+def avg_pool_backward_naive(dout: np.ndarray, cache: AvgPoolCache) -> np.ndarray:
     """Backward pass of average pooling with loops: each window spreads dout/(ph·pw) evenly."""
-    x_shape, dtype, (ph, pw, sh, sw, Ho, Wo) = cache
+    x_shape, dtype, (ph, pw, sh, sw, Ho, Wo) = check_cache(cache, AvgPoolCache, "avg_pool_forward_naive")
     N, C, _, _ = x_shape
     dout = check_dout(dout, (N, C, Ho, Wo))
     dx = np.zeros(x_shape, dtype=np.result_type(dtype, dout.dtype))
@@ -269,8 +288,8 @@ def avg_pool_backward_naive(dout: np.ndarray, cache: tuple) -> np.ndarray:
 
 def avg_pool_forward(
     x: np.ndarray, *, pool_size: int | tuple[int, int] = 2, stride: int | tuple[int, int] | None = None
-) -> tuple[np.ndarray, tuple]:
-    """Fast average pooling; same contract as :func:`avg_pool_forward_naive`."""
+) -> tuple[np.ndarray, AvgPoolCache]:
+    """Fast average pooling; same contract (and cache) as :func:`avg_pool_forward_naive`."""
     x = _check_x(x)
     geom = ph, pw, sh, sw, Ho, Wo = _geometry(x.shape, pool_size, stride)
     # Summing ph·pw strided views beats x.reshape(N, C, Ho, ph, Wo, pw).mean(axis=(3, 5)) in
@@ -281,12 +300,12 @@ def avg_pool_forward(
             if p or q:
                 out += _window_view(x, p, q, sh, sw, Ho, Wo)
     out /= ph * pw
-    return out, (x.shape, x.dtype, geom)
+    return out, AvgPoolCache(x.shape, x.dtype, geom)
 
 
-def avg_pool_backward(dout: np.ndarray, cache: tuple) -> np.ndarray:
+def avg_pool_backward(dout: np.ndarray, cache: AvgPoolCache) -> np.ndarray:
     """Fast backward pass of :func:`avg_pool_forward`: one slice-add per window offset."""
-    x_shape, dtype, (ph, pw, sh, sw, Ho, Wo) = cache
+    x_shape, dtype, (ph, pw, sh, sw, Ho, Wo) = check_cache(cache, AvgPoolCache, "avg_pool_forward")
     N, C, _, _ = x_shape
     dout = check_dout(dout, (N, C, Ho, Wo))
     share = dout / (ph * pw)
@@ -297,26 +316,26 @@ def avg_pool_backward(dout: np.ndarray, cache: tuple) -> np.ndarray:
     return dx
 
 
-def global_avg_pool_forward(x: np.ndarray) -> tuple[np.ndarray, tuple]:
+def global_avg_pool_forward(x: np.ndarray) -> tuple[np.ndarray, GlobalAvgPoolCache]:
     """Global average pooling: the mean of each channel over H × W.
 
     Args:
         x: (N, C, H, W).
 
     Returns:
-        out (N, C), cache.
+        out (N, C), and a :class:`~course_lib.validate.GlobalAvgPoolCache`.
     """
     x = _check_x(x)
-    return x.mean(axis=(2, 3)), (x.shape, x.dtype)
+    return x.mean(axis=(2, 3)), GlobalAvgPoolCache(x.shape, x.dtype)
 
 
-def global_avg_pool_backward(dout: np.ndarray, cache: tuple) -> np.ndarray:
+def global_avg_pool_backward(dout: np.ndarray, cache: GlobalAvgPoolCache) -> np.ndarray:
     """Backward pass of :func:`global_avg_pool_forward`: every pixel gets dout / (H·W).
 
     Returns:
         dx (N, C, H, W).
     """
-    x_shape, dtype = cache
+    x_shape, dtype = check_cache(cache, GlobalAvgPoolCache, "global_avg_pool_forward")
     N, C, H, W = x_shape
     dout = check_dout(dout, (N, C))
     dx = np.empty(x_shape, dtype=np.result_type(dtype, dout.dtype))

@@ -4,7 +4,7 @@ This module holds no graded answer: it is the one part of ``course_lib`` that th
 notebooks' model solutions import (and the only one the grader's sandbox offers to student code).
 It contains the generic checks (arrays, numbers, labels), the per-layer input checks
 (convolution arrays, upstream gradients, loss inputs, optimizer configs, BatchNorm parameters,
-dropout probabilities) and the small cache types that forward passes hand to backward passes.
+dropout probabilities) and the cache types that forward passes hand to backward passes.
 
 Every public function of ``course_lib`` checks its inputs with these helpers so that a bad input
 fails *early* with a message naming the argument, its shape and what was expected, instead of a
@@ -15,13 +15,31 @@ Conventions:
   raises ``TypeError``;
 - wrong *value* (rank, shape mismatch, NaN/inf, non-positive stride, probability outside its
   range) raises ``ValueError``.
+
+Caches, one style for every chapter. ``out, cache = layer_forward(...)`` hands the backward pass
+what it will read, and nothing else:
+
+- one array when one array is all it reads (sigmoid and tanh keep their output, ReLU its input);
+- otherwise a ``NamedTuple`` defined in this module and named after its forward function
+  (``conv_forward_naive`` -> :class:`ConvNaiveCache`, ``affine_forward`` -> :class:`AffineCache`),
+  one field per thing the backward pass reads. It unpacks like the tuple it is
+  (``x, w, b, stride, pad = cache``) and names its fields (``cache.x``), and it lives here, beside
+  the checks, because the exercises' model solutions build it and the grading sandbox offers
+  this module and no other part of ``course_lib``.
+
+A backward pass takes its cache through :func:`check_cache`: the cache type itself, or a plain
+tuple of the same fields in the same order (what a reader's own forward pass naturally returns),
+which it converts; anything else is a ``TypeError`` naming the type and the forward pass that
+returns it. The tuned paths of :mod:`course_lib.fast` follow the same rule with caches of their
+own (one array, or a NamedTuple of workspace buffers in channels-last layouts), read only by the
+layer classes that made them.
 """
 
 from __future__ import annotations
 
 import numbers
 from collections.abc import Mapping, MutableMapping, Sequence
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeVar
 
 import numpy as np
 
@@ -31,9 +49,20 @@ __all__ = [
     "OPTIMIZER_DEFAULTS",
     "OPTIMIZER_STATE",
     "AffineCache",
+    "AvgPoolCache",
     "BatchNormCache",
     "Config",
+    "ConvCache",
+    "ConvDilatedCache",
+    "ConvNaiveCache",
+    "ConvTransposeCache",
     "DropoutCache",
+    "ELUCache",
+    "GlobalAvgPoolCache",
+    "LeakyReLUCache",
+    "MaxPoolCache",
+    "MaxPoolNaiveCache",
+    "NeuronCache",
     "SpatialBatchNormCache",
     "as_rng",
     "check_array",
@@ -54,6 +83,8 @@ __all__ = [
     "describe",
     "prepare_optimizer_config",
 ]
+
+_C = TypeVar("_C", bound=tuple)  # a cache type (a NamedTuple)
 
 
 def describe(x: object) -> str:
@@ -206,18 +237,139 @@ def check_dout(dout: object, shape: Sequence[int]) -> np.ndarray:
     return dout
 
 
-def check_cache(cache: object, kind: type) -> None:
-    """Raise ``TypeError`` unless ``cache`` is an instance of ``kind`` (the forward pass's cache type)."""
-    if not isinstance(cache, kind):
-        raise TypeError(
-            f"cache must be the {kind.__name__} returned by the matching forward pass, "
-            f"got {describe(cache)}"
-        )
+def check_cache(cache: object, kind: type[_C], forward: str) -> _C:
+    """``cache`` as the NamedTuple ``kind`` that the forward pass ``forward`` returns.
+
+    A ``kind`` passes through; a plain tuple of ``kind``'s fields in the same order (what a
+    reader's own forward pass naturally returns) is converted to ``kind``.
+
+    Raises:
+        TypeError: anything else (another cache type, a tuple of another length, an array),
+            naming ``forward`` and the fields.
+    """
+    if isinstance(cache, kind):
+        return cache
+    fields = kind._fields  # type: ignore[attr-defined]
+    if type(cache) is tuple and len(cache) == len(fields):
+        return kind._make(cache)  # type: ignore[attr-defined,no-any-return]
+    got = describe(cache) + (f" of length {len(cache)}" if isinstance(cache, tuple) else "")
+    raise TypeError(
+        f"cache must be the {kind.__name__} that {forward} returns (or a tuple of its "
+        f"{len(fields)} fields {fields}), got {got}"
+    )
 
 
-#: The cache of ``affine_forward``: ``(x, w, b)`` with x (N, D), w (D, M), b (M,).
-AffineCache = tuple[np.ndarray, np.ndarray, np.ndarray]
+# Chapter 1: the neuron. (sigmoid and tanh cache their output, relu its input: one array each.)
 
+class LeakyReLUCache(NamedTuple):
+    """What ``leaky_relu_backward`` needs: the input and the slope for negative inputs."""
+
+    x: np.ndarray
+    alpha: float
+
+
+class ELUCache(NamedTuple):
+    """What ``elu_backward`` needs: the input, the slope ``alpha·e^min(x, 0)`` and alpha."""
+
+    x: np.ndarray
+    slope: np.ndarray
+    alpha: float
+
+
+class NeuronCache(NamedTuple):
+    """What ``neuron_backward`` needs from ``neuron_forward``."""
+
+    x: np.ndarray  # (D,) or (N, D)
+    w: np.ndarray  # (D,) or (D, M)
+    b: np.ndarray  # 0-d or (M,)
+    activation: str  # a key of course_lib.neuron.ACTIVATIONS
+    activation_cache: Any  # the activation's own cache
+    out_shape: tuple[int, ...]
+
+
+# Chapter 4: convolution.
+
+class ConvNaiveCache(NamedTuple):
+    """What ``conv_backward_naive`` needs: the forward pass's inputs and hyperparameters."""
+
+    x: np.ndarray  # (N, C, H, W)
+    w: np.ndarray  # (F, C, HH, WW)
+    b: np.ndarray  # (F,)
+    stride: int
+    pad: int
+
+
+class ConvCache(NamedTuple):
+    """What ``conv_backward`` needs: im2col's matrix instead of x, so backward does not redo it."""
+
+    cols: np.ndarray  # (N·Ho·Wo, C·HH·WW), rows (n, i, j), columns (c, p, q)
+    x_shape: tuple[int, int, int, int]
+    w: np.ndarray  # (F, C, HH, WW)
+    stride: int
+    pad: int
+
+
+class ConvTransposeCache(NamedTuple):
+    """What ``conv_transpose_backward`` needs (from either transposed-convolution forward pass)."""
+
+    g: np.ndarray  # (N·H·W, C_in): x with one row per input pixel
+    x_shape: tuple[int, int, int, int]
+    w: np.ndarray  # (C_in, F_out, HH, WW)
+    stride: int
+    pad: int
+
+
+class ConvDilatedCache(NamedTuple):
+    """What ``conv_backward_dilated`` needs: the cache of the convolution with the spread-out
+    kernel, and the dilation."""
+
+    conv_cache: ConvCache
+    dilation: int
+
+
+# Chapter 5: pooling. ``geometry`` is (ph, pw, sh, sw, Ho, Wo): window, stride, output size.
+
+class MaxPoolNaiveCache(NamedTuple):
+    """What ``max_pool_backward_naive`` needs: the input (each window's arg-max is found again)."""
+
+    x: np.ndarray  # (N, C, H, W)
+    geometry: tuple[int, int, int, int, int, int]
+
+
+class MaxPoolCache(NamedTuple):
+    """What ``max_pool_backward`` needs: the input and the output (the maxima it compares with)."""
+
+    x: np.ndarray  # (N, C, H, W)
+    out: np.ndarray  # (N, C, Ho, Wo)
+    geometry: tuple[int, int, int, int, int, int]
+
+
+class AvgPoolCache(NamedTuple):
+    """What both average-pooling backward passes need: only shapes (the gradient is spread evenly)."""
+
+    x_shape: tuple[int, int, int, int]
+    dtype: np.dtype
+    geometry: tuple[int, int, int, int, int, int]
+
+
+class GlobalAvgPoolCache(NamedTuple):
+    """What ``global_avg_pool_backward`` needs: the input's shape and dtype."""
+
+    x_shape: tuple[int, int, int, int]
+    dtype: np.dtype
+
+
+# Chapter 6: the affine layer.
+
+class AffineCache(NamedTuple):
+    """What ``affine_backward`` needs: the forward pass's inputs."""
+
+    x: np.ndarray  # (N, D)
+    w: np.ndarray  # (D, M)
+    b: np.ndarray  # (M,)
+
+
+# Chapter 7: BatchNorm.
 
 class BatchNormCache(NamedTuple):
     """What the BatchNorm backward passes need from the forward pass (2-D view: rows are samples)."""
@@ -239,6 +391,8 @@ class SpatialBatchNormCache(NamedTuple):
     inner: BatchNormCache
     shape: tuple[int, int, int, int]
 
+
+# Chapter 8: dropout.
 
 class DropoutCache(NamedTuple):
     """The mask used by the dropout forward pass (None in test mode, where dropout is the identity)."""

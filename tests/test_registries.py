@@ -24,6 +24,7 @@ import sys
 import tracemalloc
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -415,3 +416,86 @@ def test_per_example_layers_give_the_same_numbers_split_across_threads(kind: str
     assert g1.keys() == g2.keys()
     for k in g1:
         np.testing.assert_allclose(g2[k], g1[k], rtol=1e-10, atol=1e-12)
+
+
+# ------------------------------------------------------------------------------------------------
+# Caches: one style for every chapter (course_lib.validate's module docstring states it)
+# ------------------------------------------------------------------------------------------------
+
+def _cache_cases() -> dict[str, tuple[Any, Any, tuple, dict, str | None]]:
+    """forward name -> (forward, backward, inputs, options, the cache type's name or None for one
+    array). Inputs avoid the kinks (|x| >= 0.1) and ties, so every backward is unique."""
+    from course_lib import backprop, batchnorm, conv, pooling
+
+    rng = np.random.default_rng(0)
+
+    def away(shape: tuple[int, ...]) -> np.ndarray:
+        x = rng.standard_normal(shape)
+        return np.where(np.abs(x) < 0.1, 0.5, x)
+
+    x4, w4, b3 = away((2, 2, 5, 5)), away((3, 2, 3, 3)), away((3,))
+    wT = away((2, 3, 3, 3))  # (C_in, F_out, HH, WW)
+    x2, w2, b2 = away((4, 3)), away((3, 2)), away((2,))
+    bn = {"mode": "train"}
+    pool = {"pool_size": 2, "stride": 2}
+    return {
+        "sigmoid_forward": (neuron.sigmoid_forward, neuron.sigmoid_backward, (x2,), {}, None),
+        "tanh_forward": (neuron.tanh_forward, neuron.tanh_backward, (x2,), {}, None),
+        "relu_forward": (neuron.relu_forward, neuron.relu_backward, (x2,), {}, None),
+        "leaky_relu_forward": (neuron.leaky_relu_forward, neuron.leaky_relu_backward, (x2,), {}, "LeakyReLUCache"),
+        "elu_forward": (neuron.elu_forward, neuron.elu_backward, (x2,), {}, "ELUCache"),
+        "neuron_forward": (neuron.neuron_forward, neuron.neuron_backward, (x2, w2, b2), {}, "NeuronCache"),
+        "conv_forward_naive": (conv.conv_forward_naive, conv.conv_backward_naive, (x4, w4, b3), {"pad": 1}, "ConvNaiveCache"),
+        "conv_forward": (conv.conv_forward, conv.conv_backward, (x4, w4, b3), {"stride": 2}, "ConvCache"),
+        "conv_forward_dilated": (conv.conv_forward_dilated, conv.conv_backward_dilated, (x4, w4[..., :2, :2], b3),
+                                 {"dilation": 2}, "ConvDilatedCache"),
+        "conv_transpose_forward": (conv.conv_transpose_forward, conv.conv_transpose_backward, (x4, wT, b3),
+                                   {"stride": 2}, "ConvTransposeCache"),
+        "conv_transpose_forward_naive": (conv.conv_transpose_forward_naive, conv.conv_transpose_backward, (x4, wT, b3),
+                                         {"stride": 2}, "ConvTransposeCache"),
+        "max_pool_forward_naive": (pooling.max_pool_forward_naive, pooling.max_pool_backward_naive, (x4,), pool, "MaxPoolNaiveCache"),
+        "max_pool_forward": (pooling.max_pool_forward, pooling.max_pool_backward, (x4,), pool, "MaxPoolCache"),
+        "avg_pool_forward_naive": (pooling.avg_pool_forward_naive, pooling.avg_pool_backward_naive, (x4,), pool, "AvgPoolCache"),
+        "avg_pool_forward": (pooling.avg_pool_forward, pooling.avg_pool_backward, (x4,), pool, "AvgPoolCache"),
+        "global_avg_pool_forward": (pooling.global_avg_pool_forward, pooling.global_avg_pool_backward, (x4,), {}, "GlobalAvgPoolCache"),
+        "affine_forward": (backprop.affine_forward, backprop.affine_backward, (x2, w2, b2), {}, "AffineCache"),
+        "batchnorm_forward": (lambda x, g, b: batchnorm.batchnorm_forward(x, g, b, dict(bn)), batchnorm.batchnorm_backward,
+                              (x2, away((3,)), away((3,))), {}, "BatchNormCache"),
+        "spatial_batchnorm_forward": (lambda x, g, b: batchnorm.spatial_batchnorm_forward(x, g, b, dict(bn)),
+                                      batchnorm.spatial_batchnorm_backward, (x4, away((2,)), away((2,))), {},
+                                      "SpatialBatchNormCache"),
+        "dropout_forward": (dropout.dropout_forward, dropout.dropout_backward, (x2,), {"keep_prob": 0.5, "rng": 0}, "DropoutCache"),
+    }
+
+
+def test_the_cache_cases_cover_every_forward_pass() -> None:
+    from course_lib import backprop, batchnorm, conv, pooling
+
+    modules = (neuron, conv, pooling, backprop, batchnorm, dropout)
+    forwards = {n for m in modules for n in m.__all__ if "_forward" in n and callable(getattr(m, n))}
+    assert forwards == set(_cache_cases())
+
+
+@pytest.mark.parametrize("forward_name", sorted(_cache_cases()))
+def test_every_cache_follows_the_one_style(forward_name: str) -> None:
+    from course_lib import validate
+
+    forward, backward, inputs, options, kind = _cache_cases()[forward_name]
+    out, cache = forward(*(a.copy() for a in inputs), **options)
+    dout = np.random.default_rng(1).standard_normal(np.shape(out))
+    expected = backward(dout.copy(), cache)
+    if kind is None:  # one array: what the backward pass reads, of the input's shape
+        assert isinstance(cache, np.ndarray) and cache.shape == inputs[0].shape
+        return
+    # A NamedTuple of course_lib.validate, exported there under its own name.
+    assert type(cache).__name__ == kind and getattr(validate, kind) is type(cache) and kind in validate.__all__
+    assert isinstance(cache, tuple) and type(cache)._fields
+    # The same fields as a plain tuple (what a reader's own forward returns) give the same gradients.
+    again = backward(dout.copy(), tuple(cache))
+    pairs = zip(expected, again) if isinstance(expected, tuple) else [(expected, again)]
+    for a, b in pairs:
+        np.testing.assert_array_equal(a, b)
+    # Anything else is refused, naming the type and the forward pass that returns it.
+    for junk in (tuple(cache)[:-1], np.zeros(3), [*cache]):
+        with pytest.raises(TypeError, match=rf"cache must be the {kind} that \w*forward\w* returns"):
+            backward(dout.copy(), junk)

@@ -4,15 +4,18 @@ The notebook's ``max_pool_backward`` is the library's ``max_pool_backward_naive`
 spec renames it). The functions here stay separate because the library's forward passes rest on
 its private ``_geometry``, which *is* the student's ``pool_geometry`` task (and calls
 ``conv_output_size``, an answer of chapter 4): a solution importing it would hand the task's
-answer to every student, and the grading sandbox cannot run it. Pure NumPy on purpose; the grader
-compares them with :mod:`course_lib.pooling` (``tests/grading/test_bugs_ch04_ch06.py`` proves they
-score full marks). The forward caches are the library's, ``(x, (ph, pw, sh, sw, Ho, Wo))`` for max
-pooling, so the library's backward pass reads them.
+answer to every student, and the grading sandbox cannot run it. NumPy and the cache types of
+:mod:`course_lib.validate` only; the grader compares them with :mod:`course_lib.pooling`
+(``tests/grading/test_bugs_ch04_ch06.py`` proves they score full marks). The caches are the
+library's (:class:`~course_lib.validate.MaxPoolNaiveCache` ``(x, (ph, pw, sh, sw, Ho, Wo))`` for
+max pooling, so the library's backward pass reads it; :class:`~course_lib.validate.AvgPoolCache`).
 """
 
 from __future__ import annotations
 
 import numpy as np
+
+from course_lib.validate import AvgPoolCache, MaxPoolNaiveCache
 
 __all__ = ["avg_pool_backward", "avg_pool_forward", "max_pool_forward", "pool_geometry"]
 
@@ -44,7 +47,7 @@ def pool_geometry(x_shape: tuple[int, ...], pool_size: int | tuple[int, int], st
 
 def max_pool_forward(
     x: np.ndarray, *, pool_size: int | tuple[int, int] = 2, stride: int | tuple[int, int] | None = None
-) -> tuple[np.ndarray, tuple]:
+) -> tuple[np.ndarray, MaxPoolNaiveCache]:
     """Max pooling: the largest entry of every ph × pw window of every channel.
 
     ``out[n, c, i, j] = max_{p<ph, q<pw} x[n, c, i·sh + p, j·sw + q]``
@@ -63,12 +66,12 @@ def max_pool_forward(
     for i in range(Ho):
         for j in range(Wo):
             out[:, :, i, j] = x[:, :, i * sh:i * sh + ph, j * sw:j * sw + pw].max(axis=(2, 3))
-    return out, (x, (ph, pw, sh, sw, Ho, Wo))
+    return out, MaxPoolNaiveCache(x, (ph, pw, sh, sw, Ho, Wo))
 
 
 def avg_pool_forward(
     x: np.ndarray, *, pool_size: int | tuple[int, int] = 2, stride: int | tuple[int, int] | None = None
-) -> tuple[np.ndarray, tuple]:
+) -> tuple[np.ndarray, AvgPoolCache]:
     """Average pooling: the mean of every ph × pw window. Shapes as in max_pool_forward.
 
     Returns:
@@ -80,17 +83,17 @@ def avg_pool_forward(
     for i in range(Ho):
         for j in range(Wo):
             out[:, :, i, j] = x[:, :, i * sh:i * sh + ph, j * sw:j * sw + pw].mean(axis=(2, 3))
-    return out, (x.shape, (ph, pw, sh, sw, Ho, Wo))
+    return out, AvgPoolCache(x.shape, x.dtype, (ph, pw, sh, sw, Ho, Wo))
 
 
-def avg_pool_backward(dout: np.ndarray, cache: tuple) -> np.ndarray:
+def avg_pool_backward(dout: np.ndarray, cache: AvgPoolCache) -> np.ndarray:
     """Backward pass of avg_pool_forward: each window spreads dout / (ph·pw) over its entries.
 
     Returns:
         dx, shape (N, C, H, W); overlapping windows add up.
     """
-    x_shape, (ph, pw, sh, sw, Ho, Wo) = cache
-    dx = np.zeros(x_shape, dtype=dout.dtype)
+    x_shape, dtype, (ph, pw, sh, sw, Ho, Wo) = cache
+    dx = np.zeros(x_shape, dtype=np.result_type(dtype, dout.dtype))
     for i in range(Ho):
         for j in range(Wo):
             dx[:, :, i * sh:i * sh + ph, j * sw:j * sw + pw] += dout[:, :, i, j, None, None] / (ph * pw)

@@ -112,6 +112,7 @@ CELLS = [
     ),
     Solution(
         ["course_lib.neuron:neuron_forward"],
+        retype={"NeuronCache": "Any"},
         docs={
             "neuron_forward": """
                 A neuron a = f(x · w + b), or a dense layer of M of them, for one example or a batch.

@@ -76,6 +76,7 @@ CELLS = [
     ),
     Solution(
         ["course_lib.conv:conv_forward_naive"],
+        retype={"ConvNaiveCache": "Any"},
         docs={
             "conv_forward_naive": """
                 Convolution (cross-correlation, the kernel not flipped) forward pass, with loops.
@@ -115,6 +116,7 @@ CELLS = [
     ),
     Solution(
         ["course_lib.conv:conv_backward_naive"],
+        retype={"ConvNaiveCache": "Any"},
         docs={
             "conv_backward_naive": """
                 Backward pass of conv_forward_naive, with loops.

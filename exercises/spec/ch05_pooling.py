@@ -39,6 +39,7 @@ CELLS = [
     ),
     Solution(
         [f"{_S}:pool_geometry", f"{_S}:max_pool_forward"],
+        retype={"MaxPoolNaiveCache": "Any"},
         docs={
             "pool_geometry": """
                 Window, stride and output size of a pooling layer (no padding).
@@ -87,6 +88,7 @@ CELLS = [
     ),
     Solution(
         ["course_lib.pooling:max_pool_backward_naive as max_pool_backward"],
+        retype={"MaxPoolNaiveCache": "Any"},
         docs={
             "max_pool_backward": """
                 Backward pass of max_pool_forward.
@@ -119,6 +121,7 @@ CELLS = [
     ),
     Solution(
         [f"{_S}:avg_pool_forward", f"{_S}:avg_pool_backward"],
+        retype={"AvgPoolCache": "Any"},
         docs={
             "avg_pool_forward": """
                 Average pooling: the mean of every ph × pw window. Arguments and shapes as in max_pool_forward.

@@ -307,11 +307,12 @@ def max_pool_backward_last_max(dout, cache):
 
 
 def avg_pool_backward_not_divided(dout, cache):
-    return SOL5["avg_pool_backward"](dout, cache) * (cache[1][0] * cache[1][1])
+    ph, pw, *_ = cache.geometry
+    return SOL5["avg_pool_backward"](dout, cache) * (ph * pw)
 
 
 def avg_pool_backward_overwrite(dout, cache):
-    x_shape, (ph, pw, sh, sw, Ho, Wo) = cache
+    x_shape, _dtype, (ph, pw, sh, sw, Ho, Wo) = cache
     dx = np.zeros(x_shape)
     for i in range(Ho):
         for j in range(Wo):
@@ -325,7 +326,8 @@ def avg_pool_forward_stride1_default(x, *, pool_size=2, stride=None):
 
 def avg_pool_forward_sum(x, *, pool_size=2, stride=None):
     out, cache = SOL5["avg_pool_forward"](x, pool_size=pool_size, stride=stride)
-    return out * (cache[1][0] * cache[1][1]), cache
+    ph, pw, *_ = cache.geometry
+    return out * (ph * pw), cache
 
 
 # correct alternatives
@@ -351,7 +353,7 @@ def max_pool_backward_loops(dout, cache):
 
 
 def avg_pool_backward_kron(dout, cache):
-    x_shape, (ph, pw, sh, sw, Ho, Wo) = cache
+    x_shape, _dtype, (ph, pw, sh, sw, Ho, Wo) = cache
     dx = np.zeros(x_shape)
     for p in range(ph):
         for q in range(pw):
