@@ -42,7 +42,7 @@ import json
 import math
 import os
 import zipfile
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -58,7 +58,7 @@ import course_lib.pooling  # noqa: F401
 from course_lib.conv import receptive_field
 from course_lib.fast import parallel as fast_parallel
 from course_lib.init import as_rng
-from course_lib.layers import LAYERS, Layer
+from course_lib.layers import LAYERS, Layer, build_layer, layer_class
 from course_lib.neuron import ACTIVATIONS
 from course_lib.validate import check_array, check_int
 
@@ -80,17 +80,13 @@ __all__ = [
 ]
 
 #: Version of the ``.npz`` layout written by :meth:`Sequential.save`; bump it when the layout changes.
-FORMAT_VERSION = 1
+#: Version 2 records each layer's config (version 1 only its class and array shapes: such a file
+#: still loads into the network it came from, but cannot rebuild one).
+FORMAT_VERSION = 2
+_READABLE_VERSIONS = (1, 2)
 _FORMAT_NAME = "course_lib.Sequential"
 
 _BIAS_NAMES = frozenset({"b", "beta", "bias"})
-
-
-def _layer_class(kind: str) -> type[Layer]:
-    """The layer class named ``kind`` in the registry ``course_lib.layers.LAYERS``."""
-    if kind not in LAYERS:
-        raise ValueError(f"unknown layer kind {kind!r}; known kinds: {sorted(LAYERS)}")
-    return LAYERS[kind]
 
 
 # ------------------------------------------------------------------------------------------------
@@ -145,7 +141,7 @@ class LayerSpec:
     kwargs: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        _layer_class(self.kind)
+        layer_class(self.kind)
         groups = self.kwargs.get("groups", 1)
         if groups != 1:
             if self.kind != "Conv2D":
@@ -176,7 +172,7 @@ class LayerSpec:
     def _call(self, make: Any, **defaults: Any) -> Layer:
         """``make(*args, **kwargs)`` with ``defaults`` for the keywords the class accepts."""
         kwargs = {k: v for k, v in self.kwargs.items() if k != "groups"}
-        accepted = inspect.signature(_layer_class(self.kind)).parameters
+        accepted = inspect.signature(layer_class(self.kind)).parameters
         for key, value in defaults.items():
             if key in accepted:
                 kwargs.setdefault(key, value)
@@ -189,11 +185,11 @@ class LayerSpec:
                 f"{self!r}: grouped convolutions exist only as specs (for counting parameters); "
                 "Conv2D has no groups — build the single-tower variant instead"
             )
-        return self._call(_layer_class(self.kind), rng=rng, dtype=dtype)
+        return self._call(layer_class(self.kind), rng=rng, dtype=dtype)
 
     def on_paper(self) -> Layer:
         """The layer without parameter memory (see ``Layer.on_paper``); a grouped conv as one tower."""
-        return self._call(_layer_class(self.kind).on_paper)
+        return self._call(layer_class(self.kind).on_paper)
 
     # -- arithmetic: asked of the layer class --------------------------------------------------------
     def output_shape(self, input_shape: tuple[int, ...]) -> tuple[int, ...]:
@@ -283,6 +279,17 @@ class Sequential(Layer):
     def __repr__(self) -> str:
         body = ",\n".join(f"  ({i}) {layer!r}" for i, layer in enumerate(self.layers))
         return f"Sequential(\n{body}\n)"
+
+    def config(self) -> dict[str, Any]:
+        """``{"layers": [record of each layer]}`` (see :func:`course_lib.layers.build_layer`)."""
+        return {"layers": [layer.record() for layer in self.layers]}
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any], *, on_paper: bool = False) -> Sequential:
+        layers = config["layers"]
+        if not isinstance(layers, list):
+            raise TypeError(f"'layers' must be a list of layer records, got {type(layers).__name__}")
+        return cls(*(build_layer(r, on_paper=on_paper) for r in layers))
 
     # -- forward / backward -------------------------------------------------------------------------
     def forward(self, x: np.ndarray) -> np.ndarray:
@@ -446,15 +453,9 @@ class Sequential(Layer):
 
     # -- save / load --------------------------------------------------------------------------------------
     def architecture(self) -> list[dict[str, Any]]:
-        """What save() records to recognise the network: per layer its class and array shapes."""
-        return [
-            {
-                "class": type(layer).__name__,
-                "params": {k: list(v.shape) for k, v in layer.params.items()},
-                "state": {k: list(np.shape(v)) for k, v in layer.state().items()},
-            }
-            for layer in self.layers
-        ]
+        """What save() records per layer: its class and config (which rebuild it) and the shapes
+        of its parameters and state (which the file's arrays must have)."""
+        return [_entry(layer) for layer in self.layers]
 
     def save(self, path: str | os.PathLike[str]) -> None:
         """Write parameters, layer state (running statistics) and the architecture to ``.npz``."""
@@ -469,49 +470,61 @@ class Sequential(Layer):
             arrays[f"state/{key}"] = np.asarray(v)
         np.savez(path, **arrays)
 
+    @classmethod
+    def from_file(cls, path: str | os.PathLike[str]) -> Sequential:
+        """The network saved in ``path``, rebuilt layer by layer through the layer registry
+        (:func:`course_lib.layers.build_layer`), with its parameters and state.
+
+        Raises:
+            ValueError: as :meth:`load`, and for a version-1 file (it records no configs).
+        """
+        version, saved, data = _read_model_file(path)
+        if version < 2:
+            raise ValueError(
+                f"{os.fspath(path)!r} has format version {version}, which does not record the layers' "
+                "configs: load it into the network it was saved from (net.load(path)) and save it again"
+            )
+        net = cls(*(_rebuild(path, i, entry, on_paper=False) for i, entry in enumerate(saved)))
+        net._copy_arrays(data)
+        return net
+
     def load(self, path: str | os.PathLike[str]) -> Sequential:
         """Load weights saved by :meth:`save` into this network (in place; returns ``self``).
 
+        The file's layers are rebuilt on paper through the layer registry and must be this
+        network's layers: same classes, same configs (the parameters' dtype aside, the values are
+        cast) and the same array shapes.
+
         Raises:
             ValueError: the file is not a readable course_lib model file, was written by another
-                format version, or describes a different architecture (the message names the
+                format version, names a layer class this library does not have or a config its
+                class refuses, or describes a different architecture (the message names the
                 first layer that differs).
         """
-        try:
-            with np.load(path, allow_pickle=False) as f:
-                data = {k: f[k] for k in f.files}
-        except FileNotFoundError:
-            raise
-        except (OSError, ValueError, zipfile.BadZipFile, EOFError) as e:
-            raise ValueError(f"cannot read model file {os.fspath(path)!r}: {e}") from e
-        if "__format__" not in data or str(data["__format__"]) != _FORMAT_NAME:
-            raise ValueError(f"{os.fspath(path)!r} is not a course_lib Sequential file (no format marker)")
-        version = int(data["__version__"]) if "__version__" in data else -1
-        if version != FORMAT_VERSION:
-            raise ValueError(
-                f"{os.fspath(path)!r} has format version {version}, this library reads version "
-                f"{FORMAT_VERSION}: re-save the model with the current library"
-            )
-        saved = json.loads(str(data["__architecture__"]))
-        for i, s in enumerate(saved):
-            if s.get("class") not in LAYERS:
-                raise ValueError(
-                    f"{os.fspath(path)!r}: layer {i} is a {s.get('class')!r}, which is not a layer "
-                    f"class of this library (known: {sorted(LAYERS)})"
-                )
+        version, saved, data = _read_model_file(path)
         mine = self.architecture()
         if len(saved) != len(mine):
             raise ValueError(
                 f"architecture mismatch: the file has {len(saved)} layers, this network has {len(mine)}"
             )
         for i, (s, m) in enumerate(zip(saved, mine)):
+            if version < 2:  # no configs recorded: classes and shapes are all there is to compare
+                s, m = ({k: e[k] for k in ("class", "params", "state")} for e in (s, m))
+                theirs = s["class"]
+            else:
+                theirs = repr(_rebuild(path, i, s, on_paper=True))
+                s, m = _strict(s), _strict(m)
             if s != m:
                 raise ValueError(
-                    f"architecture mismatch at layer {i}: the file has {s['class']} with parameters "
-                    f"{s['params']}, this network has {m['class']} with parameters {m['params']}"
+                    f"architecture mismatch at layer {i}: the file has {theirs} with parameters "
+                    f"{s['params']}, this network has {self.layers[i]!r} with parameters {m['params']}"
                 )
-        params = self.parameters()
-        for key, v in params.items():
+        self._copy_arrays(data)
+        return self
+
+    def _copy_arrays(self, data: Mapping[str, np.ndarray]) -> None:
+        """Parameters and state from a model file's arrays (checked against the architecture)."""
+        for key, v in self.parameters().items():
             stored = data.get(f"param/{key}")
             if stored is None or stored.shape != v.shape:
                 raise ValueError(f"model file is missing parameter {key!r} or has the wrong shape")
@@ -519,7 +532,76 @@ class Sequential(Layer):
         state = {k[len("state/"):]: v for k, v in data.items() if k.startswith("state/")}
         if state:
             self.load_state(state)
-        return self
+
+
+def _entry(layer: Layer) -> dict[str, Any]:
+    """A layer's line of :meth:`Sequential.architecture`: record plus array shapes."""
+    return {
+        **layer.record(),
+        "params": {k: list(v.shape) for k, v in layer.params.items()},
+        "state": {k: list(np.shape(v)) for k, v in layer.state().items()},
+    }
+
+
+def _strict(entry: Mapping[str, Any]) -> dict[str, Any]:
+    """An architecture entry without the config entries a loading network may differ in
+    (``Layer.loose_config``), containers' layers included."""
+    cls = LAYERS[entry["class"]]
+    config = {k: v for k, v in entry["config"].items() if k not in cls.loose_config}
+    if isinstance(config.get("layers"), list):
+        config["layers"] = [_strict({**r, "params": {}, "state": {}}) for r in config["layers"]]
+    return {**entry, "config": config}
+
+
+def _read_model_file(path: str | os.PathLike[str]) -> tuple[int, list[dict[str, Any]], dict[str, np.ndarray]]:
+    """(format version, architecture entries, arrays) of a model file; every class it names is
+    one of the layer registry."""
+    try:
+        with np.load(path, allow_pickle=False) as f:
+            data = {k: f[k] for k in f.files}
+    except FileNotFoundError:
+        raise
+    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as e:
+        raise ValueError(f"cannot read model file {os.fspath(path)!r}: {e}") from e
+    if "__format__" not in data or str(data["__format__"]) != _FORMAT_NAME:
+        raise ValueError(f"{os.fspath(path)!r} is not a course_lib Sequential file (no format marker)")
+    version = int(data["__version__"]) if "__version__" in data else -1
+    if version not in _READABLE_VERSIONS:
+        raise ValueError(
+            f"{os.fspath(path)!r} has format version {version}, this library reads versions "
+            f"{', '.join(map(str, _READABLE_VERSIONS))}: re-save the model with the current library"
+        )
+    try:
+        saved = json.loads(str(data["__architecture__"]))
+    except (KeyError, ValueError) as e:
+        raise ValueError(f"{os.fspath(path)!r}: no readable architecture record ({e})") from None
+    keys = {"class", "params", "state"} | ({"config"} if version >= 2 else set())
+    for i, s in enumerate(saved if isinstance(saved, list) else [None]):
+        if not isinstance(s, dict) or not keys <= set(s):
+            raise ValueError(f"{os.fspath(path)!r}: layer {i} is recorded as {s!r}, not a dict with {sorted(keys)}")
+        if s["class"] not in LAYERS:
+            raise ValueError(
+                f"{os.fspath(path)!r}: layer {i} is a {s['class']!r}, which is not a layer "
+                f"class of this library (known: {sorted(LAYERS)})"
+            )
+    return version, saved, data
+
+
+def _rebuild(path: str | os.PathLike[str], i: int, entry: Mapping[str, Any], *, on_paper: bool) -> Layer:
+    """Layer ``i`` of a model file, built through the registry from its recorded config; its
+    parameter and state shapes must be the recorded ones."""
+    try:
+        layer = build_layer(entry, on_paper=on_paper)
+    except ValueError as e:
+        raise ValueError(f"{os.fspath(path)!r}: layer {i}: {e}") from None
+    built = _entry(layer)
+    for what in ("params", "state"):
+        if built[what] != entry[what]:
+            raise ValueError(
+                f"{os.fspath(path)!r}: layer {i} ({layer!r}) records {what} {entry[what]}, but its config "
+                f"builds {built[what]}: the file is corrupt"
+            )
+    return layer
 
 
 class Residual(Layer):
@@ -547,6 +629,14 @@ class Residual(Layer):
     def __repr__(self) -> str:
         inner = ", ".join(repr(layer) for layer in self.body)
         return f"Residual({inner})"
+
+    def config(self) -> dict[str, Any]:
+        """``{"layers": [record of each layer of the body]}``."""
+        return self.body.config()
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any], *, on_paper: bool = False) -> Residual:
+        return cls(*Sequential.from_config(config, on_paper=on_paper).layers)
 
     @property
     def params(self) -> dict[str, np.ndarray]:  # type: ignore[override]

@@ -660,6 +660,9 @@ class Conv2D(_ConvLayer):
     a network to skip the (unused) gradient of the images; ``backward`` then returns None.
     """
 
+    #: need_dx only skips a gradient: weights saved with either setting load into the other.
+    loose_config = _ConvLayer.loose_config | {"need_dx"}
+
     def __init__(
         self,
         in_channels: int,

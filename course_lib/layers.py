@@ -21,24 +21,76 @@ hands its :attr:`Layer.mode` to those functions, so the translation happens in o
 **The layer registry.** :data:`LAYERS` maps the name of every public layer class to the class; a
 class enters it when it is defined (``Layer.__init_subclass__``), so there is no list to keep.
 :class:`~course_lib.architectures.LayerSpec`, ``summary`` and ``Sequential.load`` look layer
-kinds up there.
+kinds up there (:func:`layer_class`).
+
+**Rebuilding a layer.** ``layer.record()`` is ``{"class": name, "config": layer.config()}``: the
+class's registered name and the constructor arguments that make the same layer (JSON-ready;
+``init`` and ``rng`` are left out, they only choose the initial weights, which a saved file
+replaces). :func:`build_layer` turns a record back into a layer through the registry —
+``LAYERS[name].from_config(config)`` — which is how ``Sequential.save``/``Sequential.load`` store
+and rebuild networks. A container's config is ``{"layers": [record, ...]}``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import inspect
+from collections.abc import Callable, Mapping
 from contextvars import ContextVar
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
-__all__ = ["LAYERS", "Layer"]
+__all__ = ["LAYERS", "Layer", "build_layer", "layer_class"]
 
 #: Every public layer class by its name (``"Conv2D" -> Conv2D``), filled as classes are defined.
 LAYERS: dict[str, type[Layer]] = {}
 
 # True while Layer.on_paper constructs a layer: add_param then allocates nothing.
 _BUILDING_ON_PAPER: ContextVar[bool] = ContextVar("building_on_paper", default=False)
+
+# Constructor arguments a config leaves out: they only choose the initial weights (or a random
+# stream), and a loaded file brings the weights.
+_NOT_IN_CONFIG = frozenset({"init", "rng"})
+
+
+def layer_class(kind: str) -> type[Layer]:
+    """The layer class registered as ``kind`` in :data:`LAYERS`.
+
+    Raises:
+        ValueError: no layer class of that name (the message lists the known kinds).
+    """
+    cls = LAYERS.get(kind) if isinstance(kind, str) else None
+    if cls is None:
+        raise ValueError(f"unknown layer kind {kind!r}; known kinds: {sorted(LAYERS)}")
+    return cls
+
+
+def build_layer(record: Mapping[str, Any], *, on_paper: bool = False) -> Layer:
+    """The layer described by ``record`` (what :meth:`Layer.record` returns), built through the
+    registry: ``LAYERS[record["class"]].from_config(record["config"])``; without parameter memory
+    when ``on_paper`` (see :meth:`Layer.on_paper`).
+
+    Raises:
+        ValueError: not a record, an unknown class, or a config its class refuses (the message
+            names the class, the config and the constructor's complaint).
+    """
+    if not isinstance(record, Mapping) or not isinstance(record.get("config"), Mapping):
+        raise ValueError(f"a layer record is a dict {{'class': name, 'config': dict}}, got {record!r}")
+    cls = layer_class(record.get("class"))  # type: ignore[arg-type]
+    config = dict(record["config"])
+    try:
+        return cls.from_config(config, on_paper=on_paper)
+    except (TypeError, ValueError) as e:
+        raise ValueError(f"cannot build {cls.__name__} from config {config}: {e}") from None
+
+
+def _plain(value: Any) -> Any:
+    """``value`` as JSON data: tuples become lists, NumPy scalars Python numbers."""
+    if isinstance(value, tuple | list):
+        return [_plain(v) for v in value]
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
 
 
 class Layer:
@@ -51,6 +103,10 @@ class Layer:
     #: threads (:mod:`course_lib.fast.parallel`). Not BatchNorm (batch statistics), not Dropout
     #: (random masks drawn in order).
     per_example: bool = False
+
+    #: Config entries in which a network may differ from a file it loads: they do not change the
+    #: function the weights compute (the saved values are cast to the parameters' dtype).
+    loose_config: ClassVar[frozenset[str]] = frozenset({"dtype"})
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -158,6 +214,43 @@ class Layer:
 
     def num_params(self) -> int:
         return int(sum(p.size for p in self.params.values()))
+
+    # -- rebuilding (Sequential.save / Sequential.load) ----------------------------------------
+    def config(self) -> dict[str, Any]:
+        """The constructor arguments that rebuild this layer, as JSON data.
+
+        Read from the attributes that keep the constructor's arguments under their own names
+        (``Conv2D(3, 8, 3, pad=1)`` keeps ``in_channels``, ``pad``, ...); ``dtype`` is the
+        parameters' dtype; ``init`` and ``rng`` are left out. A class whose constructor keeps an
+        argument otherwise overrides this method (containers do).
+
+        Raises:
+            TypeError: a constructor argument with no attribute of its name.
+        """
+        out: dict[str, Any] = {}
+        for name, p in inspect.signature(type(self).__init__).parameters.items():
+            if name == "self" or name in _NOT_IN_CONFIG or p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
+                continue
+            if name == "dtype" and self.params:
+                value: Any = np.dtype(next(iter(self.params.values())).dtype).name
+            elif hasattr(self, name):
+                value = getattr(self, name)
+            else:
+                raise TypeError(
+                    f"{type(self).__name__}.config: the constructor argument {name!r} is not kept as "
+                    f"an attribute of that name; override config()"
+                )
+            out[name] = _plain(value)
+        return out
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any], *, on_paper: bool = False) -> Layer:
+        """The layer ``cls(**config)`` (built :meth:`on_paper` if asked)."""
+        return (cls.on_paper if on_paper else cls)(**config)
+
+    def record(self) -> dict[str, Any]:
+        """``{"class": registered name, "config": config()}``: what :func:`build_layer` rebuilds."""
+        return {"class": type(self).__name__, "config": self.config()}
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}()"

@@ -32,7 +32,7 @@ import pytest
 import course_lib
 from course_lib import architectures, dropout, gradient_descent, neuron, widgets
 from course_lib.architectures import LayerSpec, ModelSpec, Sequential, mlp, summary
-from course_lib.layers import LAYERS, Layer
+from course_lib.layers import LAYERS, Layer, build_layer
 from course_lib.neuron import ACTIVATIONS
 from course_lib.validate import OPTIMIZER_DEFAULTS, OPTIMIZER_STATE
 
@@ -499,3 +499,112 @@ def test_every_cache_follows_the_one_style(forward_name: str) -> None:
     for junk in (tuple(cache)[:-1], np.zeros(3), [*cache]):
         with pytest.raises(TypeError, match=rf"cache must be the {kind} that \w*forward\w* returns"):
             backward(dout.copy(), junk)
+
+
+# ------------------------------------------------------------------------------------------------
+# Rebuilding layers: Sequential.save / from_file / load go through the registry
+# ------------------------------------------------------------------------------------------------
+
+def _example_layers() -> dict[str, Layer]:
+    """One built layer per registered kind (containers included), with non-default state."""
+    layers: dict[str, Layer] = {kind: LayerSpec(kind, args, kwargs).build(rng=0, dtype=np.float64)
+                                for kind, (args, kwargs, _) in EXAMPLES.items()}
+    conv = LayerSpec("Conv2D", (3, 3, 3), {"pad": 1}).build(rng=1, dtype=np.float64)
+    layers["Residual"] = architectures.Residual(conv, LAYERS["ReLU"]())
+    layers["Sequential"] = Sequential(LAYERS["Affine"](3, 4, rng=2, dtype=np.float32), LAYERS["BatchNorm"](4),
+                                      Sequential(LAYERS["ReLU"](), LAYERS["Dropout"](0.8)))
+    return layers
+
+
+def test_the_rebuild_examples_cover_every_layer_kind() -> None:
+    assert set(_example_layers()) == {name for name, cls in LAYERS.items() if cls.__module__.startswith("course_lib.")}
+
+
+@pytest.mark.parametrize("kind", sorted(_example_layers()))
+def test_every_layer_kind_round_trips_through_a_file(kind: str, tmp_path: Path) -> None:
+    layer = _example_layers()[kind]
+    shape = EXAMPLES[kind][2] if kind in EXAMPLES else ((3, 5, 5) if kind == "Residual" else (3,))
+    rng = np.random.default_rng(3)
+    net = Sequential(layer)
+    net.forward(rng.standard_normal((4, *shape)))  # BatchNorm's running statistics move
+    for p in net.parameters().values():
+        p[...] = rng.standard_normal(p.shape)  # not what the constructor drew
+    # The config holds every constructor argument except init and rng (which only choose weights);
+    # a container's *layers are its "layers".
+    params = inspect.signature(type(layer).__init__).parameters
+    wanted = {n for n, p in params.items() if n != "self" and p.kind is not p.VAR_KEYWORD}
+    assert set(layer.config()) == wanted - {"init", "rng"}
+    net.save(tmp_path / "net.npz")
+    again = Sequential.from_file(tmp_path / "net.npz")
+    assert type(again[0]) is LAYERS[kind] and repr(again) == repr(net)
+    assert again.architecture() == net.architecture()
+    for a, b in zip(again.parameters().values(), net.parameters().values(), strict=True):
+        assert a.dtype == b.dtype
+        np.testing.assert_array_equal(a, b)
+    for a, b in zip(again.state().values(), net.state().values(), strict=True):
+        np.testing.assert_array_equal(a, b)
+    x = rng.standard_normal((2, *shape))
+    np.testing.assert_array_equal(again.predict(x), net.predict(x))
+    # and into an existing network of the same architecture
+    other = Sequential(build_layer(layer.record()))
+    assert other.load(tmp_path / "net.npz") is other
+    np.testing.assert_array_equal(other.predict(x), net.predict(x))
+
+
+def _saved_arrays(tmp_path: Path) -> dict[str, np.ndarray]:
+    net = Sequential(LAYERS["Conv2D"](1, 2, 3, rng=0), LAYERS["ReLU"](), LAYERS["Flatten"](), LAYERS["Affine"](18, 2, rng=0))
+    net.save(tmp_path / "net.npz")
+    with np.load(tmp_path / "net.npz") as f:
+        return {k: f[k] for k in f.files}
+
+
+def _with_entry(tmp_path: Path, i: int, change: Any) -> Path:
+    arrays = _saved_arrays(tmp_path)
+    arch = __import__("json").loads(str(arrays["__architecture__"]))
+    change(arch[i])
+    arrays["__architecture__"] = np.array(__import__("json").dumps(arch))
+    path = tmp_path / "bad.npz"
+    np.savez(path, **arrays)
+    return path
+
+
+@pytest.mark.parametrize(("i", "change", "message"), [
+    (1, lambda e: e.update({"class": "Swish"}), r"layer 1 is a 'Swish', which is not a layer class"),
+    (0, lambda e: e["config"].update({"in_channels": -1}), r"layer 0: cannot build Conv2D from config .*in_channels must be >= 1"),
+    (0, lambda e: e["config"].update({"groups": 2}), r"layer 0: cannot build Conv2D from config .*unexpected keyword argument 'groups'"),
+    (3, lambda e: e.update({"config": "18 -> 2"}), r"layer 3: a layer record is a dict"),
+    (3, lambda e: e.pop("config"), r"layer 3 is recorded as .*not a dict with \['class', 'config', 'params', 'state'\]"),
+    (3, lambda e: e["params"].update({"w": [18, 3]}), r"layer 3 \(Affine\(18, 2\)\) records params .*\[18, 3\].* its config builds .*\[18, 2\].*corrupt"),
+])
+def test_a_corrupt_or_unknown_entry_is_refused_with_a_clear_error(tmp_path: Path, i: int, change: Any, message: str) -> None:
+    path = _with_entry(tmp_path, i, change)
+    with pytest.raises(ValueError, match=message):
+        Sequential.from_file(path)
+    fresh = Sequential(LAYERS["Conv2D"](1, 2, 3, rng=0), LAYERS["ReLU"](), LAYERS["Flatten"](), LAYERS["Affine"](18, 2, rng=0))
+    with pytest.raises(ValueError, match=message):
+        fresh.load(path)
+
+
+def test_load_compares_configs_not_only_shapes(tmp_path: Path) -> None:
+    # Same parameter shapes, another stride: the weights would compute something else.
+    Sequential(LAYERS["Conv2D"](1, 2, 3, rng=0)).save(tmp_path / "s1.npz")
+    with pytest.raises(ValueError, match=r"mismatch at layer 0: the file has Conv2D\(1, 2, .*stride=1.*this network has Conv2D\(1, 2, .*stride=2"):
+        Sequential(LAYERS["Conv2D"](1, 2, 3, stride=2, rng=0)).load(tmp_path / "s1.npz")
+    # The parameters' dtype and need_dx do not change the function: they may differ.
+    net = Sequential(LAYERS["Conv2D"](1, 2, 3, rng=0, dtype=np.float64, need_dx=False))
+    assert net.load(tmp_path / "s1.npz") is net and net.parameters()["0.w"].dtype == np.float64
+
+
+def test_a_version_1_file_loads_into_its_network_but_rebuilds_nothing(tmp_path: Path) -> None:
+    import json
+
+    arrays = _saved_arrays(tmp_path)
+    arch = json.loads(str(arrays["__architecture__"]))
+    arrays["__architecture__"] = np.array(json.dumps([{k: v for k, v in e.items() if k != "config"} for e in arch]))
+    arrays["__version__"] = np.array(1)
+    np.savez(tmp_path / "v1.npz", **arrays)
+    net = Sequential(LAYERS["Conv2D"](1, 2, 3, rng=5), LAYERS["ReLU"](), LAYERS["Flatten"](), LAYERS["Affine"](18, 2, rng=5))
+    net.load(tmp_path / "v1.npz")
+    np.testing.assert_array_equal(net.parameters()["0.w"], arrays["param/0.w"])
+    with pytest.raises(ValueError, match=r"format version 1, which does not record the layers' configs: load it into"):
+        Sequential.from_file(tmp_path / "v1.npz")
