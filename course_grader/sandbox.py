@@ -62,8 +62,11 @@ from typing import Any
 
 import numpy as np
 
+import course_lib.validate  # noqa: F401  (its cache types cross the pipe by value)
 from course_grader import engine, grading
 from course_grader import sandbox_child as wire
+
+wire.trust_cache_types()
 
 __all__ = [
     "Finding",

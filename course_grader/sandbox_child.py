@@ -40,7 +40,9 @@ def encode(obj: Any, handles: list[Any] | None = None) -> bytes:
     """``obj`` -> bytes. Objects that are not plain data become handles when ``handles`` is given.
 
     Plain data: None, bool, int, float, complex, str, bytes, tuple, list, dict, NumPy arrays of a
-    non-object dtype and NumPy scalars. ``("__handle__", i)`` stands for ``handles[i]``.
+    non-object dtype and NumPy scalars, and the cache types of ``course_lib.validate`` (sent by
+    value, so that the parent sees a cache changed in place; see :func:`trust_cache_types`).
+    ``("__handle__", i)`` stands for ``handles[i]``.
     """
     import numpy as np
 
@@ -72,6 +74,9 @@ def encode(obj: Any, handles: list[Any] | None = None) -> bytes:
             return ["g", len(blobs) - 1, o.dtype.str, []]
         if type(o) is tuple:
             return ["t", [enc(x, depth + 1) for x in o]]
+        name = _cache_name(o)
+        if name is not None:  # tuple's own methods: a patched class runs no code here
+            return ["n", name, [enc(tuple.__getitem__(o, i), depth + 1) for i in range(tuple.__len__(o))]]
         if type(o) is list:
             return ["l", [enc(x, depth + 1) for x in o]]
         if type(o) is dict:
@@ -86,6 +91,32 @@ def encode(obj: Any, handles: list[Any] | None = None) -> bytes:
     tree = enc(obj, 0)
     head = json.dumps({"tree": tree, "sizes": [len(b) for b in blobs]}).encode()
     return struct.pack("<Q", len(head)) + head + b"".join(blobs)
+
+
+#: The NamedTuple cache types of ``course_lib.validate`` by name, as this process had them before
+#: any student code ran (the parent's own module; in the child, the one the parent sent).
+_CACHE_TYPES: dict[str, type] = {}
+
+
+def trust_cache_types() -> None:
+    """Remember the cache types of this process's ``course_lib.validate`` (call it before any
+    student code runs: the wire then recognises exactly these classes, by identity)."""
+    validate = sys.modules.get("course_lib.validate")
+    _CACHE_TYPES.clear()
+    for name in getattr(validate, "__all__", ()):
+        kind = getattr(validate, name, None)
+        if isinstance(kind, type) and issubclass(kind, tuple) and "_fields" in vars(kind):
+            _CACHE_TYPES[name] = kind
+
+
+def _cache_name(o: Any) -> str | None:
+    """The name of ``o``'s cache type if it is one of :data:`_CACHE_TYPES` (compared by identity:
+    no hash or equality of a class the student may have made)."""
+    t = type(o)
+    for name, kind in _CACHE_TYPES.items():
+        if t is kind:
+            return name
+    return None
 
 
 class Handle:
@@ -137,6 +168,12 @@ def decode(data: bytes, handles: list[Any] | None = None) -> Any:
             return a[()] if tag == "g" else a
         if tag == "t":
             return tuple(dec(x, depth + 1) for x in t[1])
+        if tag == "n":
+            items = [dec(x, depth + 1) for x in t[2]]
+            kind = _CACHE_TYPES.get(str(t[1]))
+            if kind is None or len(items) != len(kind._fields):
+                return tuple(items)  # the fields as a plain tuple, which every backward pass accepts
+            return tuple.__new__(kind, items)
         if tag == "l":
             return [dec(x, depth + 1) for x in t[1]]
         if tag == "d":
@@ -698,6 +735,7 @@ def _main() -> None:
         # course_lib._finite_differences, the loop of a numerical gradient (see _numgrad)
         private[name] = {"__name__": name}
         exec(compile(source, f"<{name} (sent by the grader)>", "exec"), private[name])
+    trust_cache_types()
     _VIOLATIONS.clear()  # the stubs' own refused imports are not the student's doing
     _limits(cfg)
     os.chdir(cfg["sandbox"])

@@ -378,3 +378,57 @@ def test_issue12_attacks_through_course_autograde(tmp_path):
     with contextlib.redirect_stdout(io.StringIO()) as out:
         assert cli.main(["verify", cases.ASSIGNMENT, "--course", str(course)]) == 1
     assert "extra credit 450.0 in the gradebook" in out.getvalue() and "auto score 1.0 in the gradebook" in out.getvalue()
+
+
+def test_wire_format_sends_the_cache_types_by_value_and_only_those(monkeypatch):
+    import numpy as np
+
+    from course_grader import sandbox_child as wire
+    from course_lib.validate import ConvNaiveCache, DropoutCache
+
+    cache = ConvNaiveCache(np.arange(4.0).reshape(1, 1, 2, 2), np.ones((1, 1, 1, 1)), np.zeros(1), 1, 0)
+    back = wire.decode(wire.encode([("conv", cache), DropoutCache(None, (3,))]))
+    assert type(back[0][1]) is ConvNaiveCache and np.array_equal(back[0][1].x, cache.x) and back[0][1].stride == 1
+    assert back[1] == DropoutCache(None, (3,)) and type(back[1]) is DropoutCache
+    # A class that only looks like one (same name, same fields) stays in the child.
+    fake = type("ConvNaiveCache", (tuple,), {"_fields": ConvNaiveCache._fields})(tuple(cache))
+    with pytest.raises(wire.EncodeError, match="cannot send"):
+        wire.encode(fake)
+    # The trusted class's own methods, patched, run no code on the wire.
+    monkeypatch.setattr(ConvNaiveCache, "__iter__", lambda self: (_ for _ in ()).throw(AssertionError("ran")), raising=False)
+    monkeypatch.setattr(ConvNaiveCache, "_make", classmethod(lambda cls, it: (_ for _ in ()).throw(AssertionError("ran"))))
+    again = wire.decode(wire.encode(cache))
+    assert type(again) is ConvNaiveCache and tuple.__len__(again) == 5
+    # An unknown name or another number of fields arrives as the plain tuple of the fields.
+    head = json.dumps({"tree": ["n", "NoSuchCache", [["v", 1], ["v", 2]]], "sizes": []}).encode()
+    assert wire.decode(len(head).to_bytes(8, "little") + head) == (1, 2)
+    head = json.dumps({"tree": ["n", "ConvNaiveCache", [["v", 1]]], "sizes": []}).encode()
+    assert wire.decode(len(head).to_bytes(8, "little") + head) == (1,)
+
+
+def test_a_backward_that_changes_a_library_cache_is_caught_in_the_sandbox():
+    """The model solution's forward returns the library's ConvNaiveCache; a backward that writes
+    into it is reported as in-process (the cache crosses the pipe by value, not as a handle)."""
+    import random
+
+    import synthetic_class
+
+    bug = '''
+reference_backward = conv_backward_naive
+
+
+def conv_backward_naive(dout, cache):
+    x, w, b, stride, pad = cache
+    dx, dw, db = reference_backward(dout, (x.copy(), w, b, stride, pad))
+    x[...] = 0  # reuses the cached input as scratch space
+    return dx, dw, db
+'''
+    src = synthetic_class.COURSE / "source" / "ch04_conv" / "ch04_conv.ipynb"
+    nb = json.loads(synthetic_class.make_submission("ch04_conv", "complete", random.Random(0), []))
+    solution = next(c for c in nb["cells"] if c.get("metadata", {}).get("nbgrader", {}).get("grade_id") == "conv-backward-naive-solution")
+    solution["source"] = "".join(solution["source"]) + "\n\n" + bug
+    data, warns = sandbox.parse_notebook(json.dumps(nb).encode(), "ch04_conv.ipynb")
+    cells = [c for c in sandbox.grade_cells_from_notebook(src) if c.task_id == "ch04_conv.conv_backward"]
+    options = sandbox.GradingOptions(allowed=frozenset(sandbox.allowed_imports(src)), isolation="none")
+    result = sandbox.grade_code_cells(sandbox.code_cells(data, "ch04_conv", warns)[0], cells, options)
+    assert "changed its argument `cache` in place" in result.report(), result.report()
