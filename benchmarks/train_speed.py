@@ -44,6 +44,14 @@ threads: 7.82 ms against 7.77 ms at 1 thread. Now :class:`~course_lib.architectu
 runs each half of the batch through the whole network on its own thread with one BLAS thread
 (``course_lib.fast.parallel``).
 
+The two libraries share the process's allocator, so one's allocation pattern moves the other's
+times. PyTorch alone faults pages too (same machine, one run each: 7.96 ms at 1 thread, 5.14 ms
+at 2; with glibc's trimming switched off, ``MALLOC_TRIM_THRESHOLD_``/``MALLOC_MMAP_THRESHOLD_``:
+6.37 and 3.90 ms). Beside the old course_lib, which returned its large arrays to the system at
+every step, it kept faulting (PyTorch 7.0 ms at 1 thread, 6.7 at 2, in the 17:48 run); beside
+the new one, which keeps its memory, it does not (6.1 and 3.9 ms). Its figures here are
+therefore its compute without page faults, and the ratio is the harder one.
+
 PyTorch is an optional dependency (``pip install -e ".[bench]"``, CPU build); the library never
 imports it.
 
