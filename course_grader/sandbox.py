@@ -26,7 +26,7 @@ In a notebook kernel the student's code could rewrite anything a test cell uses 
   the sandboxed processes, read from ``/proc`` (a busy machine slows honest code down without
   costing it points); wall-clock time is only a backstop, ten times each limit (:class:`Limits`);
 - a numerical gradient of a student's function is one request: the child runs the central
-  differences next to the function (``course_lib._finite_differences``, the loop of
+  differences next to the function (``course_lib.finite_differences``, the loop of
   ``course_lib.gradcheck``) and returns the gradient, which is checked here; anything unusual
   and the check makes the calls one at a time, as it always did
   (:meth:`course_grader.engine.Student.numerical_gradient`);
@@ -539,11 +539,11 @@ def allowed_imports(cells: Sequence[tuple[int, str]] | Path | str) -> set[tuple[
 
 def _private_sources() -> list[tuple[str, str]]:
     """``[(module name, source)]`` the child runs before the student's code and keeps to itself
-    (not importable there): ``course_lib._finite_differences``, the loop of a numerical gradient,
+    (not importable there): ``course_lib.finite_differences``, the loop of a numerical gradient,
     so that one is computed next to the student's function in one round trip."""
-    from course_lib import _finite_differences
+    from course_lib import finite_differences
 
-    return [("course_lib._finite_differences", Path(_finite_differences.__file__).read_text(encoding="utf-8"))]
+    return [("course_lib.finite_differences", Path(finite_differences.__file__).read_text(encoding="utf-8"))]
 
 
 def _helper_sources() -> list[tuple[str, str]]:

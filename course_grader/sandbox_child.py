@@ -592,7 +592,7 @@ def _numgrad(msg: dict[str, Any], f: Any, fd: dict[str, Any], guard: _Guard, kee
     array at ``msg["at"]``: ``Σ value·dout`` when ``msg["dout"]`` is an array, else the value
     itself (a number). Every evaluation gets fresh copies of the arguments, exactly what the
     parent sends when it calls ``f`` once per perturbed entry, and the loop is
-    ``course_lib._finite_differences`` (the parent's own). Raises :class:`_Fallback` (or what
+    ``course_lib.finite_differences`` (the parent's own). Raises :class:`_Fallback` (or what
     the student's code raised) when anything differs from an ordinary call; returns the
     gradient, and the student's output (its last characters, as the parent would keep them).
     """
@@ -732,7 +732,7 @@ def _main() -> None:
     private: dict[str, dict[str, Any]] = {}
     for name, source in cfg.get("private", []):
         # trusted module text kept out of sys.modules (the student's code cannot import it):
-        # course_lib._finite_differences, the loop of a numerical gradient (see _numgrad)
+        # course_lib.finite_differences, the loop of a numerical gradient (see _numgrad)
         private[name] = {"__name__": name}
         exec(compile(source, f"<{name} (sent by the grader)>", "exec"), private[name])
     trust_cache_types()
@@ -776,7 +776,7 @@ def _main() -> None:
         pid = os.fork()
         if pid == 0:
             _serve(rfd, wfd, ns, out, np, warnings, guard, keep, msg.get("given"),
-                   private.get("course_lib._finite_differences"))
+                   private.get("course_lib.finite_differences"))
         _, status = os.waitpid(pid, 0)
         send({"ev": "ended", "status": status})
 

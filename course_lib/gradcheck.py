@@ -33,7 +33,7 @@ from typing import Any
 
 import numpy as np
 
-from course_lib._finite_differences import central_differences, weighted_difference
+from course_lib.finite_differences import central_differences, weighted_difference
 from course_lib.validate import check_number, describe
 
 __all__ = [

@@ -1,7 +1,7 @@
 """A numerical gradient of a student's function is computed in the sandbox in one round trip.
 
 The checks ask :meth:`course_grader.engine.Student.numerical_gradient`; the sandbox child runs the
-central differences of ``course_lib._finite_differences`` next to the student's function. The
+central differences of ``course_lib.finite_differences`` next to the student's function. The
 score and the report must be exactly what the call-by-call path (one round trip per perturbed
 entry, what the grader did before) gives: every bug and correct alternative of the repository's
 bug libraries, and submissions that do unusual things only while the gradient is taken, are
