@@ -91,6 +91,7 @@ __all__ = [
     "grade",
     "home_task",
     "judge_backward",
+    "run_check",
     "run_task",
     "task_number",
     "task_points",
@@ -606,7 +607,7 @@ def _given(check: Check, namespace: Mapping[str, Any]) -> Iterator[Mapping[str, 
                 namespace.pop(name, None)
 
 
-def _execute(
+def run_check(
     check: Check, namespace: Mapping[str, Any], *, reraise: tuple[type[BaseException], ...] = ()
 ) -> dict[str, Any]:
     """Run one sub-check here; never raises (except the ``reraise`` exceptions, the sandbox's own
@@ -648,9 +649,9 @@ def _execute(
 
 
 def _execute_here(check: Check, namespace: Mapping[str, Any]) -> dict[str, Any]:
-    """:func:`_execute` in this process, with the check's :attr:`Check.given` functions."""
+    """:func:`run_check` in this process, with the check's :attr:`Check.given` functions."""
     with _given(check, namespace) as own:
-        return _execute(check, own)
+        return run_check(check, own)
 
 
 def _isolation_enabled() -> bool:

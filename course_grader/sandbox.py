@@ -1017,10 +1017,10 @@ def _write_back(parent: Any, child: Any) -> None:
 
 
 def _execute(check: engine.Check, namespace: Mapping[str, Any]) -> dict[str, Any]:
-    """:func:`course_grader.engine._execute`, letting the sandbox's own signals (and a Ctrl-C of
+    """:func:`course_grader.engine.run_check`, letting the sandbox's own signals (and a Ctrl-C of
     the grader) through. The check's given functions are in the child's namespace (sent with the
     fork), so the parent's namespace of proxies stays as it is: the student's own functions."""
-    return engine._execute(check, namespace, reraise=(_Timeout, _ChildGone, _Budget, KeyboardInterrupt, SystemExit))
+    return engine.run_check(check, namespace, reraise=(_Timeout, _ChildGone, _Budget, KeyboardInterrupt, SystemExit))
 
 
 # ---------------------------------------------------------------------------------------------
