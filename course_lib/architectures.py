@@ -297,7 +297,11 @@ class Sequential(Layer):
 
         With several threads (:func:`course_lib.fast.set_num_threads`) a large enough batch
         through layers that treat each example on its own is split into one share per thread
-        (:mod:`course_lib.fast.parallel`); the result is the same.
+        (:mod:`course_lib.fast.parallel`); the result is the same. Each layer then keeps the cache
+        of the first share only, so run the backward pass through :meth:`backward` (which sends
+        every share back) — calling the layers' own ``backward`` one by one after a split forward
+        raises a shape error; run the layers' ``forward`` one by one too, or
+        ``set_num_threads(1)``, to step through a network by hand.
         """
         split = self._batch_split(x)
         if split is None:
