@@ -711,7 +711,7 @@ class _Session:
                 os.killpg(self.proc.pid, signal.SIGKILL)
             with contextlib.suppress(Exception):
                 self.proc.wait(timeout=5)
-            for fd in (self.rfd, self.wfd):
+            for fd in (self.rfd, self.wfd, self.life_w):
                 with contextlib.suppress(OSError):
                     os.close(fd)
             self.proc = None
@@ -789,6 +789,9 @@ class _Session:
 
         p2c_r, p2c_w = os.pipe()
         c2p_r, c2p_w = os.pipe()
+        # the lifeline: only this process holds its write end, so the child sees its end of file
+        # when this process is gone (killed, a Dask worker lost) and ends the sandbox then
+        life_r, self.life_w = os.pipe()
         boxed = self.isolation == "bwrap"
         home = "/tmp" if boxed else self.tmp.name
         env = {"PATH": "/usr/bin:/bin", "HOME": home, "TMPDIR": home, "LANG": "C.UTF-8",
@@ -804,18 +807,20 @@ class _Session:
             cmd = [sys.executable, "-I", str(_CHILD), str(p2c_r), str(c2p_w)]
             cwd = self.tmp.name
         self.proc = subprocess.Popen(
-            cmd, pass_fds=(p2c_r, c2p_w), cwd=cwd, env=env, start_new_session=True,
+            cmd, pass_fds=(p2c_r, c2p_w, life_r), cwd=cwd, env=env, start_new_session=True,
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )
         os.close(p2c_r)
         os.close(c2p_w)
+        os.close(life_r)
         self.rfd, self.wfd = c2p_r, p2c_w
         cells = [(i, s) for i, s in self.cells if i not in self.skip]
         cpu = int(self.limits.notebook_seconds + 30)
         self._send({"cells": cells, "helpers": self.helpers, "private": _private_sources(),
                     "protected": self.protected, "sandbox": home,
                     "memory_mb": self.limits.memory_mb, "cpu_seconds": cpu, "processes": self.limits.processes if boxed else 0,
-                    "file_bytes": self.limits.file_bytes, "output_chars": self.limits.output_chars})
+                    "file_bytes": self.limits.file_bytes, "output_chars": self.limits.output_chars,
+                    "lifeline": life_r})
         current: int | None = None
         self.step = self._limit(self.limits.start_seconds)
         try:

@@ -16,9 +16,11 @@ network, writes outside the sandbox folder, reads of the course files) and the g
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import os
+import signal
 import struct
 import sys
 from typing import Any
@@ -712,7 +714,11 @@ def _main() -> None:
     if len(sys.argv) > 3:
         _drop_privileges(int(sys.argv[3]))
     cfg = decode(read_frame(rfd))
+    import select
     import warnings
+
+    wait_readable = select.select  # taken before any student code runs (which may patch select)
+    lifeline = cfg.get("lifeline") if type(cfg.get("lifeline")) is int else None
 
     import numpy as np
 
@@ -777,8 +783,33 @@ def _main() -> None:
         if pid == 0:
             _serve(rfd, wfd, ns, out, np, warnings, guard, keep, msg.get("given"),
                    private.get("course_lib.finite_differences"))
-        _, status = os.waitpid(pid, 0)
-        send({"ev": "ended", "status": status})
+        send({"ev": "ended", "status": _wait_for(pid, lifeline, wait_readable)})
+
+
+def _wait_for(pid: int, lifeline: int | None, wait_readable: Any) -> int:
+    """``os.waitpid(pid)``'s status, but when the grader is gone (killed, or its Dask worker lost:
+    its end of the lifeline pipe closes) exit at once. This process is the sandbox's PID
+    namespace's init: its exit ends every process in the sandbox, the student's loop included.
+    Without bubblewrap the check's processes are killed as this process's group. (bubblewrap's
+    --die-with-parent does not reach a namespace's init here.)"""
+    if lifeline is None or not hasattr(os, "pidfd_open"):
+        return os.waitpid(pid, 0)[1]
+    try:
+        pidfd = os.pidfd_open(pid)
+    except OSError:
+        return os.waitpid(pid, 0)[1]
+    try:
+        while True:
+            ready, _, _ = wait_readable([pidfd, lifeline], [], [])
+            if lifeline in ready:  # nothing is ever written to it: end of file, the grader is gone
+                with contextlib.suppress(OSError):  # without bubblewrap (no PID namespace): the group
+                    os.killpg(0, signal.SIGKILL)
+                os._exit(0)
+            if pidfd in ready:
+                break
+    finally:
+        os.close(pidfd)
+    return os.waitpid(pid, 0)[1]
 
 
 def _given(ns: dict[str, Any], given: Any) -> dict[str, Any]:

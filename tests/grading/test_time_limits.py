@@ -8,6 +8,7 @@ and the limits' logic is checked on numbers.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import subprocess
@@ -118,6 +119,48 @@ def test_an_endless_loop_inside_bubblewrap_is_stopped_by_its_cpu_time():
         while _running_as(uid) and time.monotonic() < deadline:
             time.sleep(0.1)
         assert _running_as(uid) == []
+
+
+@pytest.mark.parametrize("isolation", ["bwrap", "none"])
+def test_a_grader_killed_mid_check_takes_its_sandbox_with_it(isolation, tmp_path):
+    """A grading process killed with SIGKILL while the student's code loops (a Dask worker lost,
+    ``kill -9``): nothing of its sandbox is left running (the child watches a lifeline pipe)."""
+    script = tmp_path / "grade.py"
+    script.write_text(
+        "import sys\n"
+        f"sys.path.insert(0, {str(Path(__file__).resolve().parent)!r})\n"
+        "import test_time_limits as t\n"
+        "from course_grader import sandbox\n"
+        f"t._grade('ch01_neuron', sandbox.Limits(check_seconds=600, memory_mb=1024), isolation={isolation!r},\n"
+        "         extra='def relu_forward(x):\\n    while True:\\n        pass\\n', only='relu-tests')\n")
+    grader = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:  # until the check's process runs the loop
+            tree = sandbox._process_tree(grader.pid) or []
+            looping = [pid for pid, fields in tree[1:] if fields[0] == b"R" and int(fields[11]) > 20]  # > 0.2 s of user CPU
+            if looping:
+                break
+            time.sleep(0.2)
+        assert looping, "the sandbox never started its check"
+    finally:
+        grader.kill()
+        grader.wait()
+    deadline = time.monotonic() + 30
+    while any(Path(f"/proc/{p}").exists() and "State:\tZ" not in _status(p) for p in looping) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    left = [p for p in looping if Path(f"/proc/{p}").exists() and "State:\tZ" not in _status(p)]
+    for pid in left:  # do not leave a loop burning a core if this fails
+        with contextlib.suppress(OSError):
+            os.kill(pid, 9)
+    assert left == []
+
+
+def _status(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return "State:\tZ"
 
 
 def test_code_that_sleeps_is_stopped_by_the_wall_clock_backstop():
