@@ -59,7 +59,8 @@ from course_lib.conv import receptive_field
 from course_lib.fast import parallel as fast_parallel
 from course_lib.init import as_rng
 from course_lib.layers import LAYERS, Layer, build_layer, layer_class
-from course_lib.neuron import ACTIVATIONS
+from course_lib.neuron import ACTIVATIONS, ReLU
+from course_lib.pooling import MaxPool2D
 from course_lib.validate import check_array, check_int
 
 __all__ = [
@@ -246,6 +247,34 @@ class ModelSpec:
 # Sequential
 # ------------------------------------------------------------------------------------------------
 
+def _relu_then_max_pool(layers: Sequence[Layer], i: int) -> bool:
+    """True when ``layers[i]`` is a ReLU followed by a max-pooling layer (exactly these classes)."""
+    return i + 1 < len(layers) and type(layers[i]) is ReLU and type(layers[i + 1]) is MaxPool2D
+
+
+def _pool_then_relu_forward(relu: ReLU, pool: MaxPool2D, x: np.ndarray) -> np.ndarray:
+    """``pool(relu(x))`` computed as ``relu(pool(x))``: the same numbers, the ReLU on the pooled
+    output (4× fewer values for 2 × 2 windows).
+
+    Max commutes with max(0, ·). Backward agrees too: where a window's maximum is > 0 its
+    maxima are at the same places in ``x`` and in ``relu(x)`` (the first one gets the gradient
+    in both orders); where it is <= 0 the gradient is 0 in both. Each layer keeps the cache of
+    its own call; :meth:`Sequential._run_backward` recognises the pair by ``relu._swapped``
+    (the two caches this call left), so after either layer's own ``forward`` it runs the usual
+    order again.
+    """
+    out = relu.forward(pool.forward(x))
+    relu._swapped = (relu._cache, pool._cache)
+    return out
+
+
+def _ran_pool_then_relu(relu: Layer, pool: Layer) -> bool:
+    """True when the caches of ``relu`` and ``pool`` are those :func:`_pool_then_relu_forward` left."""
+    swapped = getattr(relu, "_swapped", None)
+    return (swapped is not None and type(relu) is ReLU and type(pool) is MaxPool2D
+            and relu._cache is not None and swapped[0] is relu._cache and swapped[1] is pool._cache)
+
+
 class Sequential(Layer):
     """Layers applied one after the other; backward runs them in reverse (the chain rule).
 
@@ -328,19 +357,32 @@ class Sequential(Layer):
 
     @staticmethod
     def _run_forward(layers: Sequence[Layer], x: np.ndarray) -> np.ndarray:
-        for layer in layers:
-            x = layer.forward(x)
+        i = 0
+        while i < len(layers):
+            if _relu_then_max_pool(layers, i):
+                x = _pool_then_relu_forward(layers[i], layers[i + 1], x)
+                i += 2
+                continue
+            x = layers[i].forward(x)
+            i += 1
         return x
 
     @staticmethod
     def _run_backward(layers: Sequence[Layer], dout: np.ndarray) -> np.ndarray | None:
-        for i in range(len(layers) - 1, -1, -1):
+        i = len(layers) - 1
+        while i >= 0:
+            if i > 0 and _ran_pool_then_relu(layers[i - 1], layers[i]):
+                # the swapped pair of _pool_then_relu_forward: the ReLU's gradient first
+                dout = layers[i].backward(layers[i - 1].backward(dout))
+                i -= 2
+                continue
             dout = layers[i].backward(dout)
             if dout is None and i > 0:
                 raise RuntimeError(
                     f"layer {i} ({layers[i]!r}) returned no input gradient (need_dx=False?) "
                     "but layers before it need one"
                 )
+            i -= 1
         return dout
 
     def _batch_split(self, x: Any) -> fast_parallel.BatchSplit | None:

@@ -249,18 +249,29 @@ def test_layers_never_overwrite_outputs_the_caller_still_holds(rng):
         np.testing.assert_array_equal(held, copy)
     del outs, grads, h, g, held
 
-    model.backward(np.ones_like(model.forward(x1)))  # nothing kept from this step
-    # The next step's results live in memory the layers' workspaces already held (alive all
-    # along, so no allocator could have handed it out afresh).
-    held_before = {_address(a) for layer in model.layers for a in layer._workspace.values()}
-    h = x2
-    for layer in model.layers:
-        h = layer.forward(h)
-        assert _address(h) in held_before, type(layer).__name__
-    g = np.ones_like(h)
-    for layer in reversed(model.layers):
-        g = layer.backward(g)
-        assert _address(g) in held_before, type(layer).__name__
+    # The layers one by one (as above), then through Sequential (which runs ReLU -> MaxPool2D
+    # as max pool -> ReLU, so its ReLU's buffers have the pooled shape).
+    def by_hand(x: np.ndarray) -> list[np.ndarray]:
+        h = x
+        results = []
+        for layer in model.layers:
+            results.append(h := layer.forward(h))
+        g = np.ones_like(h)
+        for layer in reversed(model.layers):
+            results.append(g := layer.backward(g))
+        return results
+
+    def sequential(x: np.ndarray) -> list[np.ndarray]:
+        out = model.forward(x)
+        return [out, model.backward(np.ones_like(out))]
+
+    for step in (by_hand, sequential):
+        step(x1)  # nothing kept from this step
+        # The next step's results live in memory the layers' workspaces already held (alive all
+        # along, so no allocator could have handed it out afresh).
+        held_before = {_address(a) for layer in model.layers for a in layer._workspace.values()}
+        for a in step(x2):
+            assert _address(a) in held_before, step.__name__
     np.testing.assert_array_equal(model.forward(x1), kept[len(model.layers) - 1])
 
 
@@ -429,6 +440,72 @@ def test_split_replicas_follow_the_layers_parameters_and_mode(rng):
         np.testing.assert_allclose(got, model.forward(x), rtol=1e-12)
     finally:
         fast.set_num_threads(before)
+
+
+# --------------------------------------------------------------------------------------------
+# ReLU -> MaxPool2D inside Sequential, run as max pool -> ReLU
+# --------------------------------------------------------------------------------------------
+
+def _relu_pool_by_hand(x: np.ndarray, dout: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """pool(relu(x)) and its input gradient by the teaching functions, in the network's order."""
+    r, cache_r = relu_forward(x)
+    out, cache_p = max_pool_forward(r, pool_size=k)
+    return out, relu_backward(max_pool_backward(dout, cache_p), cache_r)
+
+
+@given(
+    N=st.integers(1, 20), C=st.integers(1, 3), k=st.sampled_from([2, 3]), H=st.integers(3, 8),
+    W=st.integers(3, 8), layout=st.sampled_from(["channels-last view", "C order"]),
+    seed=st.integers(0, 2**16), dtype=st.sampled_from([np.float32, np.float64]),
+)
+def test_sequential_relu_then_max_pool_equals_the_teaching_order_including_ties(N, C, k, H, W, layout, seed, dtype):
+    """Sequential runs ReLU -> MaxPool2D as max pool -> ReLU (on the 4× smaller output): the
+    same output and input gradient, bit for bit, as ReLU then pooling by the teaching functions —
+    on integer inputs full of ties (0.0 and -0.0 included), windows whose values are all <= 0,
+    channels-last views that take the tuned pooling and C-order inputs, odd sizes and windows
+    that do not tile (the teaching pooling), one thread and two."""
+    rng = np.random.default_rng(seed)
+    nhwc = rng.integers(-2, 3, size=(N, H, W, C)).astype(dtype)
+    nhwc[rng.random(nhwc.shape) < 0.2] = -0.0
+    x = nhwc.transpose(0, 3, 1, 2)
+    if layout == "C order":
+        x = np.ascontiguousarray(x)
+    model = Sequential(ReLU(), MaxPool2D(k))
+    before = fast.get_num_threads()
+    try:
+        for t in (1, 2):
+            fast.set_num_threads(t)
+            out = model.forward(x)
+            want_out, want_dx = _relu_pool_by_hand(x, dout := rng.standard_normal(out.shape).astype(dtype), k)
+            np.testing.assert_array_equal(out, want_out)
+            np.testing.assert_array_equal(model.backward(dout), want_dx)
+    finally:
+        fast.set_num_threads(before)
+
+
+def test_sequential_runs_relu_after_the_pool_and_falls_back_after_a_layer_forward(rng):
+    """After Sequential.forward the ReLU has seen the pooled values; after the layers' own
+    forward passes (or a ReLU of another kind) backward runs them in the usual order again."""
+
+    class MyReLU(ReLU):  # a subclass may do anything: never swapped
+        pass
+
+    x = rng.standard_normal((4, 3, 6, 6)).transpose(0, 1, 3, 2)
+    dout = rng.standard_normal((4, 3, 3, 3))
+    want_out, want_dx = _relu_pool_by_hand(x, dout, 2)
+    for relu in (ReLU(), MyReLU()):
+        model = Sequential(relu, MaxPool2D(2))
+        np.testing.assert_array_equal(model.forward(x), want_out)
+        assert relu._cache.shape == ((4, 3, 3, 3) if type(relu) is ReLU else x.shape)
+        np.testing.assert_array_equal(model.backward(dout), want_dx)
+        model.forward(x)
+        h = x
+        for layer in model:  # a step through the layers by hand
+            h = layer.forward(h)
+        np.testing.assert_array_equal(h, want_out)
+        np.testing.assert_array_equal(model.backward(dout), want_dx)
+        with pytest.raises(RuntimeError, match="before forward"):
+            model.backward(dout)
 
 
 # --------------------------------------------------------------------------------------------

@@ -64,7 +64,7 @@ def shares(n: int) -> int:
 
 
 #: The attributes of a layer that a replica has of its own; it shares all others.
-_OWN = frozenset({"grads", "_cache", "_workspace"})
+_OWN = frozenset({"grads", "_cache", "_workspace", "_swapped"})
 
 
 def _replica(layer: Any) -> Any:
@@ -73,6 +73,7 @@ def _replica(layer: Any) -> Any:
     rep = copy.copy(layer)
     rep.grads = {}
     rep._cache = None
+    rep._swapped = None
     if "_workspace" in vars(rep):
         rep._workspace = {}
     return rep
