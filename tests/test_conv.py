@@ -94,6 +94,14 @@ def test_conv_output_size_rejects_bad_geometry(args, exc, match):
         conv_output_size(*args)
 
 
+def test_conv_output_size_takes_numpy_integers_and_returns_python_ints():
+    """Integers of any kind (check_int's exact-int shortcut aside): NumPy's too, bool never."""
+    got = conv_output_size(np.int64(28), np.int32(5), np.uint8(2), np.int16(1))
+    assert got == 28 and type(got) is int
+    with pytest.raises(TypeError, match="pad must be an integer"):
+        conv_output_size(28, 5, np.bool_(True), 1)
+
+
 def test_conv_transpose_output_size_inverts_conv_output_size():
     # (H - 1)·s - 2p + k, and a convolution with the same k, p, s maps it back to H.
     for n, k, p, s in [(3, 3, 0, 1), (3, 3, 1, 2), (4, 4, 1, 2), (5, 5, 2, 3)]:

@@ -80,12 +80,15 @@ def conv_forward(
     if C == 1:
         # Fill the transposed column matrix, one contiguous row of N·Ho·Wo values per kernel
         # offset (the per-window copy would move one value at a time), plus a row of ones.
+        # One copy for all offsets (not one per offset): as fast on one thread, and 25 fewer
+        # calls that each hand the GIL to the other share's thread and take it back.
         cols_t = scratch(workspace, "cols", (K + 1, N, Ho, Wo), x.dtype)
+        cols5 = cols_t[:K].reshape(HH, WW, N, Ho, Wo)
+        v = sliding_window_view(xp[..., 0], (HH, WW), axis=(1, 2))  # (N, Hp-HH+1, Wp-WW+1, HH, WW)
+        windows = v[:, :hs:stride, :ws:stride].transpose(3, 4, 0, 1, 2)  # (HH, WW, N, Ho, Wo)
 
         def fill(n0: int, n1: int) -> None:
-            for p in range(HH):
-                for q in range(WW):
-                    cols_t[p * WW + q, n0:n1] = xp[n0:n1, p:p + hs:stride, q:q + ws:stride, 0]
+            np.copyto(cols5[:, :, n0:n1], windows[:, :, n0:n1])
             cols_t[K, n0:n1] = 1
 
         parallel_blocks(fill, N, _MIN_BLOCK)
