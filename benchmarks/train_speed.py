@@ -44,6 +44,14 @@ threads: 7.82 ms against 7.77 ms at 1 thread. Now :class:`~course_lib.architectu
 runs each half of the batch through the whole network on its own thread with one BLAS thread
 (``course_lib.fast.parallel``).
 
+Since (same machine, idle, ``--batches 30 --rounds 5``, ratios against PyTorch in one run):
+Sequential runs each ReLU -> MaxPool2D pair as max pool -> ReLU (the same numbers; the ReLU
+then sees a quarter of the values), 1 thread 1.20x -> 1.07x, 2 threads 1.47x -> 1.40x; the
+first convolution's im2col is one copy instead of 25, 2 threads -> ~1.31x. Two shares on two
+threads still take ~1.45x as long as one share alone (every layer slows, the smallest ones —
+pure Python and GIL hand-offs — about 2x); two independent models on two threads slow the
+same way, so it is not the split's own bookkeeping.
+
 The two libraries share the process's allocator, so one's allocation pattern moves the other's
 times. PyTorch alone faults pages too (same machine, one run each: 7.96 ms at 1 thread, 5.14 ms
 at 2; with glibc's trimming switched off, ``MALLOC_TRIM_THRESHOLD_``/``MALLOC_MMAP_THRESHOLD_``:

@@ -15,6 +15,9 @@ versions in this package instead, which compute the same numbers faster:
 - :mod:`course_lib.fast.parallel`: :class:`~course_lib.architectures.Sequential` runs a large
   batch data-parallel, one share of the examples per thread (:func:`set_num_threads`).
 
+:class:`~course_lib.architectures.Sequential` also runs a ReLU followed by max pooling as
+pooling followed by the ReLU (the same numbers and gradients, a quarter of the ReLU's work).
+
 Layers keep their internal buffers between steps (a *workspace*) and hand out results in memory
 reused once nobody holds it any more (so a training step touches no fresh pages). Every
 function here is tested against its teaching counterpart (``tests/test_fast.py``): forward
