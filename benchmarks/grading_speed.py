@@ -83,16 +83,13 @@ def _machine_cpu() -> float:
     return busy / os.sysconf("SC_CLK_TCK")
 
 
-_LAST_MACHINE_CPU = [0.0]
-
-
-def _autograde(course: Path, assignment: str, jobs: int, n: int) -> tuple[float, float]:
-    """(wall, CPU) seconds per submission of one ``course autograde`` over the whole class.
+def _autograde(course: Path, assignment: str, jobs: int, n: int) -> tuple[float, float, float]:
+    """(wall, CPU, machine CPU) seconds per submission of one ``course autograde`` over the class.
 
     The CPU counts this process and every child it waited for. A sandbox stopped by a time limit
     is killed with its process tree, and the CPU of processes nobody waited for is not counted
-    there, so :data:`_LAST_MACHINE_CPU` also keeps the whole machine's busy CPU seconds per
-    submission over the same run (which includes whatever else the machine was doing).
+    there, so the third value is the whole machine's busy CPU seconds per submission over the
+    same run (which includes whatever else the machine was doing).
     """
     for stale in ("autograded", "reports"):
         shutil.rmtree(course / stale, ignore_errors=True)
@@ -100,8 +97,8 @@ def _autograde(course: Path, assignment: str, jobs: int, n: int) -> tuple[float,
     with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
         cli.main(["autograde", assignment, "--course", str(course), "--quiet", "--jobs", str(jobs)])
     dt, c1 = time.perf_counter() - t0, os.times()
-    _LAST_MACHINE_CPU[0] = (_machine_cpu() - m0) / n
-    return dt / n, (sum(c1[:4]) - sum(c0[:4])) / n  # this process and every child it waited for
+    machine = (_machine_cpu() - m0) / n
+    return dt / n, (sum(c1[:4]) - sum(c0[:4])) / n, machine  # CPU: this process and every child it waited for
 
 
 def honest(assignments: Sequence[str], n: int, workers: Sequence[int], hostile: bool) -> None:
@@ -122,7 +119,7 @@ def honest(assignments: Sequence[str], n: int, workers: Sequence[int], hostile: 
             scores: dict[str, list[float]] = {}
             for r in rows:
                 scores.setdefault(kinds[r["student"]], []).append(float(r["total"]))
-            cpu = statistics.mean(c for _, c in runs.values())
+            cpu = statistics.mean(c for _, c, _ in runs.values())
             target = TARGET_CPU.get(a, 0.5)
             cols = " ".join(f"{runs[w][0]:13.2f} {60 / runs[w][0]:8.0f}" for w in workers)
             mix = ", ".join(f"{k} {len(v)} ({statistics.mean(v):.1f})" for k, v in sorted(scores.items()))
@@ -135,9 +132,9 @@ def honest(assignments: Sequence[str], n: int, workers: Sequence[int], hostile: 
             course = _course(Path(tmp), cases.ASSIGNMENT)
             for case in cases.CASES:
                 case.write(course / "submitted" / case.name / cases.ASSIGNMENT)
-            wall, cpu = _autograde(course, cases.ASSIGNMENT, max(workers), len(cases.CASES))
+            wall, cpu, machine = _autograde(course, cases.ASSIGNMENT, max(workers), len(cases.CASES))
             print(f"hostile ({cases.ASSIGNMENT}, reported apart): {len(cases.CASES)} submissions, {wall:.2f} s wall and "
-                  f"{_LAST_MACHINE_CPU[0]:.2f} s of the machine's CPU per submission at W={max(workers)} (bounded by "
+                  f"{machine:.2f} s of the machine's CPU per submission at W={max(workers)} (bounded by "
                   f"their time limits; the CPU of waited-for processes alone, {cpu:.3f} s, misses the sandboxes "
                   "a limit stopped)")
     print(f"load average (1 min) at the start {load:.2f}, at the end {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs")
