@@ -94,12 +94,15 @@ _DROP = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "OPENBLAS_NUM_THREADS", "OMP_N
 # ------------------------------------------------------------------------------------------------
 
 class CourseLibRunner:
-    """The course_lib network plus an Adam optimiser; ``step`` trains on one batch."""
+    """The course_lib network plus an Adam optimiser; ``step`` trains on one batch, its shares
+    k > 0 (at several threads) in ``backend`` (``course_lib.fast.set_parallel_backend``; None:
+    the library's default)."""
 
-    def __init__(self) -> None:
+    def __init__(self, backend: str | None = None) -> None:
         import numpy as np
 
         from course_lib.architectures import seed_cnn
+        from course_lib.fast import parallel
         from course_lib.gradient_descent import make_optimizer
         from course_lib.loss import softmax_cross_entropy
 
@@ -107,8 +110,11 @@ class CourseLibRunner:
         self.model = seed_cnn(dtype=np.float32, rng=0)
         self.opt = make_optimizer("adam", learning_rate=1e-3)
         self.params = self.model.parameters()
+        self.backend = backend or parallel.get_parallel_backend()
+        self.set_backend = parallel.set_parallel_backend
 
     def step(self, xb, yb) -> float:
+        self.set_backend(self.backend)
         scores = self.model.forward(xb)
         loss, dscores = self.loss(scores, yb)
         self.model.backward(dscores.astype(self.np.float32, copy=False))
@@ -167,14 +173,30 @@ def set_threads(n: int, torch) -> None:
 # Child processes
 # ------------------------------------------------------------------------------------------------
 
-def child_time(batches: int, rounds: int, threads: list[int]) -> dict:
-    """Alternating rounds; returns per (library, threads) the wall and CPU seconds per step."""
+def _cpu_seconds() -> float:
+    """CPU time of this process and of course_lib's worker processes (``/proc/PID/schedstat``)."""
+    from course_lib.fast import _procs
+
+    total = time.process_time()
+    for w in list(_procs._pool):
+        try:
+            total += int(Path(f"/proc/{w.pid}/schedstat").read_text().split()[0]) / 1e9
+        except (OSError, ValueError, IndexError):
+            pass
+    return total
+
+
+def child_time(batches: int, rounds: int, threads: list[int], backends: list[str] | None = None) -> dict:
+    """Alternating rounds; returns per (library, threads) the wall and CPU seconds per step.
+    With ``backends``, one course_lib runner per backend (``"course_lib/threads"``, ...)."""
     from threadpoolctl import threadpool_info
 
     X, y = make_data(batches)
     import torch
 
-    runners = {"course_lib": CourseLibRunner(), "PyTorch": TorchRunner()}
+    runners: dict = ({"course_lib": CourseLibRunner()} if not backends else
+                     {f"course_lib/{b}": CourseLibRunner(b) for b in backends})
+    runners["PyTorch"] = TorchRunner()
     for t in threads:  # warm-up: buffers, BLAS kernels, autograd graphs, thread pools
         set_threads(t, torch)
         for r in runners.values():
@@ -186,11 +208,11 @@ def child_time(batches: int, rounds: int, threads: list[int]) -> dict:
             set_threads(t, torch)
             order = list(runners) if rnd % 2 == 0 else list(reversed(runners))
             for name in order:
-                t0, c0 = time.perf_counter(), time.process_time()
+                t0, c0 = time.perf_counter(), _cpu_seconds()
                 for xb, yb in zip(X, y):
                     runners[name].step(xb, yb)
                 times[f"{name}@{t}"].append([(time.perf_counter() - t0) / batches,
-                                             (time.process_time() - c0) / batches])
+                                             (_cpu_seconds() - c0) / batches])
     blas = [f"{p['internal_api']} {p.get('version')} ({p.get('architecture')} kernel)"
             for p in threadpool_info() if p.get("user_api") == "blas"]
     import numpy as np
@@ -263,12 +285,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--batches", type=int, default=50, help="training steps per timed round")
     p.add_argument("--rounds", type=int, default=5, help="alternating rounds (>= 5 for the protocol)")
     p.add_argument("--threads", type=int, nargs="+", default=[1, 2], help="thread counts to compare")
+    p.add_argument("--backends", nargs="+", choices=["processes", "threads"], default=None,
+                   help="time course_lib with each parallel backend (default: the library's default only)")
     p.add_argument("--memory-steps", type=int, default=200, help="steps of the memory run (0: skip)")
     p.add_argument("--out", type=Path, default=None, help="also write the report to this file")
     p.add_argument("--child", choices=["time", "memory-course_lib", "memory-PyTorch"], help=argparse.SUPPRESS)
     a = p.parse_args(argv)
     if a.child == "time":
-        print(json.dumps(child_time(a.batches, a.rounds, a.threads)))
+        print(json.dumps(child_time(a.batches, a.rounds, a.threads, a.backends)))
         return 0
     if a.child:
         print(json.dumps(child_memory(a.child.split("-", 1)[1], a.memory_steps)))
@@ -286,7 +310,8 @@ def main(argv: list[str] | None = None) -> int:
         f"{os.cpu_count()} CPUs): how busy the machine was with other work",
     ]
     res = _run_child(["--child", "time", "--batches", str(a.batches), "--rounds", str(a.rounds),
-                      "--threads", *map(str, a.threads)])
+                      "--threads", *map(str, a.threads), *(["--backends", *a.backends] if a.backends else [])])
+    ours_keys = [k for k in dict.fromkeys(k.rsplit("@", 1)[0] for k in res["times"]) if k != "PyTorch"]
     lines += [
         f"versions: Python {platform.python_version()}, NumPy {res['numpy']}, PyTorch {res['torch']}",
         f"BLAS:     {'; '.join(res['blas'])}; OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE unset in the "
@@ -296,17 +321,22 @@ def main(argv: list[str] | None = None) -> int:
         "",
         f"{'threads':>7}  {'course_lib ms':>13}  {'PyTorch ms':>10}  {'ratio (wall)':>12}  {'ratio (CPU)':>11}",
     ]
-    for t in a.threads:
-        ours, theirs = res["times"][f"course_lib@{t}"], res["times"][f"PyTorch@{t}"]
-        w_o, w_t = (statistics.median(r[0] for r in x) * 1e3 for x in (ours, theirs))
-        c_o, c_t = (statistics.median(r[1] for r in x) * 1e3 for x in (ours, theirs))
-        lines.append(f"{t:>7}  {w_o:>13.2f}  {w_t:>10.2f}  {w_o / w_t:>11.2f}x  {c_o / c_t:>10.2f}x")
-    lines.append("(ms per step: median wall time; the CPU ratio uses the CPU time of all threads)")
+    for ours_key in ours_keys:
+        if len(ours_keys) > 1:
+            lines.append(f"{ours_key}:")
+        for t in a.threads:
+            ours, theirs = res["times"][f"{ours_key}@{t}"], res["times"][f"PyTorch@{t}"]
+            w_o, w_t = (statistics.median(r[0] for r in x) * 1e3 for x in (ours, theirs))
+            c_o, c_t = (statistics.median(r[1] for r in x) * 1e3 for x in (ours, theirs))
+            lines.append(f"{t:>7}  {w_o:>13.2f}  {w_t:>10.2f}  {w_o / w_t:>11.2f}x  {c_o / c_t:>10.2f}x")
+    lines.append("(ms per step: median wall time; the CPU ratio uses the CPU time of all threads and of "
+                 "course_lib's worker processes)")
     lines.append(f"load:     {os.getloadavg()[0]:.1f} at the end of the timing")
-    for t in a.threads:
-        per_round = ", ".join(f"{r[0] * 1e3:.1f}/{s[0] * 1e3:.1f}"
-                              for r, s in zip(res["times"][f"course_lib@{t}"], res["times"][f"PyTorch@{t}"]))
-        lines.append(f"  {t} thread(s), ms per round, course_lib/PyTorch: {per_round}")
+    for ours_key in ours_keys:
+        for t in a.threads:
+            per_round = ", ".join(f"{r[0] * 1e3:.1f}/{s[0] * 1e3:.1f}"
+                                  for r, s in zip(res["times"][f"{ours_key}@{t}"], res["times"][f"PyTorch@{t}"]))
+            lines.append(f"  {t} thread(s), ms per round, {ours_key}/PyTorch: {per_round}")
     if a.memory_steps:
         lines += ["", f"Peak resident memory a {a.memory_steps}-step run adds over the state after its "
                       "imports (a fresh process each, 1 thread):"]

@@ -13,7 +13,14 @@ versions in this package instead, which compute the same numbers faster:
 - :mod:`course_lib.fast.activations`: ReLU into reused memory;
 - :mod:`course_lib.fast.optim`: Adam in place, one flat update over all parameters;
 - :mod:`course_lib.fast.parallel`: :class:`~course_lib.architectures.Sequential` runs a large
-  batch data-parallel, one share of the examples per thread (:func:`set_num_threads`).
+  batch data-parallel, one share of the examples per thread (:func:`set_num_threads`); the
+  shares after the first run in worker processes (:func:`set_parallel_backend`: ``"processes"``,
+  the default, or ``"threads"``), which the GIL does not slow down: at 2 threads the seed CNN's
+  training step takes ~0.8x the time of the thread split (``benchmarks/train_speed.py
+  --backends threads processes``). A network with a layer class of the user's own runs in
+  threads (a worker process rebuilds the layers from their records and cannot import a class
+  defined in a notebook). Workers start on first use (~0.2 s), are shared by all networks, and
+  end with the process or :func:`shutdown_workers`.
 
 :class:`~course_lib.architectures.Sequential` also runs a ReLU followed by max pooling as
 pooling followed by the ReLU (the same numbers and gradients, a quarter of the ReLU's work).
@@ -28,5 +35,6 @@ run gives the same losses.
 from __future__ import annotations
 
 from course_lib.fast._threads import get_num_threads, set_num_threads
+from course_lib.fast.parallel import get_parallel_backend, set_parallel_backend, shutdown_workers
 
-__all__ = ["get_num_threads", "set_num_threads"]
+__all__ = ["get_num_threads", "get_parallel_backend", "set_num_threads", "set_parallel_backend", "shutdown_workers"]
