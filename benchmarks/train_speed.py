@@ -175,12 +175,12 @@ def set_threads(n: int, torch) -> None:
 
 def _cpu_seconds() -> float:
     """CPU time of this process and of course_lib's worker processes (``/proc/PID/schedstat``)."""
-    from course_lib.fast import _procs
+    from course_lib.fast._procs import worker_pids
 
     total = time.process_time()
-    for w in list(_procs._pool):
+    for pid in worker_pids():
         try:
-            total += int(Path(f"/proc/{w.pid}/schedstat").read_text().split()[0]) / 1e9
+            total += int(Path(f"/proc/{pid}/schedstat").read_text().split()[0]) / 1e9
         except (OSError, ValueError, IndexError):
             pass
     return total

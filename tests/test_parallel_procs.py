@@ -24,8 +24,8 @@ from course_lib import fast
 from course_lib.architectures import Flatten, Sequential, seed_cnn
 from course_lib.backprop import Affine
 from course_lib.conv import Conv2D
-from course_lib.fast import _procs
 from course_lib.fast import parallel as fast_parallel
+from course_lib.fast._procs import unsupported_reason
 from course_lib.gradient_descent import make_optimizer
 from course_lib.layers import Layer
 from course_lib.loss import softmax_cross_entropy
@@ -34,7 +34,7 @@ from course_lib.pooling import MaxPool2D
 
 ROOT = Path(__file__).resolve().parents[1]
 
-pytestmark = pytest.mark.skipif(_procs.unsupported_reason() is not None, reason="no worker processes here")
+pytestmark = pytest.mark.skipif(unsupported_reason() is not None, reason="no worker processes here")
 
 
 @pytest.fixture

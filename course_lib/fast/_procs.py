@@ -61,7 +61,7 @@ from typing import Any
 import numpy as np
 
 __all__ = ["ProcessShares", "Unbuildable", "WorkerError", "WorkerUnavailable", "shutdown", "unsupported_reason",
-           "workers"]
+           "worker_pids", "workers"]
 
 #: An array in shared memory: (byte offset, shape, dtype string).
 Ref = tuple[int, tuple[int, ...], str]
@@ -441,6 +441,11 @@ def workers(n: int) -> list[_Worker]:
         while len(_pool) < n:
             _pool.append(_Worker())
         return _pool[:n]
+
+
+def worker_pids() -> list[int]:
+    """The process ids of the running workers (for measuring their CPU time)."""
+    return [w.pid for w in list(_pool) if w.alive]
 
 
 def shutdown() -> None:

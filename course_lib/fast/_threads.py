@@ -18,7 +18,8 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
 
-__all__ = ["get_num_threads", "inside_parallel_task", "parallel_blocks", "run_parallel", "set_num_threads"]
+__all__ = ["get_num_threads", "inside_parallel_task", "parallel_blocks", "run_inline", "run_parallel",
+           "set_num_threads"]
 
 T = TypeVar("T")
 _local = threading.local()
@@ -69,8 +70,9 @@ def _pool_for(workers: int) -> ThreadPoolExecutor:
     return _pool
 
 
-def _inline(task: Callable[[], T]) -> T:
-    """Run ``task`` with :func:`parallel_blocks` inline in this thread (no nested splitting)."""
+def run_inline(task: Callable[[], T]) -> T:
+    """Run ``task`` in this thread as a task of :func:`run_parallel`: :func:`parallel_blocks`
+    inside it does not split again."""
     was = getattr(_local, "inside", False)
     _local.inside = True
     try:
@@ -81,7 +83,7 @@ def _inline(task: Callable[[], T]) -> T:
 
 def _in_context(ctx: contextvars.Context, task: Callable[[], T]) -> T:
     """``task`` in a copy of the caller's context (NumPy's ``np.errstate`` lives there)."""
-    return ctx.run(_inline, task)
+    return ctx.run(run_inline, task)
 
 
 def run_parallel(tasks: list[Callable[[], T]]) -> list[T]:
@@ -90,10 +92,10 @@ def run_parallel(tasks: list[Callable[[], T]]) -> list[T]:
     in a copy of the caller's context (``np.errstate`` applies to them too); inside a task,
     :func:`parallel_blocks` does not split again."""
     if len(tasks) == 1 or getattr(_local, "inside", False):
-        return [_inline(t) for t in tasks]
+        return [run_inline(t) for t in tasks]
     futures = [_pool_for(len(tasks) - 1).submit(_in_context, contextvars.copy_context(), t) for t in tasks[1:]]
     try:
-        first = _inline(tasks[0])
+        first = run_inline(tasks[0])
     finally:
         rest = [f.exception() for f in futures]  # wait for all before raising
     for exc in rest:

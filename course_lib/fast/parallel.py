@@ -46,9 +46,15 @@ from typing import Any
 
 import numpy as np
 
-from course_lib.fast import _procs
-from course_lib.fast._procs import WorkerError
-from course_lib.fast._threads import _inline, get_num_threads, inside_parallel_task, run_parallel
+from course_lib.fast._procs import (
+    ProcessShares,
+    Unbuildable,
+    WorkerError,
+    WorkerUnavailable,
+    shutdown,
+    unsupported_reason,
+)
+from course_lib.fast._threads import get_num_threads, inside_parallel_task, run_inline, run_parallel
 from course_lib.validate import check_dout
 
 __all__ = ["BACKENDS", "MIN_SHARE", "BatchSplit", "WorkerError", "get_parallel_backend", "one_blas_thread",
@@ -58,7 +64,7 @@ __all__ = ["BACKENDS", "MIN_SHARE", "BatchSplit", "WorkerError", "get_parallel_b
 BACKENDS = ("processes", "threads")
 _backend = "processes"
 #: Why worker processes cannot run here (then every split uses threads), once known.
-_no_processes: str | None = _procs.unsupported_reason()
+_no_processes: str | None = unsupported_reason()
 
 
 def set_parallel_backend(backend: str) -> None:
@@ -84,7 +90,7 @@ def get_parallel_backend() -> str:
 def shutdown_workers() -> None:
     """Stop the worker processes now (they also stop at interpreter exit; the next split step
     starts new ones)."""
-    _procs.shutdown()
+    shutdown()
 
 #: Fewest examples per thread worth a share (smaller batches run in one thread).
 MIN_SHARE = 8
@@ -154,22 +160,22 @@ class BatchSplit:
         self.run_forward, self.run_backward = run_forward, run_backward
         self._bounds: list[int] | None = None
         self._out_shape: tuple[int, ...] | None = None
-        self._procs: _procs.ProcessShares | None = None
+        self._procs: ProcessShares | None = None
         self._no_procs: str | None = None  # why this network cannot run in worker processes
-        self._ran_in: _procs.ProcessShares | None = None  # the last forward's workers, if any
+        self._ran_in: ProcessShares | None = None  # the last forward's workers, if any
 
     @property
     def backend(self) -> str:
         """Where the shares k > 0 of the next forward pass will run: ``"processes"`` or ``"threads"``."""
         return "threads" if self._process_shares() is None else "processes"
 
-    def _process_shares(self) -> _procs.ProcessShares | None:
+    def _process_shares(self) -> ProcessShares | None:
         """The worker processes' side of this split, or None when it runs in threads."""
         if _backend != "processes" or _no_processes is not None or self._no_procs is not None:
             return None
         if self._procs is None:
             try:
-                self._procs = _procs.ProcessShares(self.layers, self.run_forward, self.run_backward)
+                self._procs = ProcessShares(self.layers, self.run_forward, self.run_backward)
             except (TypeError, ValueError, AttributeError, pickle.PicklingError) as e:
                 self._no_procs = str(e)  # a layer of the user's own: threads, as documented
                 return None
@@ -200,14 +206,14 @@ class BatchSplit:
         if procs is not None:
             try:
                 with one_blas_thread():
-                    outs = procs.forward(x, bounds, lambda: _inline(
+                    outs = procs.forward(x, bounds, lambda: run_inline(
                         lambda: self.run_forward(self.layers, x[bounds[0]:bounds[1]])))
                 self._ran_in = procs
-            except _procs.WorkerUnavailable as e:
+            except WorkerUnavailable as e:
                 _no_processes = str(e)
                 warnings.warn(f"course_lib.fast: cannot start worker processes ({e}); splitting batches "
                               "across threads instead", RuntimeWarning, stacklevel=3)
-            except _procs.Unbuildable as e:
+            except Unbuildable as e:
                 self._no_procs = str(e)
                 warnings.warn(f"course_lib.fast: this network cannot run in worker processes ({e}); "
                               "splitting its batches across threads instead", RuntimeWarning, stacklevel=3)
@@ -230,7 +236,7 @@ class BatchSplit:
         procs, self._ran_in = self._ran_in, None
         if procs is not None:
             with one_blas_thread():
-                worker_grads, dxs = procs.backward(dout, bounds, lambda: _inline(
+                worker_grads, dxs = procs.backward(dout, bounds, lambda: run_inline(
                     lambda: self.run_backward(self.layers, dout[bounds[0]:bounds[1]])))
             for i, layer in enumerate(self.layers):
                 grads = dict(layer.grads)
