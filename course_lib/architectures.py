@@ -37,6 +37,7 @@ D→M has D·M weights and M biases. Pooling, activations and Flatten have none.
 
 from __future__ import annotations
 
+import functools
 import inspect
 import json
 import math
@@ -55,10 +56,11 @@ import course_lib.batchnorm
 import course_lib.conv
 import course_lib.dropout
 import course_lib.pooling  # noqa: F401
-from course_lib.conv import receptive_field
+from course_lib.conv import Conv2D, receptive_field
+from course_lib.fast import fused as fast_fused
 from course_lib.fast import parallel as fast_parallel
 from course_lib.init import as_rng
-from course_lib.layers import LAYERS, Layer, build_layer, layer_class
+from course_lib.layers import LAYERS, Layer, StepCache, build_layer, layer_class
 from course_lib.neuron import ACTIVATIONS, ReLU
 from course_lib.pooling import MaxPool2D
 from course_lib.validate import check_array, check_int
@@ -247,32 +249,119 @@ class ModelSpec:
 # Sequential
 # ------------------------------------------------------------------------------------------------
 
-def _relu_then_max_pool(layers: Sequence[Layer], i: int) -> bool:
-    """True when ``layers[i]`` is a ReLU followed by a max-pooling layer (exactly these classes)."""
-    return i + 1 < len(layers) and type(layers[i]) is ReLU and type(layers[i + 1]) is MaxPool2D
+# How Sequential runs its layers: a plan of steps, each one layer or a group run as one.
+
+class _Step:
+    """One layer run by itself (the default step); subclasses run a group of consecutive layers
+    of exactly the classes ``kinds`` as one step, with the same numbers.
+
+    A group's forward may leave one :class:`~course_lib.layers.StepCache` in every layer of the
+    group; backward then uses it, and otherwise (someone ran a layer's own ``forward`` in
+    between) runs the layers' own ``backward`` in reverse, where a layer still holding a
+    StepCache refuses with a clear error instead of computing something else.
+    """
+
+    kinds: tuple[type[Layer], ...] = ()
+
+    def forward(self, group: Sequence[Layer], x: np.ndarray) -> np.ndarray:
+        for layer in group:
+            x = layer.forward(x)
+        return x
+
+    def backward(self, group: Sequence[Layer], dout: np.ndarray) -> np.ndarray | None:
+        held = group[0]._cache
+        if isinstance(held, StepCache) and held.data[0] is self and all(layer._cache is held for layer in group):
+            dx, grads = self.backward_held(group, held.data[1], dout)
+            for layer, g in zip(group, grads):
+                layer._cache, layer.grads = None, dict(g)
+            return dx
+        for i in range(len(group) - 1, -1, -1):
+            dout = group[i].backward(dout)
+            if dout is None and i > 0:
+                raise RuntimeError(f"{group[i]!r} returned no input gradient but {group[i - 1]!r} needs one")
+        return dout
+
+    def backward_held(self, group: Sequence[Layer], data: Any, dout: np.ndarray) -> tuple[Any, Sequence[Any]]:
+        """``(dL/dx, the gradients of every layer of the group)`` from the ``data`` that
+        :meth:`forward` held (only groups hold any)."""
+        raise NotImplementedError
+
+    def hold(self, group: Sequence[Layer], data: Any) -> None:
+        """Leave one StepCache with ``data`` (for :meth:`backward_held`) in every layer of ``group``."""
+        held = StepCache((self, data))
+        for layer in group:
+            layer._cache = held
 
 
-def _pool_then_relu_forward(relu: ReLU, pool: MaxPool2D, x: np.ndarray) -> np.ndarray:
-    """``pool(relu(x))`` computed as ``relu(pool(x))``: the same numbers, the ReLU on the pooled
+class _PoolThenReLU(_Step):
+    """ReLU -> MaxPool2D run as max pooling -> ReLU: the same numbers, the ReLU on the pooled
     output (4× fewer values for 2 × 2 windows).
 
     Max commutes with max(0, ·). Backward agrees too: where a window's maximum is > 0 its
     maxima are at the same places in ``x`` and in ``relu(x)`` (the first one gets the gradient
-    in both orders); where it is <= 0 the gradient is 0 in both. Each layer keeps the cache of
-    its own call; :meth:`Sequential._run_backward` recognises the pair by ``relu._swapped``
-    (the two caches this call left), so after either layer's own ``forward`` it runs the usual
-    order again.
+    in both orders); where it is <= 0 the gradient is 0 in both.
     """
-    out = relu.forward(pool.forward(x))
-    relu._swapped = (relu._cache, pool._cache)
-    return out
+
+    kinds = (ReLU, MaxPool2D)
+
+    def forward(self, group: Sequence[Layer], x: np.ndarray) -> np.ndarray:
+        relu, pool = group
+        out = relu.forward(pool.forward(x))
+        self.hold(group, (relu._cache, pool._cache))
+        return out
+
+    def backward_held(self, group: Sequence[Layer], data: Any, dout: np.ndarray) -> tuple[Any, Sequence[Any]]:
+        relu, pool = group
+        d, relu_grads = relu._backward(dout, data[0])
+        dx, pool_grads = pool._backward(d, data[1])
+        return dx, (relu_grads, pool_grads)
 
 
-def _ran_pool_then_relu(relu: Layer, pool: Layer) -> bool:
-    """True when the caches of ``relu`` and ``pool`` are those :func:`_pool_then_relu_forward` left."""
-    swapped = getattr(relu, "_swapped", None)
-    return (swapped is not None and type(relu) is ReLU and type(pool) is MaxPool2D
-            and relu._cache is not None and swapped[0] is relu._cache and swapped[1] is pool._cache)
+class _ConvReLUPool(_Step):
+    """Conv2D -> ReLU -> MaxPool2D as one step (:mod:`course_lib.fast.fused`) when the pooling
+    windows tile the convolution's output exactly; otherwise the convolution, then
+    :class:`_PoolThenReLU`."""
+
+    kinds = (Conv2D, ReLU, MaxPool2D)
+
+    def forward(self, group: Sequence[Layer], x: np.ndarray) -> np.ndarray:
+        conv, _, pool = group
+        if not any(layer.paper for layer in group):
+            inputs = conv._conv_inputs(x)  # type: ignore[attr-defined]
+            if fast_fused.applies(inputs[-2:], pool.pool_size, pool.stride):  # type: ignore[attr-defined]
+                out, cache = fast_fused.conv_relu_pool_forward(*inputs, pool.pool_size,  # type: ignore[attr-defined]
+                                                               conv._workspace)  # type: ignore[attr-defined]
+                self.hold(group, cache)
+                return out
+        return _POOL_THEN_RELU.forward(group[1:], conv.forward(x))
+
+    def backward(self, group: Sequence[Layer], dout: np.ndarray) -> np.ndarray | None:
+        if isinstance(group[0]._cache, StepCache):
+            return super().backward(group, dout)
+        return group[0].backward(_POOL_THEN_RELU.backward(group[1:], dout))
+
+    def backward_held(self, group: Sequence[Layer], data: Any, dout: np.ndarray) -> tuple[Any, Sequence[Any]]:
+        conv = group[0]
+        dx, conv_grads = conv._grads(  # type: ignore[attr-defined]
+            *fast_fused.conv_relu_pool_backward(dout, data, conv.need_dx, conv._workspace))  # type: ignore[attr-defined]
+        return dx, (conv_grads, {}, {})
+
+
+_ONE, _POOL_THEN_RELU = _Step(), _PoolThenReLU()
+_GROUPS = (_ConvReLUPool(), _POOL_THEN_RELU)  # tried in this order at every position
+
+
+@functools.lru_cache(maxsize=256)
+def _plan(kinds: tuple[type[Layer], ...]) -> tuple[tuple[int, int, _Step], ...]:
+    """The steps ``(start, stop, step)`` for layers of the classes ``kinds``: the first group of
+    :data:`_GROUPS` whose classes come next, else one layer."""
+    plan, i = [], 0
+    while i < len(kinds):
+        step = next((g for g in _GROUPS if kinds[i:i + len(g.kinds)] == g.kinds), _ONE)
+        stop = i + max(1, len(step.kinds))
+        plan.append((i, stop, step))
+        i = stop
+    return tuple(plan)
 
 
 class Sequential(Layer):
@@ -332,6 +421,13 @@ class Sequential(Layer):
         every share back) — calling the layers' own ``backward`` one by one after a split forward
         raises a shape error; run the layers' ``forward`` one by one too, or
         ``set_num_threads(1)``, to step through a network by hand.
+
+        A few groups of consecutive layers run as one step, with the same numbers: Conv2D ->
+        ReLU -> MaxPool2D (when the windows tile the convolution's output) as one fused pass
+        (:mod:`course_lib.fast.fused`), ReLU -> MaxPool2D as the pooling followed by the ReLU.
+        The layers of such a group then hold a cache of the step that only :meth:`backward` can
+        use: calling one of their own ``backward`` after this forward raises a RuntimeError
+        (after the layers' own ``forward``, their caches are theirs again).
         """
         split = self._batch_split(x)
         if split is None:
@@ -358,32 +454,19 @@ class Sequential(Layer):
 
     @staticmethod
     def _run_forward(layers: Sequence[Layer], x: np.ndarray) -> np.ndarray:
-        i = 0
-        while i < len(layers):
-            if _relu_then_max_pool(layers, i):
-                x = _pool_then_relu_forward(layers[i], layers[i + 1], x)
-                i += 2
-                continue
-            x = layers[i].forward(x)
-            i += 1
+        for start, stop, step in _plan(tuple(map(type, layers))):
+            x = step.forward(layers[start:stop], x)
         return x
 
     @staticmethod
     def _run_backward(layers: Sequence[Layer], dout: np.ndarray) -> np.ndarray | None:
-        i = len(layers) - 1
-        while i >= 0:
-            if i > 0 and _ran_pool_then_relu(layers[i - 1], layers[i]):
-                # the swapped pair of _pool_then_relu_forward: the ReLU's gradient first
-                dout = layers[i].backward(layers[i - 1].backward(dout))
-                i -= 2
-                continue
-            dout = layers[i].backward(dout)
-            if dout is None and i > 0:
+        for start, stop, step in reversed(_plan(tuple(map(type, layers)))):
+            dout = step.backward(layers[start:stop], dout)
+            if dout is None and start > 0:
                 raise RuntimeError(
-                    f"layer {i} ({layers[i]!r}) returned no input gradient (need_dx=False?) "
+                    f"layer {start} ({layers[start]!r}) returned no input gradient (need_dx=False?) "
                     "but layers before it need one"
                 )
-            i -= 1
         return dout
 
     def _batch_split(self, x: Any) -> fast_parallel.BatchSplit | None:

@@ -687,17 +687,21 @@ class Conv2D(_ConvLayer):
         # Internal buffers of the tuned path, reused from step to step; never handed out.
         self._workspace: dict[str, np.ndarray] = {}
 
-    def _forward(self, x: np.ndarray) -> tuple[np.ndarray, Any]:
-        # Type and rank first (x.dtype is read below); conv_forward checks finiteness, once.
+    def _conv_inputs(self, x: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray, int, int, int, int]:
+        """``(x, w, b, stride, pad, Ho, Wo)`` for a forward pass on ``x``, validated (the errors
+        of :func:`conv_forward`), the parameters in ``x``'s dtype."""
+        # Type and rank first (x.dtype is read below); _check_conv_inputs checks finiteness, once.
         x = check_array(x, "x", ndim=4, finite=False)
         # Layers keep the input's dtype: float32 images run in float32 even with float64 weights.
         w = self.params["w"].astype(x.dtype, copy=False)
         b = self.params["b"].astype(x.dtype, copy=False)
-        x, w, b, stride, pad, Ho, Wo = _check_conv_inputs(x, w, b, self.stride, self.pad)
+        return _check_conv_inputs(x, w, b, self.stride, self.pad)
+
+    def _forward(self, x: np.ndarray) -> tuple[np.ndarray, Any]:
         # The tuned path (course_lib.fast.conv; same numbers as conv_forward). Its cache holds
         # the workspace's column matrix until the next forward pass overwrites it; Layer keeps
         # only the latest cache, so no older one can be read afterwards.
-        return fast_conv.conv_forward(x, w, b, stride, pad, Ho, Wo, self._workspace)
+        return fast_conv.conv_forward(*self._conv_inputs(x), self._workspace)
 
     def _backward(self, dout: np.ndarray, cache: Any) -> tuple[np.ndarray, dict[str, np.ndarray]]:
         return self._grads(*fast_conv.conv_backward(dout, cache, self.need_dx, self._workspace))

@@ -40,7 +40,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-__all__ = ["LAYERS", "Layer", "build_layer", "layer_class"]
+__all__ = ["LAYERS", "Layer", "StepCache", "build_layer", "layer_class"]
 
 #: Every public layer class by its name (``"Conv2D" -> Conv2D``), filled as classes are defined.
 LAYERS: dict[str, type[Layer]] = {}
@@ -91,6 +91,17 @@ def _plain(value: Any) -> Any:
     if isinstance(value, np.generic):
         return value.item()
     return value
+
+
+class StepCache:
+    """The cache a container leaves in each layer of a group it ran as one step (see
+    :class:`~course_lib.architectures.Sequential`): ``data`` is for the container's backward
+    pass only; the layer's own :meth:`Layer.backward` refuses it with a clear error."""
+
+    __slots__ = ("data",)
+
+    def __init__(self, data: Any) -> None:
+        self.data = data
 
 
 class Layer:
@@ -165,6 +176,13 @@ class Layer:
             raise RuntimeError(
                 f"{type(self).__name__}.backward was called before forward (or twice after one "
                 "forward): run forward on the batch first"
+            )
+        if isinstance(self._cache, StepCache):
+            raise RuntimeError(
+                f"{type(self).__name__}.backward: the last forward pass ran this layer inside a "
+                "Sequential together with the layers next to it, as one step whose cache only "
+                "Sequential.backward can use; run Sequential.backward, or run the layers' own "
+                "forward passes first to step through them by hand"
             )
         dx, grads = self._backward(dout, self._cache)
         self.grads = dict(grads)

@@ -26,7 +26,7 @@ from course_lib.fast._buffers import recycled, recycled_like
 from course_lib.fast.optim import adam_step_in_place
 from course_lib.gradcheck import rel_error
 from course_lib.gradient_descent import adam, make_optimizer
-from course_lib.layers import Layer
+from course_lib.layers import Layer, StepCache
 from course_lib.loss import softmax_cross_entropy
 from course_lib.neuron import ReLU, relu_backward, relu_forward
 from course_lib.pooling import (
@@ -484,8 +484,9 @@ def test_sequential_relu_then_max_pool_equals_the_teaching_order_including_ties(
 
 
 def test_sequential_runs_relu_after_the_pool_and_falls_back_after_a_layer_forward(rng):
-    """After Sequential.forward the ReLU has seen the pooled values; after the layers' own
-    forward passes (or a ReLU of another kind) backward runs them in the usual order again."""
+    """After Sequential.forward the ReLU has seen the pooled values and both layers hold the
+    step's cache: their own backward refuses it; after the layers' own forward passes (or with a
+    ReLU of another kind) backward runs them in the usual order again."""
 
     class MyReLU(ReLU):  # a subclass may do anything: never swapped
         pass
@@ -496,7 +497,7 @@ def test_sequential_runs_relu_after_the_pool_and_falls_back_after_a_layer_forwar
     for relu in (ReLU(), MyReLU()):
         model = Sequential(relu, MaxPool2D(2))
         np.testing.assert_array_equal(model.forward(x), want_out)
-        assert relu._cache.shape == ((4, 3, 3, 3) if type(relu) is ReLU else x.shape)
+        assert isinstance(relu._cache, StepCache) == (type(relu) is ReLU)
         np.testing.assert_array_equal(model.backward(dout), want_dx)
         model.forward(x)
         h = x
@@ -506,6 +507,128 @@ def test_sequential_runs_relu_after_the_pool_and_falls_back_after_a_layer_forwar
         np.testing.assert_array_equal(model.backward(dout), want_dx)
         with pytest.raises(RuntimeError, match="before forward"):
             model.backward(dout)
+
+
+# --------------------------------------------------------------------------------------------
+# Conv2D -> ReLU -> MaxPool2D inside Sequential, as one fused step
+# --------------------------------------------------------------------------------------------
+
+def _conv_relu_pool_by_hand(x, w, b, stride, pad, k, dout, need_dx):
+    """pool(relu(conv(x))) and its gradients (dx or None, dw, db) by the teaching functions."""
+    y, cache_c = conv_forward(x, w, b, stride=stride, pad=pad)
+    out, grads = _relu_pool_by_hand(y, dout, k)
+    return out, conv_backward(grads, cache_c, need_dx=need_dx)
+
+
+@given(
+    N=st.integers(1, 20), C=st.sampled_from([1, 2, 3, 16]), F=st.integers(1, 5), kernel=st.integers(1, 4),
+    stride=st.integers(1, 2), pad=st.integers(0, 2), k=st.sampled_from([2, 3]),
+    rows=st.integers(1, 3), cols=st.integers(1, 3), extra=st.sampled_from([(0, 0), (1, 0), (0, 1)]),
+    need_dx=st.booleans(), seed=st.integers(0, 2**16), dtype=st.sampled_from([np.float32, np.float64]),
+)
+def test_sequential_conv_relu_pool_equals_the_teaching_functions_including_ties(
+        N, C, F, kernel, stride, pad, k, rows, cols, extra, need_dx, seed, dtype):
+    """Sequential runs Conv2D -> ReLU -> MaxPool2D as one step where the pooling windows tile the
+    convolution's output (``extra == (0, 0)``), else as the layers (with the pooling before the
+    ReLU): either way the output, dL/dx, dL/dw and dL/db are those of the teaching functions run
+    in the network's order — exactly, on integer inputs and weights full of ties (zero sums and
+    -0.0 included), where every sum is exact; on one thread and two (the batch split across
+    them), twice in a row (the second pass reuses the buffers)."""
+    rng = np.random.default_rng(seed)
+    Ho, Wo = rows * k + extra[0], cols * k + extra[1]  # the convolution's output size
+    H, W = ((o - 1) * stride + kernel - 2 * pad for o in (Ho, Wo))
+    if min(H, W) < 1:
+        return  # so much padding that no input gives this output
+    x = rng.integers(-2, 3, size=(N, C, H, W)).astype(dtype)
+    x[rng.random(x.shape) < 0.2] = -0.0
+    conv = Conv2D(C, F, kernel, stride=stride, pad=pad, dtype=dtype, rng=0, need_dx=need_dx)
+    conv.params["w"][...] = rng.integers(-1, 2, size=conv.params["w"].shape)
+    conv.params["b"][...] = rng.integers(-1, 2, size=F)
+    model = Sequential(conv, ReLU(), MaxPool2D(k))
+    assert conv.output_shape((C, H, W)) == (F, Ho, Wo)
+    before = fast.get_num_threads()
+    try:
+        for t in (1, 2, 2):
+            fast.set_num_threads(t)
+            out = model.forward(x)
+            assert isinstance(conv._cache, StepCache) == (extra == (0, 0))  # fused or not (in share 0 if split)
+            dout = rng.integers(-3, 4, size=out.shape).astype(dtype)
+            want_out, (want_dx, want_dw, want_db) = _conv_relu_pool_by_hand(
+                x, conv.params["w"], conv.params["b"], stride, pad, k, dout, need_dx)
+            np.testing.assert_array_equal(out, want_out)
+            dx = model.backward(dout)
+            assert (dx is None) == (not need_dx)
+            if need_dx:
+                np.testing.assert_array_equal(dx, want_dx)
+            np.testing.assert_array_equal(conv.grads["w"], want_dw)
+            np.testing.assert_array_equal(conv.grads["b"], want_db)
+            assert conv.grads["w"].dtype == dtype and model.layers[1].grads == model.layers[2].grads == {}
+    finally:
+        fast.set_num_threads(before)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("case", [(1, 28, 5, 0, 2), (16, 12, 5, 0, 2), (3, 9, 3, 1, 3)],
+                         ids=["one channel", "seed CNN layer 2", "3x3 windows, padding"])
+def test_fused_conv_relu_pool_matches_teaching_on_random_values(case, dtype, threads, rng):
+    """The fused step on random (not integer) values: the teaching functions' numbers to
+    float rounding (float64 ~1e-10; float32 to its rounding), two passes in a row."""
+    C, H, kernel, pad, k = case
+    x = rng.standard_normal((13, C, H, H)).astype(dtype)
+    conv = Conv2D(C, 6, kernel, pad=pad, dtype=dtype, rng=1)
+    conv.params["b"][...] = rng.standard_normal(6)
+    model = Sequential(conv, ReLU(), MaxPool2D(k))
+    for _ in range(2):
+        out = model.forward(x)
+        assert isinstance(conv._cache, StepCache) or threads > 1
+        dout = rng.standard_normal(out.shape).astype(dtype)
+        want_out, (want_dx, want_dw, want_db) = _conv_relu_pool_by_hand(
+            x, conv.params["w"], conv.params["b"], 1, pad, k, dout, True)
+        assert out.dtype == dtype and close(out, want_out, dtype)
+        dx = model.backward(dout)
+        for got, want in ((dx, want_dx), (conv.grads["w"], want_dw), (conv.grads["b"], want_db)):
+            assert got.dtype == dtype and close(got, want, dtype)
+
+
+def test_fused_layers_refuse_their_own_backward_and_fall_back_after_their_own_forward(rng):
+    """After the fused forward each of the three layers holds the step's cache: its own backward
+    raises a clear error (and leaves the cache for Sequential.backward). After the layers' own
+    forward passes, Sequential.backward runs them one by one; a plain layer list gets no fusion
+    when the windows do not tile, or for subclasses."""
+    x = rng.standard_normal((4, 2, 10, 10))
+    model = Sequential(Conv2D(2, 3, 3, rng=0), ReLU(), MaxPool2D(2))
+    out = model.forward(x)
+    dout = rng.standard_normal(out.shape)
+    want_out, (want_dx, want_dw, _) = _conv_relu_pool_by_hand(
+        x, model[0].params["w"], model[0].params["b"], 1, 0, 2, dout, True)
+    for layer in model:
+        assert isinstance(layer._cache, StepCache)
+        with pytest.raises(RuntimeError, match="inside a Sequential together with the layers next to it"):
+            layer.backward(dout)
+    np.testing.assert_allclose(model.backward(dout), want_dx, rtol=1e-10)
+    with pytest.raises(RuntimeError, match="before forward"):
+        model.backward(dout)
+    model.forward(x)
+    h = x
+    for layer in model:  # a step through the layers by hand replaces the step's caches
+        h = layer.forward(h)
+    np.testing.assert_allclose(h, want_out, rtol=1e-10)
+    np.testing.assert_allclose(model.backward(dout), want_dx, rtol=1e-10)
+    np.testing.assert_allclose(model[0].grads["w"], want_dw, rtol=1e-10)
+    model.forward(x)
+    model[0].forward(x)  # only the convolution by hand: the ReLU and the pool still hold the step
+    with pytest.raises(RuntimeError, match="inside a Sequential"):
+        model.backward(dout)
+
+    class MyConv(Conv2D):
+        pass
+
+    for layers in ([MyConv(2, 3, 3, rng=0), ReLU(), MaxPool2D(2)],  # a subclass: never fused
+                   [Conv2D(2, 3, 3, rng=0), ReLU(), MaxPool2D(3)],  # 8 is no multiple of 3
+                   [Conv2D(2, 3, 3, rng=0), ReLU(), MaxPool2D(2, stride=1)]):  # overlapping windows
+        model = Sequential(*layers)
+        model.forward(x)
+        assert not isinstance(layers[0]._cache, StepCache)
 
 
 # --------------------------------------------------------------------------------------------

@@ -20,10 +20,15 @@ versions in this package instead, which compute the same numbers faster:
   --backends threads processes``). A network with a layer class of the user's own runs in
   threads (a worker process rebuilds the layers from their records and cannot import a class
   defined in a notebook). Workers start on first use (~0.2 s), are shared by all networks, and
-  end with the process or :func:`shutdown_workers`.
+  end with the process or :func:`shutdown_workers`;
+- :mod:`course_lib.fast.fused`: Conv2D -> ReLU -> MaxPool2D as one step, for
+  :class:`~course_lib.architectures.Sequential` (the product's rows in window-offset order, so
+  that pooling is a few maxima of contiguous slabs and the ReLU runs on the pooled values).
 
-:class:`~course_lib.architectures.Sequential` also runs a ReLU followed by max pooling as
-pooling followed by the ReLU (the same numbers and gradients, a quarter of the ReLU's work).
+:class:`~course_lib.architectures.Sequential` runs its layers through a small plan of steps:
+one layer, or a group run as one — Conv2D -> ReLU -> MaxPool2D fused where the windows tile the
+convolution's output, and a ReLU followed by max pooling as pooling followed by the ReLU (the
+same numbers and gradients, a quarter of the ReLU's work).
 
 Layers keep their internal buffers between steps (a *workspace*) and hand out results in memory
 reused once nobody holds it any more (so a training step touches no fresh pages). Every

@@ -24,6 +24,7 @@ checks, so the error messages are the same).
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -33,7 +34,10 @@ from course_lib.fast._buffers import Workspace, recycled, scratch
 from course_lib.fast._threads import parallel_blocks
 from course_lib.validate import check_dout
 
-__all__ = ["ConvCache", "col2im_nhwc_from_product", "conv_backward", "conv_forward", "to_nhwc_padded"]
+__all__ = [
+    "ConvCache", "col2im_nhwc_from_product", "conv_backward", "conv_backward_rows", "conv_forward", "conv_rows",
+    "each_piece", "piece_rows", "pool_major", "to_nhwc_padded",
+]
 
 #: Examples per thread block are at least this many (smaller blocks are not worth a thread).
 _MIN_BLOCK = 4
@@ -42,7 +46,8 @@ _MIN_BLOCK = 4
 class ConvCache(NamedTuple):
     """What :func:`conv_backward` needs: the column matrix (N·Ho·Wo, K or K + 1; a workspace
     buffer, valid until the layer's next forward pass), ``wmat`` (F, K) in (p, q, c) order, the
-    shapes and the hyperparameters."""
+    shapes and the hyperparameters, and the order of the rows (:func:`conv_rows`): the pooling
+    window ``pool`` and the blocks of examples ``blocks``."""
 
     cols: np.ndarray
     wmat: np.ndarray
@@ -50,6 +55,8 @@ class ConvCache(NamedTuple):
     w_shape: tuple[int, int, int, int]
     stride: int
     pad: int
+    pool: tuple[int, int] = (1, 1)
+    blocks: tuple[tuple[int, int], ...] = ()
 
 
 def to_nhwc_padded(x: np.ndarray, pad: int) -> np.ndarray:
@@ -63,6 +70,105 @@ def to_nhwc_padded(x: np.ndarray, pad: int) -> np.ndarray:
     return xp
 
 
+def pool_major(a: np.ndarray, axis: int, pool: tuple[int, int]) -> np.ndarray:
+    """View of ``a`` with its axes (n, ho, wo) at ``axis``, ``axis + 1``, ``axis + 2`` as
+    (p, q, n, i, j), where ho = i·ph + p and wo = j·pw + q (``pool = (ph, pw)`` divides
+    (ho, wo)): each offset (p, q) of the pooling windows comes together. ``(1, 1)`` only adds
+    two axes of length 1."""
+    ph, pw = pool
+    n, ho, wo = a.shape[axis:axis + 3]
+    split = a.reshape(*a.shape[:axis], n, ho // ph, ph, wo // pw, pw, *a.shape[axis + 3:])
+    return split.transpose(*range(axis), axis + 2, axis + 4, axis, axis + 1, axis + 3, *range(axis + 5, split.ndim))
+
+
+def piece_rows(a: np.ndarray, block: tuple[int, int], n0: int, n1: int, per_example: int,
+               pool: tuple[int, int]) -> np.ndarray:
+    """The rows of examples ``n0:n1`` of ``block`` in ``a`` (``per_example`` rows per example,
+    in the order of :func:`conv_rows`) as (ph·pw, (n1 − n0)·per_example/(ph·pw), ...): one
+    slab per offset of the pooling windows (each slab contiguous when ``a`` is)."""
+    m0, m1 = block
+    q = pool[0] * pool[1]
+    s = per_example // q
+    slabs = a[m0 * per_example:m1 * per_example].reshape(q, (m1 - m0) * s, *a.shape[1:])
+    return slabs[:, (n0 - m0) * s:(n1 - m0) * s]
+
+
+def each_piece(blocks: Sequence[tuple[int, int]], fn: Callable[[tuple[int, int], int, int], object]) -> None:
+    """``fn(block, n0, n1)`` over the examples of ``blocks``, split across the thread pool of
+    :mod:`course_lib.fast`: a single block by examples, several blocks whole (``(n0, n1) = block``)."""
+    if len(blocks) == 1:
+        (m0, m1), = blocks
+        parallel_blocks(lambda n0, n1: fn(blocks[0], m0 + n0, m0 + n1), m1 - m0, _MIN_BLOCK)
+    else:
+        parallel_blocks(lambda b0, b1: [fn(bl, *bl) for bl in blocks[b0:b1]], len(blocks))
+
+
+def conv_rows(
+    x: np.ndarray, w: np.ndarray, b: np.ndarray, stride: int, pad: int, Ho: int, Wo: int, out: np.ndarray,
+    workspace: Workspace | None = None, pool: tuple[int, int] = (1, 1),
+    epilogue: Callable[[tuple[int, int], int, int], object] | None = None,
+) -> ConvCache:
+    """The convolution of validated ``x`` (N, C, H, W), ``w`` (F, C, HH, WW), ``b`` (F,) as a
+    matrix product into ``out`` (N·Ho·Wo, F), one row per output pixel, bias included; returns
+    the cache for :func:`conv_backward_rows`.
+
+    The rows come in blocks of examples (``cache.blocks``), each in the order (p, q, n, i, j) of
+    :func:`pool_major` for ``pool = (ph, pw)`` (which must divide Ho and Wo): each offset of the
+    pooling windows is a contiguous slab of the block (:func:`piece_rows`). The default
+    ``(1, 1)`` is the natural (n, ho, wo) order. ``epilogue(block, n0, n1)``, if given, runs on
+    examples ``n0:n1`` of every block once their rows are final, while they are still in the
+    CPU cache.
+    """
+    N, C, _H, _W = x.shape
+    F, _, HH, WW = w.shape
+    xp = to_nhwc_padded(x, pad)
+    wmat = w.transpose(0, 2, 3, 1).reshape(F, HH * WW * C)  # (p, q, c) order, like cols
+    K = HH * WW * C
+    hs, ws = (Ho - 1) * stride + 1, (Wo - 1) * stride + 1
+    if C == 1:
+        # Fill the transposed column matrix, one contiguous row of N·Ho·Wo values per kernel
+        # offset (the per-window copy would move one value at a time), plus a row of ones.
+        # One copy for all offsets (not one per offset): as fast on one thread, and 25 fewer
+        # calls that each hand the GIL to the other share's thread and take it back.
+        cols_t = scratch(workspace, "cols", (K + 1, N * Ho * Wo), x.dtype)
+        v = sliding_window_view(xp[..., 0], (HH, WW), axis=(1, 2))  # (N, Hp-HH+1, Wp-WW+1, HH, WW)
+        windows = pool_major(v[:, :hs:stride, :ws:stride].transpose(3, 4, 0, 1, 2), 2, pool)
+        targets = cols_t[:K].reshape(windows.shape)  # (HH, WW, ph, pw, N, Ho/ph, Wo/pw)
+        ones = cols_t[K].reshape(windows.shape[2:])
+
+        def fill(n0: int, n1: int) -> None:
+            np.copyto(targets[:, :, :, :, n0:n1], windows[:, :, :, :, n0:n1])
+            ones[:, :, n0:n1] = 1
+
+        parallel_blocks(fill, N, _MIN_BLOCK)
+        wmat_b = np.concatenate([wmat, b[:, None]], axis=1)  # (F, K + 1)
+        np.matmul(cols_t.T, wmat_b.T, out=out)
+        cache = ConvCache(cols_t.T, wmat, x.shape, w.shape, stride, pad, pool, ((0, N),))
+        if epilogue is not None:
+            each_piece(cache.blocks, epilogue)
+        return cache
+    cols = scratch(workspace, "cols", (N * Ho * Wo, K), x.dtype)
+    v = sliding_window_view(xp, (HH, WW), axis=(1, 2))  # (N, Hp-HH+1, Wp-WW+1, C, HH, WW)
+    windows = v[:, :hs:stride, :ws:stride].transpose(0, 1, 2, 4, 5, 3)
+    # A few examples at a time (about 1 MiB of columns): each block is still in the CPU cache
+    # when the product and the bias read it (seed CNN, second layer: 3.3 ms against 4.3 ms).
+    nb = max(1, (1 << 20) // (Ho * Wo * K * x.dtype.itemsize))
+    blocks = tuple((m0, min(N, m0 + nb)) for m0 in range(0, N, nb))
+
+    def block(m0: int, m1: int) -> None:
+        rows = slice(m0 * Ho * Wo, m1 * Ho * Wo)
+        src = pool_major(windows[m0:m1], 0, pool)  # (ph, pw, n, i, j, HH, WW, C)
+        np.copyto(cols[rows].reshape(src.shape), src)
+        np.matmul(cols[rows], wmat.T, out=out[rows])
+        out[rows] += b
+        if epilogue is not None:
+            epilogue((m0, m1), m0, m1)
+
+    # Whole blocks per thread (the row order is that of the blocks, whatever the threads).
+    parallel_blocks(lambda b0, b1: [block(*bl) for bl in blocks[b0:b1]], len(blocks))
+    return ConvCache(cols, wmat, x.shape, w.shape, stride, pad, pool, blocks)
+
+
 def conv_forward(
     x: np.ndarray, w: np.ndarray, b: np.ndarray, stride: int, pad: int, Ho: int, Wo: int,
     workspace: Workspace | None = None,
@@ -70,67 +176,38 @@ def conv_forward(
     """Convolution forward pass; validated ``x`` (N, C, H, W), ``w`` (F, C, HH, WW), ``b`` (F,)
     of one float dtype and the output size ``Ho, Wo`` -> ``out`` (N, F, Ho, Wo) (a view of an
     (N, Ho, Wo, F) buffer) and the cache for :func:`conv_backward`."""
-    N, C, _H, _W = x.shape
-    F, _, HH, WW = w.shape
-    xp = to_nhwc_padded(x, pad)
-    wmat = w.transpose(0, 2, 3, 1).reshape(F, HH * WW * C)  # (p, q, c) order, like cols
-    K = HH * WW * C
+    N, F = x.shape[0], w.shape[0]
     out = recycled(workspace, "out", (N * Ho * Wo, F), x.dtype)
-    hs, ws = (Ho - 1) * stride + 1, (Wo - 1) * stride + 1
-    if C == 1:
-        # Fill the transposed column matrix, one contiguous row of N·Ho·Wo values per kernel
-        # offset (the per-window copy would move one value at a time), plus a row of ones.
-        # One copy for all offsets (not one per offset): as fast on one thread, and 25 fewer
-        # calls that each hand the GIL to the other share's thread and take it back.
-        cols_t = scratch(workspace, "cols", (K + 1, N, Ho, Wo), x.dtype)
-        cols5 = cols_t[:K].reshape(HH, WW, N, Ho, Wo)
-        v = sliding_window_view(xp[..., 0], (HH, WW), axis=(1, 2))  # (N, Hp-HH+1, Wp-WW+1, HH, WW)
-        windows = v[:, :hs:stride, :ws:stride].transpose(3, 4, 0, 1, 2)  # (HH, WW, N, Ho, Wo)
-
-        def fill(n0: int, n1: int) -> None:
-            np.copyto(cols5[:, :, n0:n1], windows[:, :, n0:n1])
-            cols_t[K, n0:n1] = 1
-
-        parallel_blocks(fill, N, _MIN_BLOCK)
-        cols = cols_t.reshape(K + 1, N * Ho * Wo).T           # (N·Ho·Wo, K + 1)
-        wmat_b = np.concatenate([wmat, b[:, None]], axis=1)  # (F, K + 1)
-        np.matmul(cols, wmat_b.T, out=out)
-        return out.reshape(N, Ho, Wo, F).transpose(0, 3, 1, 2), ConvCache(cols, wmat, x.shape, w.shape, stride, pad)
-    cols6 = scratch(workspace, "cols", (N, Ho, Wo, HH, WW, C), x.dtype)
-    cols = cols6.reshape(N * Ho * Wo, K)
-    v = sliding_window_view(xp, (HH, WW), axis=(1, 2))  # (N, Hp-HH+1, Wp-WW+1, C, HH, WW)
-    windows = v[:, :hs:stride, :ws:stride].transpose(0, 1, 2, 4, 5, 3)
-    # A few examples at a time (about 1 MiB of columns): each block is still in the CPU cache
-    # when the product and the bias read it (seed CNN, second layer: 3.3 ms against 4.3 ms).
-    nb = max(1, (1 << 20) // (Ho * Wo * K * x.dtype.itemsize))
-
-    def block(n0: int, n1: int) -> None:
-        for m0 in range(n0, n1, nb):
-            m1 = min(n1, m0 + nb)
-            rows = slice(m0 * Ho * Wo, m1 * Ho * Wo)
-            np.copyto(cols6[m0:m1], windows[m0:m1])
-            np.matmul(cols[rows], wmat.T, out=out[rows])
-            out[rows] += b
-
-    parallel_blocks(block, N, _MIN_BLOCK)
-    return out.reshape(N, Ho, Wo, F).transpose(0, 3, 1, 2), ConvCache(cols, wmat, x.shape, w.shape, stride, pad)
+    cache = conv_rows(x, w, b, stride, pad, Ho, Wo, out, workspace)
+    return out.reshape(N, Ho, Wo, F).transpose(0, 3, 1, 2), cache
 
 
 def conv_backward(
     dout: Any, cache: ConvCache, need_dx: bool = True, workspace: Workspace | None = None
 ) -> tuple[np.ndarray | None, np.ndarray, np.ndarray]:
     """Backward pass of :func:`conv_forward`: dx (N, C, H, W) or None, dw (F, C, HH, WW), db (F,)."""
-    cols, wmat, x_shape, w_shape, stride, pad = cache
+    N, _C, H, W = cache.x_shape
+    F, _, HH, WW = cache.w_shape
+    Ho = (H + 2 * cache.pad - HH) // cache.stride + 1
+    Wo = (W + 2 * cache.pad - WW) // cache.stride + 1
+    dout = check_dout(dout, (N, F, Ho, Wo))
+    g = dout.transpose(0, 2, 3, 1).reshape(N * Ho * Wo, F).astype(cache.cols.dtype, copy=False)
+    return conv_backward_rows(g, cache, need_dx, workspace)
+
+
+def conv_backward_rows(
+    g: np.ndarray, cache: ConvCache, need_dx: bool = True, workspace: Workspace | None = None
+) -> tuple[np.ndarray | None, np.ndarray, np.ndarray]:
+    """:func:`conv_backward` for the gradient ``g`` (N·Ho·Wo, F) of :func:`conv_rows`'s product,
+    its rows in the order of ``cache.cols``."""
+    cols, wmat, x_shape, w_shape, stride, pad, pool, blocks = cache
     N, C, H, W = x_shape
     F, _, HH, WW = w_shape
-    Ho = (H + 2 * pad - HH) // stride + 1
-    Wo = (W + 2 * pad - WW) // stride + 1
-    dout = check_dout(dout, (N, F, Ho, Wo))
-    g = dout.transpose(0, 2, 3, 1).reshape(N * Ho * Wo, F).astype(cols.dtype, copy=False)
     K = HH * WW * C
     # dWᵀ = colsᵀ·g rather than dW = gᵀ·cols: the same sums, but BLAS runs the long reduction
     # over rows faster in this orientation (seed CNN, float32, one thread: 0.30 ms against
     # 0.73 ms for the first layer's 36864×26 columns, 0.74 against 0.83 ms for the second's).
+    # Any order of the rows gives the same sums, as long as cols and g share it.
     if cols.shape[1] == K + 1:
         # One-channel forward: the last column of cols is all ones, so the same product gives db.
         dwb = (cols.T @ g).T
@@ -142,6 +219,14 @@ def conv_backward(
         dw = (cols.T @ g).T.reshape(F, HH, WW, C).transpose(0, 3, 1, 2).copy()
     if not need_dx:
         return None, dw, db
+    Ho, Wo = (H + 2 * pad - HH) // stride + 1, (W + 2 * pad - WW) // stride + 1
+    if pool != (1, 1):  # col2im reads the natural (n, ho, wo) order
+        natural = scratch(workspace, "g_natural", g.shape, g.dtype)
+        for m0, m1 in blocks:
+            rows = slice(m0 * Ho * Wo, m1 * Ho * Wo)
+            target = pool_major(natural[rows].reshape(m1 - m0, Ho, Wo, F), 0, pool)
+            np.copyto(target, g[rows].reshape(target.shape))
+        g = natural
     dxp = col2im_nhwc_from_product(g, wmat, (N, H + 2 * pad, W + 2 * pad, C), HH, WW, stride, Ho, Wo, workspace)
     return dxp[:, pad:pad + H, pad:pad + W, :].transpose(0, 3, 1, 2), dw, db
 

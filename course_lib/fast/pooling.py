@@ -27,7 +27,7 @@ from course_lib.fast._buffers import Workspace, recycled, scratch
 from course_lib.fast._threads import parallel_blocks
 from course_lib.validate import check_dout
 
-__all__ = ["MaxPoolCache", "applies", "max_pool_backward", "max_pool_forward"]
+__all__ = ["MaxPoolCache", "applies", "first_max", "max_pool_backward", "max_pool_forward"]
 
 _MIN_BLOCK = 4
 
@@ -52,12 +52,36 @@ def applies(x: np.ndarray, geom: tuple[int, int, int, int, int, int]) -> bool:
     return tiles and x.transpose(0, 2, 3, 1).flags.c_contiguous
 
 
-def _argmax_stage(views: list[np.ndarray], best: np.ndarray, idx: np.ndarray) -> None:
+def first_max(views: list[np.ndarray], best: np.ndarray, idx: np.ndarray, flags: np.ndarray | None = None) -> None:
     """Elementwise max of equally shaped views into ``best``, and into ``idx`` (uint8) the index
-    of the first view attaining it."""
-    if len(views) == 2:  # the common 2×2 window: two passes, the comparison is the index
+    of the first view attaining it (strict ">" keeps the earlier view on ties).
+
+    With ``flags`` (a bool buffer of shape (3, *best.shape)) four views (a 2 × 2 window) are
+    reduced as a tournament — views 0 and 1, views 2 and 3, then the two winners: 6 passes
+    instead of 12 — which overwrites ``views[2]``. ``best`` is bit for bit the sequential
+    ``np.maximum`` over the views (both keep the last of equal values, which matters only for
+    the sign of a zero).
+    """
+    if len(views) == 2:  # two passes, the comparison is the index
         np.maximum(views[0], views[1], out=best)
         np.greater(views[1], views[0], out=idx.view(bool))
+        return
+    if len(views) == 4 and flags is not None:
+        v0, v1, v2, v3 = views
+        g01, g23, top = flags
+        np.greater(v1, v0, out=g01)
+        np.maximum(v0, v1, out=best)
+        np.greater(v3, v2, out=g23)
+        np.maximum(v2, v3, out=v2)
+        np.greater(v2, best, out=top)
+        np.maximum(best, v2, out=best)
+        # idx = 2 + g23 where the second pair won, else g01: g01 + top·(2 + g23 − g01) in
+        # wrapping uint8 arithmetic.
+        u8 = np.uint8
+        np.subtract(g23.view(u8), g01.view(u8), out=idx)
+        idx += u8(2)
+        idx *= top.view(u8)
+        idx += g01.view(u8)
         return
     gt = np.empty(best.shape, dtype=bool)
     np.copyto(best, views[0])
@@ -85,8 +109,8 @@ def max_pool_forward(
     rp = rows.reshape(N, Ho, ph, Wo * C)
 
     def block(n0: int, n1: int) -> None:
-        _argmax_stage([xq[n0:n1, :, :, q, :] for q in range(pw)], rows[n0:n1], col_idx[n0:n1])
-        _argmax_stage([rp[n0:n1, :, p, :] for p in range(ph)], out[n0:n1], row_idx[n0:n1])
+        first_max([xq[n0:n1, :, :, q, :] for q in range(pw)], rows[n0:n1], col_idx[n0:n1])
+        first_max([rp[n0:n1, :, p, :] for p in range(ph)], out[n0:n1], row_idx[n0:n1])
 
     parallel_blocks(block, N, _MIN_BLOCK)
     out = out.reshape(N, Ho, Wo, C).transpose(0, 3, 1, 2)
