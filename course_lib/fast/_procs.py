@@ -521,12 +521,12 @@ class ProcessShares:
             the workers run the same functions on their rebuilt layers).
 
     Raises:
-        TypeError: a layer (or a run function) that a worker could not rebuild.
+        TypeError, ValueError: a layer (or a run function) that a worker could not rebuild.
     """
 
     def __init__(self, layers: Sequence[Any], run_forward: Callable[..., Any],
                  run_backward: Callable[..., Any]) -> None:
-        from course_lib.layers import LAYERS
+        from course_lib.layers import LAYERS, build_layer
 
         for fn in (run_forward, run_backward):
             if not getattr(fn, "__module__", "").startswith("course_lib.") or "<" in fn.__qualname__:
@@ -537,6 +537,9 @@ class ProcessShares:
                 raise TypeError(f"layer {i} ({cls.__name__}) is not a course_lib layer class")
         self.layers = list(layers)
         self.records = [layer.record() for layer in self.layers]
+        for i, record in enumerate(self.records):  # the worker's rebuild, tried on paper here
+            if type(build_layer(record, on_paper=True)) is not type(self.layers[i]):
+                raise TypeError(f"layer {i}'s record {record} rebuilds another class")
         self.setup = (self.records, run_forward, run_backward)
         pickle.dumps(self.setup)  # raises for an unpicklable config
         self.sid = next(_sids)
