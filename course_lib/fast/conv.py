@@ -15,6 +15,10 @@ compute (the tests compare them to float32 rounding), organised for speed:
 - **Input gradient by offsets.** ``dx`` is the scatter-add of ``dout @ wmat``; for 2..64
   channels it is computed as one small product per kernel offset, so that each scatter-add
   moves ``Wo·C`` contiguous values.
+- **Rows in pooling-window order.** :func:`conv_rows` can write the product's rows in the
+  order (p, q, n, i, j) of a following max pool's window offsets (:mod:`course_lib.fast.fused`);
+  :func:`conv_backward_rows` takes the gradient in that order for ``dw`` (the same sums in
+  another order) and puts it back in the natural order for ``dx``.
 - **Threads and buffers.** The copies and scatter-adds are split over examples across the
   thread pool of :mod:`course_lib.fast`; internal buffers come from the layer's workspace.
 
