@@ -60,7 +60,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["ProcessShares", "Unbuildable", "WorkerError", "WorkerUnavailable", "shutdown", "unsupported_reason",
+__all__ = ["OWN_ATTRIBUTES", "ProcessShares", "Unbuildable", "WorkerError", "WorkerUnavailable", "shutdown", "unsupported_reason",
            "worker_pids", "workers"]
 
 #: An array in shared memory: (byte offset, shape, dtype string).
@@ -72,9 +72,12 @@ _MIN_ARENA = 1 << 20
 _MAX_FDS = 4
 _START_TIMEOUT = 120.0  # seconds a new worker may take to import NumPy and course_lib
 
-#: The attributes a worker's layer has of its own (never sent): the replica's set of
-#: :mod:`course_lib.fast.parallel` plus the parameters, which travel through shared memory.
-_NOT_SENT = frozenset({"grads", "_cache", "_workspace", "_swapped", "params"})
+#: The attributes of a layer that each of its copies (a thread's replica in
+#: :mod:`course_lib.fast.parallel`, a worker's rebuilt layer) has of its own.
+OWN_ATTRIBUTES = frozenset({"grads", "_cache", "_workspace", "_swapped"})
+#: What a worker's layer never receives: its own attributes, and the parameters, which travel
+#: through shared memory.
+_NOT_SENT = OWN_ATTRIBUTES | {"params"}
 
 
 class WorkerError(RuntimeError):

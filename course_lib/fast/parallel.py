@@ -47,6 +47,7 @@ from typing import Any
 import numpy as np
 
 from course_lib.fast._procs import (
+    OWN_ATTRIBUTES,
     ProcessShares,
     Unbuildable,
     WorkerError,
@@ -126,7 +127,7 @@ def shares(n: int) -> int:
 
 
 #: The attributes of a layer that a replica has of its own; it shares all others.
-_OWN = frozenset({"grads", "_cache", "_workspace", "_swapped"})
+_OWN = OWN_ATTRIBUTES
 
 
 def _replica(layer: Any) -> Any:
