@@ -28,7 +28,7 @@ checks, so the error messages are the same).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -40,7 +40,7 @@ from course_lib.validate import check_dout
 
 __all__ = [
     "ConvCache", "col2im_nhwc_from_product", "conv_backward", "conv_backward_rows", "conv_forward", "conv_rows",
-    "each_piece", "piece_rows", "pool_major", "to_nhwc_padded",
+    "piece_rows", "pool_major", "to_nhwc_padded",
 ]
 
 #: Examples per thread block are at least this many (smaller blocks are not worth a thread).
@@ -50,8 +50,8 @@ _MIN_BLOCK = 4
 class ConvCache(NamedTuple):
     """What :func:`conv_backward` needs: the column matrix (N·Ho·Wo, K or K + 1; a workspace
     buffer, valid until the layer's next forward pass), ``wmat`` (F, K) in (p, q, c) order, the
-    shapes and the hyperparameters, and the order of the rows (:func:`conv_rows`): the pooling
-    window ``pool`` and the blocks of examples ``blocks``."""
+    shapes and the hyperparameters, and the order of the rows (:func:`conv_rows`), given by the
+    pooling window ``pool``."""
 
     cols: np.ndarray
     wmat: np.ndarray
@@ -60,7 +60,6 @@ class ConvCache(NamedTuple):
     stride: int
     pad: int
     pool: tuple[int, int] = (1, 1)
-    blocks: tuple[tuple[int, int], ...] = ()
 
 
 def to_nhwc_padded(x: np.ndarray, pad: int) -> np.ndarray:
@@ -85,43 +84,29 @@ def pool_major(a: np.ndarray, axis: int, pool: tuple[int, int]) -> np.ndarray:
     return split.transpose(*range(axis), axis + 2, axis + 4, axis, axis + 1, axis + 3, *range(axis + 5, split.ndim))
 
 
-def piece_rows(a: np.ndarray, block: tuple[int, int], n0: int, n1: int, per_example: int,
-               pool: tuple[int, int]) -> np.ndarray:
-    """The rows of examples ``n0:n1`` of ``block`` in ``a`` (``per_example`` rows per example,
-    in the order of :func:`conv_rows`) as (ph·pw, (n1 − n0)·per_example/(ph·pw), ...): one
-    slab per offset of the pooling windows (each slab contiguous when ``a`` is)."""
-    m0, m1 = block
+def piece_rows(a: np.ndarray, n0: int, n1: int, n: int, pool: tuple[int, int]) -> np.ndarray:
+    """The rows of examples ``n0:n1`` of ``n`` in ``a`` (one row per output pixel, in the order
+    (p, q, n, i, j) of :func:`conv_rows` for ``pool``) as (ph·pw, rows per offset, ...): one
+    slab per offset of the pooling windows, each contiguous when ``a`` is."""
     q = pool[0] * pool[1]
-    s = per_example // q
-    slabs = a[m0 * per_example:m1 * per_example].reshape(q, (m1 - m0) * s, *a.shape[1:])
-    return slabs[:, (n0 - m0) * s:(n1 - m0) * s]
-
-
-def each_piece(blocks: Sequence[tuple[int, int]], fn: Callable[[tuple[int, int], int, int], object]) -> None:
-    """``fn(block, n0, n1)`` over the examples of ``blocks``, split across the thread pool of
-    :mod:`course_lib.fast`: a single block by examples, several blocks whole (``(n0, n1) = block``)."""
-    if len(blocks) == 1:
-        (m0, m1), = blocks
-        parallel_blocks(lambda n0, n1: fn(blocks[0], m0 + n0, m0 + n1), m1 - m0, _MIN_BLOCK)
-    else:
-        parallel_blocks(lambda b0, b1: [fn(bl, *bl) for bl in blocks[b0:b1]], len(blocks))
+    per = a.shape[0] // (q * n)  # rows per example and offset
+    return a.reshape(q, n * per, *a.shape[1:])[:, n0 * per:n1 * per]
 
 
 def conv_rows(
     x: np.ndarray, w: np.ndarray, b: np.ndarray, stride: int, pad: int, Ho: int, Wo: int, out: np.ndarray,
     workspace: Workspace | None = None, pool: tuple[int, int] = (1, 1),
-    epilogue: Callable[[tuple[int, int], int, int], object] | None = None,
+    epilogue: Callable[[int, int], object] | None = None,
 ) -> ConvCache:
     """The convolution of validated ``x`` (N, C, H, W), ``w`` (F, C, HH, WW), ``b`` (F,) as a
     matrix product into ``out`` (N·Ho·Wo, F), one row per output pixel, bias included; returns
     the cache for :func:`conv_backward_rows`.
 
-    The rows come in blocks of examples (``cache.blocks``), each in the order (p, q, n, i, j) of
-    :func:`pool_major` for ``pool = (ph, pw)`` (which must divide Ho and Wo): each offset of the
-    pooling windows is a contiguous slab of the block (:func:`piece_rows`). The default
-    ``(1, 1)`` is the natural (n, ho, wo) order. ``epilogue(block, n0, n1)``, if given, runs on
-    examples ``n0:n1`` of every block once their rows are final, while they are still in the
-    CPU cache.
+    The rows are in the order (p, q, n, i, j) of :func:`pool_major` for ``pool = (ph, pw)``
+    (which must divide Ho and Wo): each offset of the pooling windows is one contiguous slab
+    (:func:`piece_rows`). The default ``(1, 1)`` is the natural (n, ho, wo) order.
+    ``epilogue(n0, n1)``, if given, then runs on the rows of examples ``n0:n1``, split across
+    the thread pool of :mod:`course_lib.fast`.
     """
     N, C, _H, _W = x.shape
     F, _, HH, WW = w.shape
@@ -145,32 +130,42 @@ def conv_rows(
             ones[:, :, n0:n1] = 1
 
         parallel_blocks(fill, N, _MIN_BLOCK)
+        cols = cols_t.T                                      # (N·Ho·Wo, K + 1)
         wmat_b = np.concatenate([wmat, b[:, None]], axis=1)  # (F, K + 1)
-        np.matmul(cols_t.T, wmat_b.T, out=out)
-        cache = ConvCache(cols_t.T, wmat, x.shape, w.shape, stride, pad, pool, ((0, N),))
-        if epilogue is not None:
-            each_piece(cache.blocks, epilogue)
-        return cache
-    cols = scratch(workspace, "cols", (N * Ho * Wo, K), x.dtype)
-    v = sliding_window_view(xp, (HH, WW), axis=(1, 2))  # (N, Hp-HH+1, Wp-WW+1, C, HH, WW)
-    windows = v[:, :hs:stride, :ws:stride].transpose(0, 1, 2, 4, 5, 3)
-    # A few examples at a time (about 1 MiB of columns): each block is still in the CPU cache
-    # when the product and the bias read it (seed CNN, second layer: 3.3 ms against 4.3 ms).
-    nb = max(1, (1 << 20) // (Ho * Wo * K * x.dtype.itemsize))
-    blocks = tuple((m0, min(N, m0 + nb)) for m0 in range(0, N, nb))
+        np.matmul(cols, wmat_b.T, out=out)
+    else:
+        cols = scratch(workspace, "cols", (N * Ho * Wo, K), x.dtype)
+        v = sliding_window_view(xp, (HH, WW), axis=(1, 2))  # (N, Hp-HH+1, Wp-WW+1, C, HH, WW)
+        # (ph, pw, N, Ho/ph, Wo/pw, HH, WW, C)
+        windows = pool_major(v[:, :hs:stride, :ws:stride].transpose(0, 1, 2, 4, 5, 3), 0, pool)
+        targets = cols.reshape(windows.shape)
+        if pool == (1, 1):
+            # A few examples at a time (about 1 MiB of columns): each block is still in the CPU
+            # cache when the product and the bias read it (seed CNN, second layer: 3.3 ms
+            # against 4.3 ms).
+            nb = min(N, max(1, (1 << 20) // (Ho * Wo * K * x.dtype.itemsize)))
+        else:
+            # In window order a block of examples is ph·pw separate runs of rows: one product
+            # for all (seed CNN, second layer, in a training step: as fast as in blocks, and the
+            # pooling then runs once over whole slabs rather than once per block).
+            nb = N
 
-    def block(m0: int, m1: int) -> None:
-        rows = slice(m0 * Ho * Wo, m1 * Ho * Wo)
-        src = pool_major(windows[m0:m1], 0, pool)  # (ph, pw, n, i, j, HH, WW, C)
-        np.copyto(cols[rows].reshape(src.shape), src)
-        np.matmul(cols[rows], wmat.T, out=out[rows])
-        out[rows] += b
-        if epilogue is not None:
-            epilogue((m0, m1), m0, m1)
+        def block(n0: int, n1: int) -> None:
+            for m0 in range(n0, n1, nb):
+                m1 = min(n1, m0 + nb)
+                np.copyto(targets[:, :, m0:m1], windows[:, :, m0:m1])
+                if nb < N:
+                    rows = slice(m0 * Ho * Wo, m1 * Ho * Wo)
+                    np.matmul(cols[rows], wmat.T, out=out[rows])
+                    out[rows] += b
 
-    # Whole blocks per thread (the row order is that of the blocks, whatever the threads).
-    parallel_blocks(lambda b0, b1: [block(*bl) for bl in blocks[b0:b1]], len(blocks))
-    return ConvCache(cols, wmat, x.shape, w.shape, stride, pad, pool, blocks)
+        parallel_blocks(block, N, _MIN_BLOCK)
+        if nb == N:
+            np.matmul(cols, wmat.T, out=out)
+            out += b
+    if epilogue is not None:
+        parallel_blocks(epilogue, N, _MIN_BLOCK)
+    return ConvCache(cols, wmat, x.shape, w.shape, stride, pad, pool)
 
 
 def conv_forward(
@@ -204,7 +199,7 @@ def conv_backward_rows(
 ) -> tuple[np.ndarray | None, np.ndarray, np.ndarray]:
     """:func:`conv_backward` for the gradient ``g`` (N·Ho·Wo, F) of :func:`conv_rows`'s product,
     its rows in the order of ``cache.cols``."""
-    cols, wmat, x_shape, w_shape, stride, pad, pool, blocks = cache
+    cols, wmat, x_shape, w_shape, stride, pad, pool = cache
     N, C, H, W = x_shape
     F, _, HH, WW = w_shape
     K = HH * WW * C
@@ -226,10 +221,8 @@ def conv_backward_rows(
     Ho, Wo = (H + 2 * pad - HH) // stride + 1, (W + 2 * pad - WW) // stride + 1
     if pool != (1, 1):  # col2im reads the natural (n, ho, wo) order
         natural = scratch(workspace, "g_natural", g.shape, g.dtype)
-        for m0, m1 in blocks:
-            rows = slice(m0 * Ho * Wo, m1 * Ho * Wo)
-            target = pool_major(natural[rows].reshape(m1 - m0, Ho, Wo, F), 0, pool)
-            np.copyto(target, g[rows].reshape(target.shape))
+        target = pool_major(natural.reshape(N, Ho, Wo, F), 0, pool)
+        np.copyto(target, g.reshape(target.shape))
         g = natural
     dxp = col2im_nhwc_from_product(g, wmat, (N, H + 2 * pad, W + 2 * pad, C), HH, WW, stride, Ho, Wo, workspace)
     return dxp[:, pad:pad + H, pad:pad + W, :].transpose(0, 3, 1, 2), dw, db

@@ -10,8 +10,7 @@ tests compare them, ties and ±0 included. Organised for speed:
 - **Rows in window-offset order.** The convolution's matrix product writes its rows in the order
   (p, q, n, i, j) (:func:`course_lib.fast.conv.conv_rows`), so the entries at offset (p, q) of
   all windows form one contiguous slab, and max pooling is ph·pw − 1 elementwise maxima of whole
-  slabs, still in the CPU cache (a 2 × 2 window as a tournament: the first pair, the second,
-  then the two winners). Nothing of the full-size output is written back.
+  slabs (a 2 × 2 window as a tournament: the first pair, the second, then the two winners).
 - **ReLU after the max.** ``max(0, ·)`` commutes with the max: the ReLU runs on the pooled
   values, a quarter of the work, and its gradient mask is "the window's maximum > 0". The bias
   is added before the max (so ties are decided on the values the teaching code compares).
@@ -35,11 +34,15 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from course_lib.fast._buffers import Workspace, recycled, scratch
-from course_lib.fast.conv import ConvCache, conv_backward_rows, conv_rows, each_piece, piece_rows
+from course_lib.fast._threads import parallel_blocks
+from course_lib.fast.conv import ConvCache, conv_backward_rows, conv_rows, piece_rows
 from course_lib.fast.pooling import first_max
 from course_lib.validate import check_dout
 
 __all__ = ["ConvReluPoolCache", "applies", "conv_relu_pool_backward", "conv_relu_pool_forward"]
+
+#: Examples per thread block are at least this many (smaller blocks are not worth a thread).
+_MIN_BLOCK = 4
 
 
 class ConvReluPoolCache(NamedTuple):
@@ -91,9 +94,9 @@ def conv_relu_pool_forward(
     zeros = _zeros(workspace, (N * per, F), x.dtype)
     flags = scratch(workspace, "fused_flags", (3, N * per, F), bool)
 
-    def pool_and_relu(block: tuple[int, int], n0: int, n1: int) -> None:
+    def pool_and_relu(n0: int, n1: int) -> None:
         rows = slice(n0 * per, n1 * per)
-        slabs = list(piece_rows(prod, block, n0, n1, Ho * Wo, pool))
+        slabs = list(piece_rows(prod, n0, n1, N, pool))
         first_max(slabs, best[rows], idx[rows], flags[:, rows])  # may overwrite the product
         np.maximum(best[rows], zeros[rows], out=out[rows])
 
@@ -117,14 +120,14 @@ def conv_relu_pool_backward(
     g = scratch(workspace, "fused_g", (N * per * pool[0] * pool[1], F), conv.cols.dtype)
     masks = scratch(workspace, "fused_masks", (2, N * per, F), bool)
 
-    def scatter(block: tuple[int, int], n0: int, n1: int) -> None:
+    def scatter(n0: int, n1: int) -> None:
         rows = slice(n0 * per, n1 * per)
         positive, mask = masks[0, rows], masks[1, rows]
         np.greater(best[rows], 0, out=positive)  # the ReLU's gradient mask
-        for k, slab in enumerate(piece_rows(g, block, n0, n1, per * pool[0] * pool[1], pool)):
+        for k, slab in enumerate(piece_rows(g, n0, n1, N, pool)):
             np.equal(idx[rows], k, out=mask)
             mask &= positive
             np.multiply(d[rows], mask, out=slab)
 
-    each_piece(conv.blocks, scatter)
+    parallel_blocks(scatter, N, _MIN_BLOCK)
     return conv_backward_rows(g, conv, need_dx, workspace)
