@@ -52,10 +52,10 @@ threads still take ~1.45x as long as one share alone (every layer slows, the sma
 pure Python and GIL hand-offs — about 2x); two independent models on two threads slow the
 same way, so it is not the split's own bookkeeping. Then Conv2D -> ReLU -> MaxPool2D became
 one fused step (``course_lib.fast.fused``: the product's rows in pooling-window order, pooling
-as a few maxima of contiguous slabs, the ReLU on the pooled values): first convolution + ReLU +
-pooling, 1 thread, on their own, 1.18 -> 0.96 ms forward and 1.18 -> 0.59 ms backward; the whole
-step 7.9-8.2 -> 7.3-7.7 ms in alternating runs of the commits before and after on a busy machine
-(the second convolution gains nothing measurable: its pooling was already small).
+as a few maxima of contiguous slabs, the ReLU on the pooled values). Per group, 1 thread, in a
+training step (ms forward + backward): first conv + ReLU + pool 1.39 + 1.23 -> 1.17 + 0.75,
+second 1.22 + 2.50 -> 1.21 + 2.38; the step 7.1 -> 6.3 ms. The benchmark, before and after in
+two runs one after the other (load ~1.2): 1 thread 1.11x -> 1.02x, 2 threads 1.23x -> 1.12x.
 
 The two libraries share the process's allocator, so one's allocation pattern moves the other's
 times. PyTorch alone faults pages too (same machine, one run each: 7.96 ms at 1 thread, 5.14 ms

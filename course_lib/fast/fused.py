@@ -19,12 +19,12 @@ tests compare them, ties and ±0 included. Organised for speed:
   weight gradient takes them in the same order (any order of the rows gives the same sums), and
   the input gradient puts them back in the natural order first.
 
-Measured on the seed CNN (float32, batch 64, one thread, the three layers timed on their own):
-the first convolution, ReLU and pooling take 0.96 ms forward and 0.59 ms backward fused, against
-1.18 and 1.18 ms as three tuned layers. Of the forward pass, the matrix product is ~0.35 ms and
-filling the columns in window order ~0.33 ms (natural order: ~0.19 ms; the fill moves runs of
-Wo/pw values instead of Wo), pooling and ReLU ~0.09 ms. The second convolution gains nothing
-measurable (its pooling was already small), but runs the same way.
+Measured on the seed CNN (float32, batch 64, one thread, inside a training step; ms forward +
+backward): the first convolution, ReLU and pooling take 1.17 + 0.75 fused against 1.39 + 1.23 as
+three tuned layers, the second group 1.21 + 2.38 against 1.22 + 2.50. Of the first group's
+forward pass (on its own: ~0.9 ms), the matrix product is ~0.35 ms and filling the columns in
+window order ~0.33 ms (natural order: ~0.19 ms; the copy moves runs of Wo/pw values instead of
+Wo), pooling and ReLU ~0.09 ms.
 """
 
 from __future__ import annotations
