@@ -125,6 +125,27 @@ def test_conv2d_rejects_bad_inputs_with_the_teaching_messages():
 # Max pooling
 # --------------------------------------------------------------------------------------------
 
+@given(count=st.integers(2, 9), tournament=st.booleans(), seed=st.integers(0, 2**16),
+       dtype=st.sampled_from([np.float32, np.float64]))
+def test_first_max_is_the_sequential_maximum_and_its_first_index(count, tournament, seed, dtype):
+    """first_max over views full of ties and ±0: ``best`` has the bits (sign of zero included)
+    of np.maximum applied view after view, ``idx`` is the first view attaining it — for the
+    2 × 2 tournament (four views with flags) and the sequential passes alike."""
+    rng = np.random.default_rng(seed)
+    values = rng.integers(-2, 3, size=(count, 50)).astype(dtype)
+    values[rng.random(values.shape) < 0.3] = -0.0
+    want_best = values[0].copy()
+    for v in values[1:]:
+        np.maximum(want_best, v, out=want_best)
+    want_idx = np.argmax(values == values.max(axis=0), axis=0)  # the first view equal to the max
+    best, idx = np.empty(50, dtype), np.empty(50, np.uint8)
+    flags = np.empty((3, 50), bool) if tournament else None
+    fast_pooling.first_max(list(values.copy()), best, idx, flags)
+    np.testing.assert_array_equal(best, want_best)
+    np.testing.assert_array_equal(np.signbit(best), np.signbit(want_best))
+    np.testing.assert_array_equal(idx, want_idx)
+
+
 @given(
     N=st.integers(1, 9), C=st.integers(1, 4), k=st.sampled_from([2, 3]), tiles=st.integers(1, 3),
     seed=st.integers(0, 2**16), dtype=st.sampled_from([np.float32, np.float64]),
