@@ -57,6 +57,16 @@ training step (ms forward + backward): first conv + ReLU + pool 1.39 + 1.23 -> 1
 second 1.22 + 2.50 -> 1.21 + 2.38; the step 7.1 -> 6.3 ms. The benchmark, before and after in
 two runs one after the other (load ~1.2): 1 thread 1.11x -> 1.02x, 2 threads 1.23x -> 1.12x.
 
+At 2 threads the shares after the first run in worker *processes* (``course_lib.fast.parallel``'s
+default backend; ``--backends threads processes`` times both in one run): no GIL between the
+shares. ms per step at 2 threads, threads / processes / PyTorch, in one run each (2026-12-05):
+5.06 / 4.51 / 4.17 (load 0.8, fused step in window order), 5.19 / 3.91 / 4.15 (load 0.8) and
+4.74 / 4.34 / 3.94 (load 2.5, both before it). Two processes then take about what one takes
+for half the batch plus the exchange (~0.3 ms: parameters and the share of x to the worker,
+its scores and gradients back, two round trips). When the machine's other core is busy with
+other work neither split gains (the shares wait for a CPU); in short loaded runs the process
+split then came out slower than the thread split.
+
 The two libraries share the process's allocator, so one's allocation pattern moves the other's
 times. PyTorch alone faults pages too (same machine, one run each: 7.96 ms at 1 thread, 5.14 ms
 at 2; with glibc's trimming switched off, ``MALLOC_TRIM_THRESHOLD_``/``MALLOC_MMAP_THRESHOLD_``:
@@ -71,6 +81,7 @@ imports it.
 Usage::
 
     python benchmarks/train_speed.py [--batches 50] [--rounds 5] [--threads 1 2]
+                                     [--backends threads processes]
                                      [--memory-steps 200] [--out benchmarks/results/train_speed.txt]
 """
 

@@ -229,15 +229,20 @@ class _Outbox:
             self.fresh_fd = None
 
 
+def _close(fds: list[int]) -> None:
+    for fd in fds:
+        os.close(fd)
+
+
 def _map(fds: list[int], size: int | None, current: _Arena | None) -> _Arena | None:
-    """The arena announced by a message (``fds``, ``size``), else ``current``."""
+    """The arena announced by a message (``fds``, ``size``; the descriptors are closed), else
+    ``current``."""
     if not fds:
         return current
     try:
         return _Arena(fds[0], int(size)) if size is not None else current
     finally:
-        for fd in fds:
-            os.close(fd)
+        _close(fds)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -292,12 +297,11 @@ def _serve(fd: int) -> None:
                     try:
                         models[sid] = _Model(*setup)
                     except Exception as e:  # reported to the parent, which uses threads
-                        for f in fds:
-                            os.close(f)
+                        _close(fds)
                         link.send((None, ("unbuildable", f"{type(e).__name__}: {e}")))
                         continue
                 model = models[sid]
-                model.arena = _map(fds, size, model.arena)
+                model.arena, fds = _map(fds, size, model.arena), []
                 for i, a in attrs.items():
                     vars(model.layers[i]).update(a)
                 for layer, refs in zip(model.layers, params):
@@ -307,7 +311,7 @@ def _serve(fd: int) -> None:
                 reply: tuple[Any, ...] = ("ok", outbox.put([np.asarray(out)])[0])
             elif kind == "backward":
                 model = models[sid]
-                model.arena = _map(fds, msg[2], model.arena)
+                model.arena, fds = _map(fds, msg[2], model.arena), []
                 dx = model.run_backward(model.layers, model.arena.view(msg[3]))  # type: ignore[union-attr]
                 keys = [(i, k) for i, layer in enumerate(model.layers) for k in layer.grads]
                 arrays = [np.asarray(model.layers[i].grads[k]) for i, k in keys]
@@ -321,6 +325,7 @@ def _serve(fd: int) -> None:
             else:
                 raise ValueError(f"unknown request {kind!r}")
         except Exception as e:  # every error goes back to the parent
+            _close(fds)
             reply = _exception_reply(e)
         size, fresh = outbox.take_fresh()
         try:
