@@ -170,6 +170,38 @@ def test_two_networks_take_turns_on_the_same_worker(backend, rng):
             np.testing.assert_allclose(g, want[2][k], rtol=1e-10, atol=1e-12)
 
 
+def test_two_threads_training_two_networks_share_the_workers(backend, rng):
+    """Two threads of the parent, each training its own network on the same workers at once:
+    every step's gradients are those of the network trained alone."""
+    import threading
+
+    fast.set_num_threads(2)
+    backend("processes")
+    x, dout = rng.standard_normal((5, 32, 2, 8, 8)), rng.standard_normal((5, 32, 5))
+
+    def train(model: Sequential, out: list) -> None:
+        for i in range(5):
+            _, _, grads = _step(model, x[i], dout[i])
+            out.append((grads, model._split.backend))
+            for k, p in model.parameters().items():
+                p -= 0.01 * grads[k]
+
+    alone: list = []
+    train(_net(), alone)
+    runs: list[list] = [[], []]
+    threads = [threading.Thread(target=train, args=(_net(), runs[j])) for j in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for run in runs:
+        assert len(run) == 5
+        for (got, where), (want, _) in zip(run, alone):
+            assert where == "processes"
+            for k in want:
+                np.testing.assert_array_equal(got[k], want[k], err_msg=k)
+
+
 def test_a_workers_error_comes_back_as_the_same_exception(backend, rng):
     """A NaN in the worker's share only: the worker's ValueError reaches the parent (with the
     worker's traceback as a note); Sequential.forward reports it for the whole batch, and the
