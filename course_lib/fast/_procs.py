@@ -361,10 +361,13 @@ class _Worker:
         self.inbox: _Arena | None = None
         self.drops: list[int] = []
         self.alive = True
-        mine.settimeout(_START_TIMEOUT)
+
+    def wait_ready(self) -> None:
+        """Wait for the new worker's "ready" (:class:`WorkerUnavailable` if it does not come)."""
+        self.link.sock.settimeout(_START_TIMEOUT)
         try:
             msg, _ = self.link.recv()
-            mine.settimeout(None)
+            self.link.sock.settimeout(None)
         except (EOFError, OSError):
             self.close()
             raise WorkerUnavailable(f"the worker process exited while starting ({self._status()}); "
@@ -446,8 +449,17 @@ def workers(n: int) -> list[_Worker]:
     """``n`` live workers, started as needed (:class:`WorkerUnavailable` if one cannot start)."""
     with _pool_lock:
         _pool[:] = [w for w in _pool if w.alive]
-        while len(_pool) < n:
-            _pool.append(_Worker())
+        new: list[_Worker] = []
+        try:
+            while len(_pool) + len(new) < n:
+                new.append(_Worker())  # all started first: they import side by side
+            for w in new:
+                w.wait_ready()
+        except BaseException:
+            for w in new:
+                w.close()
+            raise
+        _pool.extend(new)
         return _pool[:n]
 
 
