@@ -61,9 +61,11 @@ At 2 threads the shares after the first run in worker *processes* (``course_lib.
 default backend; ``--backends threads processes`` times both in one run): no GIL between the
 shares. ms per step at 2 threads, threads / processes / PyTorch, in one run each (2026-12-05):
 5.06 / 4.51 / 4.17 (load 0.8, fused step in window order), 5.19 / 3.91 / 4.15 (load 0.8) and
-4.74 / 4.34 / 3.94 (load 2.5, both before it). Two processes then take about what one takes
-for half the batch plus the exchange (~0.3 ms: parameters and the share of x to the worker,
-its scores and gradients back, two round trips). When the machine's other core is busy with
+4.74 / 4.34 / 3.94 (load 2.5, both before it); since the worker and the parent poll for up to
+1 and 0.5 ms before sleeping on their socket (waking a process costs ~60 us, four times per
+step), 4.87 / 3.76 / 4.18 (load 2.2): 0.90x PyTorch. Two processes then take about what one
+takes for half the batch plus the exchange (parameters and the share of x to the worker, its
+scores and gradients back, two round trips). When the machine's other core is busy with
 other work neither split gains (the shares wait for a CPU); in short loaded runs the process
 split then came out slower than the thread split.
 

@@ -45,6 +45,7 @@ import itertools
 import mmap
 import os
 import pickle
+import select
 import signal
 import socket
 import struct
@@ -52,6 +53,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 import traceback
 import weakref
 from collections.abc import Callable, Sequence
@@ -70,6 +72,12 @@ _HEADER = struct.Struct("<QI")  # payload bytes, file descriptors attached
 _ALIGN = 64
 _MIN_ARENA = 1 << 20
 _MAX_FDS = 4
+# Seconds a worker polls for the next request, and the parent for a reply, before sleeping on
+# the socket: waking a sleeping process costs ~60 us each way here, four times per step (the
+# seed CNN's step at batch 32: 2.1 -> 1.8 ms). The next request usually comes within the time
+# the parent needs for the loss, or for the optimiser's step and the next batch.
+_SPIN_WORKER = 0.001
+_SPIN_PARENT = 0.0005
 _START_TIMEOUT = 120.0  # seconds a new worker may take to import NumPy and course_lib
 
 #: The attributes of a layer that each of its copies (a thread's replica in
@@ -119,7 +127,13 @@ class _Link:
         else:
             self.sock.sendall(header + data)
 
-    def recv(self) -> tuple[Any, list[int]]:
+    def recv(self, spin: float = 0.0) -> tuple[Any, list[int]]:
+        """The next message and the descriptors sent with it; first polls for up to ``spin``
+        seconds (yielding the CPU to anyone waiting for it) before going to sleep on the socket."""
+        if spin > 0:
+            deadline = time.perf_counter() + spin
+            while not select.select([self.sock], [], [], 0)[0] and time.perf_counter() < deadline:
+                os.sched_yield()
         fds = array.array("i")
         header = b""
         while len(header) < _HEADER.size:
@@ -284,7 +298,7 @@ def _serve(fd: int) -> None:
     link.send(("ready", os.getpid()))
     while True:
         try:
-            msg, fds = link.recv()
+            msg, fds = link.recv(spin=_SPIN_WORKER)
         except (EOFError, OSError):
             return
         kind, sid = msg[0], msg[1]
@@ -413,7 +427,7 @@ class _Worker:
     def recv(self, what: str) -> Any:
         """The reply to the request sent last: its payload, or the worker's exception raised."""
         try:
-            (size, reply), fds = self.link.recv()
+            (size, reply), fds = self.link.recv(spin=_SPIN_PARENT)
         except (EOFError, OSError):
             raise self._died(what) from None
         except BaseException:  # interrupted mid-message: the conversation is out of step
