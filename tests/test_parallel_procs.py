@@ -15,6 +15,7 @@ import subprocess
 import sys
 import textwrap
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -200,6 +201,39 @@ def test_two_threads_training_two_networks_share_the_workers(backend, rng):
             assert where == "processes"
             for k in want:
                 np.testing.assert_array_equal(got[k], want[k], err_msg=k)
+
+
+def test_a_forked_child_starts_its_own_workers_and_leaves_the_parents_alone(backend, rng):
+    """After os.fork the child never talks to its parent's workers (their conversations are the
+    parent's): it starts its own, and the parent's go on serving the parent."""
+    model = _net()
+    fast.set_num_threads(2)
+    backend("processes")
+    x, dout = rng.standard_normal((32, 2, 8, 8)), rng.standard_normal((32, 5))
+    want = _step(model, x, dout)
+    (pid,) = _worker_pids(model)
+    r, w = os.pipe()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # "multi-threaded fork" on 3.12+
+        child = os.fork()
+    if child == 0:  # the child: report its worker and whether it got the parent's numbers
+        code = 1
+        try:
+            os.close(r)
+            got = _step(model, x, dout)
+            same = all(np.array_equal(a, b) for a, b in zip(got[:2], want[:2]))
+            os.write(w, f"{_worker_pids(model)[0]} {same}".encode())
+            code = 0
+        finally:
+            os._exit(code)
+    os.close(w)
+    with os.fdopen(r) as f:
+        report = f.read().split()
+    assert os.waitpid(child, 0)[1] == 0
+    assert int(report[0]) != pid and report[1] == "True"
+    got = _step(model, x, dout)
+    assert _worker_pids(model) == [pid]
+    np.testing.assert_array_equal(got[0], want[0])
 
 
 def test_a_workers_error_comes_back_as_the_same_exception(backend, rng):

@@ -29,7 +29,8 @@ parameters (every step: an optimiser may have replaced the arrays) and the worke
 ``x``, and the worker answers with its share of the output; then the parent writes the share of
 ``dout`` and the worker answers with its parameter gradients (and ``dL/dx`` when the first
 layer computes it). Each network has its own memory per worker, so two networks can take turns
-on a worker between their forward and backward passes.
+on a worker between their forward and backward passes. Both sides poll the socket briefly
+before sleeping on it (waking a sleeping process costs more than the wait usually lasts).
 
 Errors. An exception raised in a worker comes back to the parent as the same exception (with
 the worker's traceback as a note); a worker that dies or stops answering the socket makes the
