@@ -203,15 +203,22 @@ def test_two_threads_training_two_networks_share_the_workers(backend, rng):
                 np.testing.assert_array_equal(got[k], want[k], err_msg=k)
 
 
-def test_a_forked_child_starts_its_own_workers_and_leaves_the_parents_alone(backend, rng):
-    """After os.fork the child never talks to its parent's workers (their conversations are the
-    parent's): it starts its own, and the parent's go on serving the parent."""
+def _stepped_in_a_worker(backend, rng) -> tuple[Sequential, np.ndarray, np.ndarray, tuple, int]:
+    """A network after one step at 2 processes: (network, x, dout, the step's results, the
+    worker's pid)."""
     model = _net()
     fast.set_num_threads(2)
     backend("processes")
     x, dout = rng.standard_normal((32, 2, 8, 8)), rng.standard_normal((32, 5))
     want = _step(model, x, dout)
     (pid,) = _worker_pids(model)
+    return model, x, dout, want, pid
+
+
+def test_a_forked_child_starts_its_own_workers_and_leaves_the_parents_alone(backend, rng):
+    """After os.fork the child never talks to its parent's workers (their conversations are the
+    parent's): it starts its own, and the parent's go on serving the parent."""
+    model, x, dout, want, pid = _stepped_in_a_worker(backend, rng)
     r, w = os.pipe()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)  # "multi-threaded fork" on 3.12+
@@ -263,12 +270,7 @@ def test_a_workers_error_comes_back_as_the_same_exception(backend, rng):
 
 @pytest.mark.parametrize("when", ["before forward", "between forward and backward"])
 def test_a_dead_worker_is_a_clear_error_and_the_next_step_starts_a_new_one(when, backend, rng):
-    model = _net()
-    fast.set_num_threads(2)
-    backend("processes")
-    x, dout = rng.standard_normal((32, 2, 8, 8)), rng.standard_normal((32, 5))
-    want = _step(model, x, dout)
-    (pid,) = _worker_pids(model)
+    model, x, dout, want, pid = _stepped_in_a_worker(backend, rng)
     if when == "before forward":
         os.kill(pid, signal.SIGKILL)
         with pytest.raises(fast_parallel.WorkerError, match=rf"worker process {pid} .*died.*SIGKILL"):
@@ -381,6 +383,9 @@ def test_memory_descriptors_and_processes_do_not_leak(backend, rng):
     for model, x, d in kept:
         _step(model, x, d)
     (pid,) = _worker_pids(kept[0][0])
+    gc.collect()  # networks of earlier tests (held in cycles, e.g. by tracebacks) go before the baseline
+    for model, x, d in kept:
+        _step(model, x, d)  # (and the workers hear of it)
     before = {p: _shared_memory_of(p)[0] for p in (os.getpid(), pid)}
     fds_before = {p: len(os.listdir(f"/proc/{p}/fd")) for p in (os.getpid(), pid)}
     dropped = nets()[1]
