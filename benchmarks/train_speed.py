@@ -22,52 +22,41 @@ BLAS only) and with ``OPENBLAS_NUM_THREADS``/``OMP_NUM_THREADS``/``MKL_NUM_THREA
 that the thread count is set from inside; the output names the OpenBLAS kernel that ran. This
 applies to the benchmark's own processes only: tests and CI never set or unset these variables.
 
-Where the time goes (course_lib, 1 thread, ms per step, median of 180 steps, each layer timed
-on its own with ``time.perf_counter``; idle machine, 2026-12-05):
+Where the time goes now (course_lib, 1 thread, ms per step, median of 200 steps, each step of
+``Sequential``'s plan timed on its own with ``time.perf_counter``, OpenBLAS as in the benchmark;
+idle machine, 2026-12-05 21:30; step 5.37 ms):
 
-====================  ============  ==============================================================
-layer (fwd + bwd)     before (8.1)  after recycled memory (6.7)
-====================  ============  ==============================================================
-conv 1→16 5×5         0.59 + 0.76   0.59 + 0.45
-ReLU 64×16×24×24      0.91 + 0.96   0.22 + 0.25  (output and gradient in reused memory)
-max-pool 2            0.60 + 0.48   0.49 + 0.51
-conv 16→32 5×5        0.96 + 1.92   0.99 + 2.07  (3 products of 105 MFLOP each + im2col/col2im)
-the other 6 layers    0.55          0.62
-loss + Adam           0.08 + 0.32   0.09 + 0.31  (Adam since: one flat update, ~1/3 shorter)
-====================  ============  ==============================================================
+==============================  =============  ================================================
+step (fwd + bwd)                ms             of which matrix products (BLAS)
+==============================  =============  ================================================
+conv 1→16 + ReLU + max-pool 2   0.95 + 0.63    0.19 + 0.26
+conv 16→32 + ReLU + max-pool 2  1.02 + 2.19    0.48 + 0.53 (dW) + 0.61 (dx, 25 offsets)
+the other 6 layers              0.28           0.13
+loss + Adam                     0.08 + 0.22
+==============================  =============  ================================================
 
-Before, ~1200 page faults per step (four 2.4 MB arrays allocated afresh, returned to the OS by
-the allocator each time) cost ~1.5 ms; results now come from memory reused once nobody holds it.
-The floor is the arithmetic: ~400 MFLOP of matrix products per step, ~2.5 ms on one core here.
-At 2 threads, before, only the copies inside each layer were split and the products used BLAS's
-threads: 7.82 ms against 7.77 ms at 1 thread. Now :class:`~course_lib.architectures.Sequential`
-runs each half of the batch through the whole network on its own thread with one BLAS thread
-(``course_lib.fast.parallel``).
+The products run at ~255 GFLOP/s (AVX-512 kernel) and take ~2.2 ms; the rest is copies
+(im2col; col2im's zeroing and 25 scatter-adds, ~0.55 ms), pooling and Python. How it got
+here (same machine, ratios against PyTorch from one run each; the intermediate runs were on a
+busier machine than the committed one):
 
-Since (same machine, idle, ``--batches 30 --rounds 5``, ratios against PyTorch in one run):
-Sequential runs each ReLU -> MaxPool2D pair as max pool -> ReLU (the same numbers; the ReLU
-then sees a quarter of the values), 1 thread 1.20x -> 1.07x, 2 threads 1.47x -> 1.40x; the
-first convolution's im2col is one copy instead of 25, 2 threads -> ~1.31x. Two shares on two
-threads still take ~1.45x as long as one share alone (every layer slows, the smallest ones —
-pure Python and GIL hand-offs — about 2x); two independent models on two threads slow the
-same way, so it is not the split's own bookkeeping. Then Conv2D -> ReLU -> MaxPool2D became
-one fused step (``course_lib.fast.fused``: the product's rows in pooling-window order, pooling
-as a few maxima of contiguous slabs, the ReLU on the pooled values). Per group, 1 thread, in a
-training step (ms forward + backward): first conv + ReLU + pool 1.39 + 1.23 -> 1.17 + 0.75,
-second 1.22 + 2.50 -> 1.21 + 2.38; the step 7.1 -> 6.3 ms. The benchmark, before and after in
-two runs one after the other (load ~1.2): 1 thread 1.11x -> 1.02x, 2 threads 1.23x -> 1.12x.
-
-At 2 threads the shares after the first run in worker *processes* (``course_lib.fast.parallel``'s
-default backend; ``--backends threads processes`` times both in one run): no GIL between the
-shares. ms per step at 2 threads, threads / processes / PyTorch, in one run each (2026-12-05):
-5.06 / 4.51 / 4.17 (load 0.8, fused step in window order), 5.19 / 3.91 / 4.15 (load 0.8) and
-4.74 / 4.34 / 3.94 (load 2.5, both before it); since the worker and the parent poll for up to
-1 and 0.5 ms before sleeping on their socket (waking a process costs ~60 us, four times per
-step), 4.87 / 3.76 / 4.18 (load 2.2): 0.90x PyTorch. Two processes then take about what one
-takes for half the batch plus the exchange (parameters and the share of x to the worker, its
-scores and gradients back, two round trips). When the machine's other core is busy with
-other work neither split gains (the shares wait for a CPU); in short loaded runs the process
-split then came out slower than the thread split.
+- Recycled result memory (0 page faults per step instead of ~1200, ~1.5 ms) and a ReLU into
+  reused memory: 8.1 -> 6.7 ms at 1 thread.
+- A data-parallel ``Sequential``: each share of the batch through the whole network on its own
+  thread with one BLAS thread (``course_lib.fast.parallel``); one flat Adam update. With threads
+  two shares still took ~1.45x as long as one alone: the GIL hand-offs of ~150 NumPy calls per
+  share.
+- ReLU -> MaxPool2D run as max pool -> ReLU, then Conv2D -> ReLU -> MaxPool2D as one fused step
+  (``course_lib.fast.fused``: the product's rows in pooling-window order, pooling as a few
+  maxima of contiguous slabs, the ReLU on the pooled values): 1 thread 1.20x -> 1.02x, the
+  step 7.1 -> 6.3 ms in that run.
+- The shares after the first in worker *processes* (``course_lib.fast.parallel``'s default
+  backend; ``--backends threads processes`` times both in one run): no GIL between the shares.
+  ms per step at 2 threads, threads / processes / PyTorch, one run each: 5.06 / 4.51 / 4.17
+  (load 0.8); once the worker and the parent poll their socket for up to 1 and 0.5 ms before
+  sleeping (waking a process costs ~60 us, four times per step): 4.87 / 3.76 / 4.18 (load 2.2).
+  When the machine's other core is busy with other work neither split gains (the shares wait
+  for a CPU); in short loaded runs the process split then came out slower than the thread split.
 
 The two libraries share the process's allocator, so one's allocation pattern moves the other's
 times. PyTorch alone faults pages too (same machine, one run each: 7.96 ms at 1 thread, 5.14 ms

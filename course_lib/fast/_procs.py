@@ -83,7 +83,7 @@ _START_TIMEOUT = 120.0  # seconds a new worker may take to import NumPy and cour
 
 #: The attributes of a layer that each of its copies (a thread's replica in
 #: :mod:`course_lib.fast.parallel`, a worker's rebuilt layer) has of its own.
-OWN_ATTRIBUTES = frozenset({"grads", "_cache", "_workspace", "_swapped"})
+OWN_ATTRIBUTES = frozenset({"grads", "_cache", "_workspace"})
 #: What a worker's layer never receives: its own attributes, and the parameters, which travel
 #: through shared memory.
 _NOT_SENT = OWN_ATTRIBUTES | {"params"}

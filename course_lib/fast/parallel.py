@@ -139,7 +139,6 @@ def _replica(layer: Any) -> Any:
     rep = copy.copy(layer)
     rep.grads = {}
     rep._cache = None
-    rep._swapped = None
     if "_workspace" in vars(rep):
         rep._workspace = {}
     return rep
