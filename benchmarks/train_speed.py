@@ -3,13 +3,17 @@
 What is timed: one training step = forward + softmax cross-entropy + backward + Adam update, on
 a batch of 64 float32 MNIST-sized images (1×28×28), for the chapter-9 network
 conv 16@5×5 -> ReLU -> max-pool 2 -> conv 32@5×5 -> ReLU -> max-pool 2 -> affine 512→128 -> ReLU
--> affine 128→10. Both libraries run in one child process on the same random data, at 1 and at 2
+-> affine 128→10. Both libraries run in the same child process on the same random data, at 1 and at 2
 threads (BLAS through threadpoolctl, PyTorch through ``torch.set_num_threads``, course_lib's own
 batch-splitting pool through ``course_lib.fast.set_num_threads``), in alternating rounds of
 ``--batches`` steps: round r times every (thread count, library) pair once, the library order
 flipping from round to round, so that a noisy neighbour on a shared machine slows both alike.
-Reported: the median round per pair (ms per step, wall clock and CPU time of the process) and the
-ratio course_lib / PyTorch per thread count (target ≤ 1.0). Only ratios from one run mean
+``--processes`` such child processes (default 3) run one after the other: a process's speed
+depends on where its memory lands and where its threads and workers run, so that the rounds of
+one process agree closely while the 2-thread ratio of one process differed from another's by up
+to ±0.15 here. Reported: the median round per pair over all processes' rounds (ms per step,
+wall clock and CPU time of the process and its workers), the ratio course_lib / PyTorch per
+thread count (target ≤ 1.0), and the ratio of each process. Only ratios from one run mean
 anything on a shared machine; absolute times move with the load.
 
 Memory: the peak resident memory a 200-step training run adds over the process's state after its
@@ -71,7 +75,7 @@ imports it.
 
 Usage::
 
-    python benchmarks/train_speed.py [--batches 50] [--rounds 5] [--threads 1 2]
+    python benchmarks/train_speed.py [--batches 50] [--rounds 5] [--processes 3] [--threads 1 2]
                                      [--backends threads processes]
                                      [--memory-steps 200] [--out benchmarks/results/train_speed.txt]
 """
@@ -290,7 +294,9 @@ def _machine() -> str:
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--batches", type=int, default=50, help="training steps per timed round")
-    p.add_argument("--rounds", type=int, default=5, help="alternating rounds (>= 5 for the protocol)")
+    p.add_argument("--rounds", type=int, default=5, help="alternating rounds per process (>= 5 for the protocol)")
+    p.add_argument("--processes", type=int, default=3,
+                   help="fresh timing processes, one after the other; the medians are over all their rounds")
     p.add_argument("--threads", type=int, nargs="+", default=[1, 2], help="thread counts to compare")
     p.add_argument("--backends", nargs="+", choices=["processes", "threads"], default=None,
                    help="time course_lib with each parallel backend (default: the library's default only)")
@@ -304,8 +310,8 @@ def main(argv: list[str] | None = None) -> int:
     if a.child:
         print(json.dumps(child_memory(a.child.split("-", 1)[1], a.memory_steps)))
         return 0
-    if a.batches < 1 or a.rounds < 1 or min(a.threads) < 1:
-        p.error("--batches, --rounds and --threads must be >= 1")
+    if a.batches < 1 or a.rounds < 1 or a.processes < 1 or min(a.threads) < 1:
+        p.error("--batches, --rounds, --processes and --threads must be >= 1")
 
     command = "python benchmarks/train_speed.py " + " ".join(sys.argv[1:] if argv is None else argv)
     lines = [
@@ -316,15 +322,21 @@ def main(argv: list[str] | None = None) -> int:
         f"load:     {os.getloadavg()[0]:.1f} at the start (1-minute load average; "
         f"{os.cpu_count()} CPUs): how busy the machine was with other work",
     ]
-    res = _run_child(["--child", "time", "--batches", str(a.batches), "--rounds", str(a.rounds),
-                      "--threads", *map(str, a.threads), *(["--backends", *a.backends] if a.backends else [])])
+    # Several fresh processes: the speed of a process varies with where its memory lands (and
+    # where its worker runs); within one process the rounds agree closely, between processes the
+    # 2-thread ratio moved by up to ±0.15 on this machine.
+    runs = [_run_child(["--child", "time", "--batches", str(a.batches), "--rounds", str(a.rounds),
+                        "--threads", *map(str, a.threads), *(["--backends", *a.backends] if a.backends else [])])
+            for _ in range(a.processes)]
+    res = dict(runs[0], times={k: [r for run in runs for r in run["times"][k]] for k in runs[0]["times"]})
     ours_keys = [k for k in dict.fromkeys(k.rsplit("@", 1)[0] for k in res["times"]) if k != "PyTorch"]
     lines += [
         f"versions: Python {platform.python_version()}, NumPy {res['numpy']}, PyTorch {res['torch']}",
         f"BLAS:     {'; '.join(res['blas'])}; OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE unset in the "
         "benchmark's processes",
-        f"protocol: {a.rounds} alternating rounds of {a.batches} steps per (threads, library) in one "
-        "process; medians. The machine may be shared with other jobs: only the ratios of one run count.",
+        f"protocol: {a.processes} fresh processes one after the other, each {a.rounds} alternating rounds of "
+        f"{a.batches} steps per (threads, library); medians over all {a.processes * a.rounds} rounds. The machine "
+        "may be shared with other jobs: only the ratios of one run count.",
         "",
         f"{'threads':>7}  {'course_lib ms':>13}  {'PyTorch ms':>10}  {'ratio (wall)':>12}  {'ratio (CPU)':>11}",
     ]
@@ -339,6 +351,13 @@ def main(argv: list[str] | None = None) -> int:
     lines.append("(ms per step: median wall time; the CPU ratio uses the CPU time of all threads and of "
                  "course_lib's worker processes)")
     lines.append(f"load:     {os.getloadavg()[0]:.1f} at the end of the timing")
+    for ours_key in ours_keys:
+        for t in a.threads:
+            each = []
+            for run in runs:
+                ours, theirs = run["times"][f"{ours_key}@{t}"], run["times"][f"PyTorch@{t}"]
+                each.append(statistics.median(r[0] for r in ours) / statistics.median(r[0] for r in theirs))
+            lines.append(f"  {t} thread(s), ratio (wall) of each process: {', '.join(f'{x:.2f}x' for x in each)}")
     for ours_key in ours_keys:
         for t in a.threads:
             per_round = ", ".join(f"{r[0] * 1e3:.1f}/{s[0] * 1e3:.1f}"
