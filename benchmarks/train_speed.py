@@ -61,6 +61,12 @@ busier machine than the committed one):
   sleeping (waking a process costs ~60 us, four times per step): 4.87 / 3.76 / 4.18 (load 2.2).
   When the machine's other core is busy with other work neither split gains (the shares wait
   for a CPU); in short loaded runs the process split then came out slower than the thread split.
+- At two threads each process's working set matters: two processes running the step on 32
+  examples each slowed by ~1.3x against one alone, on 16 examples by ~1.08x (they share the L3
+  cache and the memory bus). col2im's products one kernel row at a time (0.65 MB instead of
+  3.3 MB for the second layer, still in the cache when added): the step ~5% faster at 1 and at
+  2 threads (6 + 6 fresh processes alternated, medians 3.65 -> 3.4 ms and 5.75 -> 5.4 ms).
+  The same for the second layer's forward (columns one slab at a time) measured no gain.
 
 The two libraries share the process's allocator, so one's allocation pattern moves the other's
 times. PyTorch alone faults pages too (same machine, one run each: 7.96 ms at 1 thread, 5.14 ms
