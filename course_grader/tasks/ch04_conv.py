@@ -229,15 +229,15 @@ _NOTE = "note: your conv_output_size("
 
 
 def _size_note(S: Student, fname: str, hw: tuple[int, int], kernel: tuple[int, int], stride: int, pad: int) -> str:
-    """The remark for a check of ``fname`` that passed although the student's conv_output_size is
-    wrong on its geometry (it was given the reference), or ""."""
+    """The remark for the first check of ``fname``'s task when it passed although the student's
+    conv_output_size is wrong on its geometry (the checks give the reference), or ""."""
     verdicts = _size_verdicts(S, hw, kernel, stride, pad)
     if not verdicts:
         return ""
     what = "; ".join(text for text, _, _ in verdicts.values())
     return (
-        f"note: {what}: fix task 1 (conv_output_size) first. This check gave your {fname} the "
-        "reference conv_output_size, so that mistake costs points in task 1 only."
+        f"note: {what}: fix task 1 (conv_output_size) first. The checks of this task give your {fname} "
+        "the reference conv_output_size, so that mistake costs points in task 1 only."
     )
 
 
@@ -260,9 +260,10 @@ def _student_forward_hw(S: Student, inputs: dict[str, np.ndarray], kw: dict[str,
 
 
 def _explained(S: Student, fname: str, inputs: dict[str, np.ndarray], kw: dict[str, Any],
-               run: Callable[[], None], observed: Observed | None = None) -> None:
+               run: Callable[[], None], observed: Observed | None = None, note: bool = True) -> None:
     """``run()``, then say what the student's conv_output_size gets wrong on this case: on a
-    failure appended to its message, else as a note of the check."""
+    failure appended to its message, else (``note``: only the first check of a task says it, so
+    that a report does not repeat it on every check) as a note of the check."""
     try:
         run()
     except Fail as e:
@@ -270,7 +271,7 @@ def _explained(S: Student, fname: str, inputs: dict[str, np.ndarray], kw: dict[s
         if hint:
             raise Fail(f"{e}{hint}") from None
         raise
-    if any(n.startswith(_NOTE) for n in S.notes):  # one case of the check is enough to show it
+    if not note or any(n.startswith(_NOTE) for n in S.notes):  # one case of one check is enough
         return
     note = _size_note(S, fname, **_geometry(inputs, kw))
     if note:
@@ -348,7 +349,7 @@ def _conv_fwd_bugs(inp: dict[str, np.ndarray], kw: dict[str, Any]) -> dict[str, 
     return bugs
 
 
-def _fwd_case(S: Student, case: Case) -> None:
+def _fwd_case(S: Student, case: Case, note: bool = False) -> None:
     """:func:`~course_grader.tasks._common.forward_matches`, keeping the student's output so
     that a wrong size can be traced back to their conv_output_size."""
     label, inputs, kw = case
@@ -361,13 +362,14 @@ def _fwd_case(S: Student, case: Case) -> None:
         alts = safe_bugs(_conv_fwd_bugs, {k: v.copy() for k, v in inputs.items()}, dict(kw))
         compare_alternatives(got, expected, "conv_forward_naive output", alts, context=describe_case(label, inputs | kw))
 
-    _explained(S, "conv_forward_naive", inputs, kw, run, observed=lambda hw: bool(seen) and _spatial(seen[0]) == hw)
+    _explained(S, "conv_forward_naive", inputs, kw, run, observed=lambda hw: bool(seen) and _spatial(seen[0]) == hw,
+               note=note)
 
 
 @_fwd.check("two fixed examples: stride 1 and 2, pad 1", 1.5, tolerance='rtol 1e-6')
 def _fwd_visible(S: Student) -> None:
     for case in _conv_visible():
-        _fwd_case(S, case)
+        _fwd_case(S, case, note=True)
 
 
 @_fwd.check("random shapes: batch of 1, stride 2 and 3, pad 2, a 3×2 kernel, one filter", 2, hidden=True, tolerance='rtol 1e-6')
@@ -452,7 +454,8 @@ def _conv_bwd_bugs(inp: dict[str, np.ndarray], kw: dict[str, Any], dout: np.ndar
     return {"x": dx_bugs, "w": dw_bugs, "b": db_bugs}
 
 
-def _bwd_judged(S: Student, case: Case, seed: int, *, grads: list[str] | None, numeric_first: bool) -> None:
+def _bwd_judged(S: Student, case: Case, seed: int, *, grads: list[str] | None, numeric_first: bool,
+                note: bool = False) -> None:
     """One backward case under the cascade rule (judged against the student's own forward), with
     a wrong conv_output_size named when it explains the failure."""
     _label, inputs, kw = case
@@ -463,7 +466,7 @@ def _bwd_judged(S: Student, case: Case, seed: int, *, grads: list[str] | None, n
                      grads, _conv_bwd_bugs),
             case, seed=seed, numeric_first=numeric_first, assignment=ASSIGNMENT,
         ),
-        observed=_student_forward_hw(S, inputs, kw),
+        observed=_student_forward_hw(S, inputs, kw), note=note,
     )
 
 
@@ -486,7 +489,7 @@ def _small(case: Case, h: int, w: int, stride: int, pad: int) -> Case:
 def _bwd_visible(S: Student) -> None:
     base = _conv_visible()[0]
     for k, geometry in enumerate([(3, 4, 1, 1), (5, 5, 2, 0)]):
-        _bwd_judged(S, _small(base, *geometry), k, grads=None, numeric_first=True)
+        _bwd_judged(S, _small(base, *geometry), k, grads=None, numeric_first=True, note=True)
 
 
 @_bwd.check("dx, dw, db vs numerical gradients of your forward (random shapes, stride, padding; relative error ≤ 1e-6)", 1.5, hidden=True)
@@ -538,7 +541,8 @@ def _im2col_bugs(x: np.ndarray, HH: int, WW: int, stride: int, pad: int) -> dict
     return bugs
 
 
-def _im2col_case(S: Student, label: str, x: np.ndarray, HH: int, WW: int, stride: int, pad: int) -> None:
+def _im2col_case(S: Student, label: str, x: np.ndarray, HH: int, WW: int, stride: int, pad: int,
+                 note: bool = False) -> None:
     ctx = f"{label}: x of shape {x.shape}, HH={HH}, WW={WW}, stride={stride}, pad={pad}"
     seen: list[Any] = []
 
@@ -552,14 +556,15 @@ def _im2col_case(S: Student, label: str, x: np.ndarray, HH: int, WW: int, stride
         # one row per window of every example: N·Ho·Wo rows
         return bool(seen) and np.ndim(seen[0]) == 2 and np.shape(seen[0])[0] == x.shape[0] * hw[0] * hw[1]
 
-    _explained(S, "im2col", {"x": x, "w": np.empty((1, 1, HH, WW))}, {"stride": stride, "pad": pad}, run, observed)
+    _explained(S, "im2col", {"x": x, "w": np.empty((1, 1, HH, WW))}, {"stride": stride, "pad": pad}, run, observed,
+               note=note)
 
 
 @_im2col.check("x = arange(2·2·4·4).reshape(2, 2, 4, 4), a 2×3 kernel, stride 1 and stride 2 pad 1", 1, tolerance='rtol 1e-6')
 def _im2col_visible(S: Student) -> None:
     x = np.arange(2 * 2 * 4 * 4, dtype=np.float64).reshape(2, 2, 4, 4)
-    _im2col_case(S, "fixed", x, 2, 3, 1, 0)
-    _im2col_case(S, "fixed", x, 2, 3, 2, 1)
+    _im2col_case(S, "fixed", x, 2, 3, 1, 0, note=True)
+    _im2col_case(S, "fixed", x, 2, 3, 2, 1, note=True)
 
 
 @_im2col.check("random shapes: batch of 1, stride 3, pad 2, a 1×1 kernel, floor cases", 1.5, hidden=True, tolerance='rtol 1e-6')

@@ -606,7 +606,7 @@ def _ch04_with_size(size_fn) -> dict:
 
 SIZE_BUGS = [size_no_plus_one, size_pad_once, size_true_division]
 LATER_TASKS = ["ch04_conv.conv_forward", "ch04_conv.conv_backward", "ch04_conv.im2col"]
-SIZE_NOTE = "fix task 1 (conv_output_size) first. This check gave your "
+SIZE_NOTE = "fix task 1 (conv_output_size) first. The checks of this task give your "
 
 
 @pytest.mark.parametrize("size_fn", SIZE_BUGS, ids=[f.__name__ for f in SIZE_BUGS])
@@ -619,6 +619,8 @@ def test_wrong_conv_output_size_costs_task_1_only(size_fn):
         assert earned == possible, report
         assert "note: your conv_output_size(n=" in report, report
         assert SIZE_NOTE in report and "costs points in task 1 only" in report, report
+        # said once per task (its first check), not on every check that passes
+        assert report.count("note: your conv_output_size(") == 1, report
     # the grader's own calls still reach the student's function: task 1 is graded on it, and the
     # namespace holds it again after the checks
     assert ns["conv_output_size"] is size_fn
@@ -682,7 +684,7 @@ def test_wrong_conv_output_size_costs_task_1_only_in_the_trusted_sandbox(tmp_pat
     by_id = result.by_grade_id()
     forward = by_id["conv-forward-tests"].report
     assert "note: your conv_output_size(n=5, k=3, pad=1, stride=1) returns 4, but 5 windows fit: " + SIZE_NOTE in forward, report
-    assert "This check gave your im2col the reference conv_output_size" in by_id["im2col-tests"].report, report
+    assert "The checks of this task give your im2col the reference conv_output_size" in by_id["im2col-tests"].report, report
 
 
 def test_wrong_conv_forward_still_loses_its_points_in_the_trusted_sandbox(tmp_path):
