@@ -44,6 +44,13 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     ``@group``; with an incompatible pytest (9.x with xdist 3.8) the suffix silently disappears and
     two workers build the book at once, corrupting each other's files.
     """
+    # A test that uses the book build must run in the book's group: the built_book fixture is
+    # per worker, so a test elsewhere would build the book again into the same folder while the
+    # group's tests read (and publish) it.
+    for item in items:
+        group = item.get_closest_marker("xdist_group")
+        if "built_book" in getattr(item, "fixturenames", ()) and (group is None or group.args[:1] != ("book",)):
+            raise pytest.UsageError(f"{item.nodeid} uses built_book but is not in xdist_group('book')")
     if os.environ.get("PYTEST_XDIST_WORKER") is None or config.getoption("dist", "no") != "loadgroup":
         return
     for item in items:

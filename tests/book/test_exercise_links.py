@@ -9,8 +9,14 @@ import re
 from html.parser import HTMLParser
 from pathlib import Path
 
+import pytest
+
 from course_grader import generate
 from course_grader.book_sections import SECTIONS
+
+# In the book's xdist group: the built_book fixture is per worker, so a test on another worker
+# would build the book a second time into the same folder while the others read it.
+pytestmark = [pytest.mark.book, pytest.mark.xdist_group("book")]
 
 ROOT = Path(__file__).resolve().parents[2]
 
