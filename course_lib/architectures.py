@@ -416,11 +416,11 @@ class Sequential(Layer):
         With several threads (:func:`course_lib.fast.set_num_threads`) a large enough batch
         through layers that treat each example on its own is split into one share per thread,
         the shares after the first running in worker processes when every layer is one of
-        course_lib's classes (:mod:`course_lib.fast.parallel`); the result is the same. Each layer then keeps the cache
-        of the first share only, so run the backward pass through :meth:`backward` (which sends
-        every share back) — calling the layers' own ``backward`` one by one after a split forward
-        raises a shape error; run the layers' ``forward`` one by one too, or
-        ``set_num_threads(1)``, to step through a network by hand.
+        course_lib's classes (:mod:`course_lib.fast.parallel`); the result is the same. Each
+        layer then keeps the cache of the first share only, so run the backward pass through
+        :meth:`backward` (which sends every share back) — calling the layers' own ``backward``
+        one by one after a split forward raises a shape error; run the layers' ``forward`` one
+        by one too, or ``set_num_threads(1)``, to step through a network by hand.
 
         A few groups of consecutive layers run as one step, with the same numbers: Conv2D ->
         ReLU -> MaxPool2D (when the windows tile the convolution's output) as one fused pass

@@ -62,6 +62,12 @@ class ConvCache(NamedTuple):
     pad: int
     pool: tuple[int, int] = (1, 1)
 
+    @property
+    def out_hw(self) -> tuple[int, int]:
+        """The output size (Ho, Wo)."""
+        (_, _, H, W), (_, _, HH, WW) = self.x_shape, self.w_shape
+        return (H + 2 * self.pad - HH) // self.stride + 1, (W + 2 * self.pad - WW) // self.stride + 1
+
 
 def to_nhwc_padded(x: np.ndarray, pad: int) -> np.ndarray:
     """x (N, C, H, W) -> padded (N, H+2p, W+2p, C); a free view when pad == 0."""
@@ -186,10 +192,8 @@ def conv_backward(
     dout: Any, cache: ConvCache, need_dx: bool = True, workspace: Workspace | None = None
 ) -> tuple[np.ndarray | None, np.ndarray, np.ndarray]:
     """Backward pass of :func:`conv_forward`: dx (N, C, H, W) or None, dw (F, C, HH, WW), db (F,)."""
-    N, _C, H, W = cache.x_shape
-    F, _, HH, WW = cache.w_shape
-    Ho = (H + 2 * cache.pad - HH) // cache.stride + 1
-    Wo = (W + 2 * cache.pad - WW) // cache.stride + 1
+    N, F = cache.x_shape[0], cache.w_shape[0]
+    Ho, Wo = cache.out_hw
     dout = check_dout(dout, (N, F, Ho, Wo))
     g = dout.transpose(0, 2, 3, 1).reshape(N * Ho * Wo, F).astype(cache.cols.dtype, copy=False)
     return conv_backward_rows(g, cache, need_dx, workspace)
@@ -219,7 +223,7 @@ def conv_backward_rows(
         dw = (cols.T @ g).T.reshape(F, HH, WW, C).transpose(0, 3, 1, 2).copy()
     if not need_dx:
         return None, dw, db
-    Ho, Wo = (H + 2 * pad - HH) // stride + 1, (W + 2 * pad - WW) // stride + 1
+    Ho, Wo = cache.out_hw
     if pool != (1, 1):  # col2im reads the natural (n, ho, wo) order
         natural = scratch(workspace, "g_natural", g.shape, g.dtype)
         target = pool_major(natural.reshape(N, Ho, Wo, F), 0, pool)
@@ -273,7 +277,6 @@ def col2im_nhwc_from_product(
                     out[n0:n1, p:p + hs:stride, q:q + ws:stride, :] += row[q, n0:n1]
 
             parallel_blocks(add_row, N, _MIN_BLOCK)
-        return out
     else:
         blocks = np.matmul(g, wmat, out=scratch(workspace, "products", (g.shape[0], wmat.shape[1]), out.dtype))
         blocks = blocks.reshape(N, Ho, Wo, HH, WW, C)
@@ -283,5 +286,5 @@ def col2im_nhwc_from_product(
                 for q in range(WW):
                     out[n0:n1, p:p + hs:stride, q:q + ws:stride, :] += blocks[n0:n1, :, :, p, q, :]
 
-    parallel_blocks(add, N, _MIN_BLOCK)
+        parallel_blocks(add, N, _MIN_BLOCK)
     return out

@@ -130,7 +130,6 @@ def shares(n: int) -> int:
 
 
 #: The attributes of a layer that a replica has of its own; it shares all others.
-_OWN = OWN_ATTRIBUTES
 
 
 def _replica(layer: Any) -> Any:
@@ -194,7 +193,7 @@ class BatchSplit:
         for chain in self.chains[1:]:
             for layer, rep in zip(self.layers, chain):
                 for key, value in vars(layer).items():
-                    if key not in _OWN:
+                    if key not in OWN_ATTRIBUTES:
                         setattr(rep, key, value)
 
     def forward(self, x: np.ndarray) -> np.ndarray:
@@ -237,17 +236,25 @@ class BatchSplit:
         dout = check_dout(dout, self._out_shape)
         bounds, self._bounds = self._bounds, None
         procs, self._ran_in = self._ran_in, None
+        # The other shares' gradients of layer i, in share order: share 0's are in the layer.
         if procs is not None:
             with one_blas_thread():
                 worker_grads, dxs = procs.backward(dout, bounds, lambda: run_inline(
                     lambda: self.run_backward(self.layers, dout[bounds[0]:bounds[1]])))
-            for i, layer in enumerate(self.layers):
-                grads = dict(layer.grads)
-                for theirs in worker_grads:
-                    for key in grads:
-                        grads[key] = grads[key] + theirs[(i, key)]
-                layer.grads = grads
-            return None if dxs[0] is None else np.concatenate(dxs)
+            others = [[{key: theirs[(i, key)] for key in layer.grads} for theirs in worker_grads]
+                      for i, layer in enumerate(self.layers)]
+        else:
+            with one_blas_thread():
+                dxs = run_parallel([lambda k=k: self.run_backward(self.chains[k], dout[bounds[k]:bounds[k + 1]])
+                                    for k in range(len(self.chains))])
+            others = [[chain[i].grads for chain in self.chains[1:]] for i in range(len(self.layers))]
+        for layer, theirs in zip(self.layers, others):
+            grads = dict(layer.grads)
+            for share in theirs:
+                for key in grads:
+                    grads[key] = grads[key] + share[key]
+            layer.grads = grads
+        return None if dxs[0] is None else np.concatenate(dxs)
         t = len(self.chains)
         with one_blas_thread():
             dxs = run_parallel([lambda k=k: self.run_backward(self.chains[k], dout[bounds[k]:bounds[k + 1]])
